@@ -1,0 +1,410 @@
+//! The rules file format (YAML) and its strict parser. Unknown fields are errors, patterns are
+//! validated while parsing, and every error names the file, line and column.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+use time::macros::format_description;
+
+use super::pattern::{NameGlob, PointerPattern, Selector};
+use super::{Action, Match, Origin, Rule, Waiver};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("failed to read rules file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}:{line}:{column}: {message}")]
+    Parse { origin: Origin, line: usize, column: usize, message: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: Origin, message: String },
+    #[error("unknown profile {name:?} (known profiles: {})", known.join(", "))]
+    UnknownProfile { name: String, known: Vec<String> },
+}
+
+/// A parsed rules file: its optional profile header, rules and waivers.
+#[derive(Debug, Clone)]
+pub struct RuleFile {
+    pub profile: Option<String>,
+    pub description: Option<String>,
+    pub rules: Vec<Rule>,
+    pub waivers: Vec<Waiver>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    /// Whether a built-in profile is on unless `--no-profile` (only meaningful for built-ins).
+    #[serde(default, rename = "default")]
+    _default: Option<bool>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+    #[serde(default)]
+    waivers: Vec<RawWaiver>,
+}
+
+#[derive(Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawMatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GlobField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<GlobField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<GlobField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<GlobField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<SelectorField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<SelectorField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<GlobField>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<PointerField, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields_not: BTreeMap<PointerField, String>,
+}
+
+/// A glob kept with its source text so `kparity rules` prints what the user wrote.
+#[derive(Clone)]
+pub(crate) struct GlobField(NameGlob);
+#[derive(Clone)]
+pub(crate) struct SelectorField(Selector);
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PointerField(String);
+
+impl<'de> Deserialize<'de> for GlobField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        NameGlob::deserialize(d).map(GlobField)
+    }
+}
+impl Serialize for GlobField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+impl<'de> Deserialize<'de> for SelectorField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Selector::deserialize(d).map(SelectorField)
+    }
+}
+impl Serialize for SelectorField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+impl<'de> Deserialize<'de> for PointerField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = PointerPattern::deserialize(d)?;
+        if p.segments().iter().any(|s| !matches!(s, super::pattern::Segment::Exact(_))) {
+            return Err(serde::de::Error::custom(format!(
+                "field requirement {:?} must be an exact JSON pointer (no '*')",
+                p.as_str()
+            )));
+        }
+        Ok(PointerField(p.as_str().to_string()))
+    }
+}
+impl Serialize for PointerField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl From<RawMatch> for Match {
+    fn from(m: RawMatch) -> Self {
+        Match {
+            group: m.group.map(|g| g.0),
+            kind: m.kind.map(|g| g.0),
+            namespace: m.namespace.map(|g| g.0),
+            name: m.name.map(|g| g.0),
+            labels: m.labels.map(|s| s.0),
+            annotations: m.annotations.map(|s| s.0),
+            owned_by: m.owned_by.map(|g| g.0),
+            fields: m.fields.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            fields_not: m.fields_not.into_iter().map(|(k, v)| (k.0, v)).collect(),
+        }
+    }
+}
+
+impl From<&Match> for RawMatch {
+    fn from(m: &Match) -> Self {
+        RawMatch {
+            group: m.group.clone().map(GlobField),
+            kind: m.kind.clone().map(GlobField),
+            namespace: m.namespace.clone().map(GlobField),
+            name: m.name.clone().map(GlobField),
+            labels: m.labels.clone().map(SelectorField),
+            annotations: m.annotations.clone().map(SelectorField),
+            owned_by: m.owned_by.clone().map(GlobField),
+            fields: m.fields.iter().map(|(k, v)| (PointerField(k.clone()), v.clone())).collect(),
+            fields_not: m.fields_not.iter().map(|(k, v)| (PointerField(k.clone()), v.clone())).collect(),
+        }
+    }
+}
+
+/// One rule as written. Exactly one of `skip`, `drop`, `presence` must be given; the check runs
+/// inside deserialization so its error carries the rule's position.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawRuleFields")]
+struct RawRule {
+    name: String,
+    why: String,
+    matcher: RawMatch,
+    action: Action,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuleFields {
+    name: String,
+    why: String,
+    #[serde(rename = "match", default)]
+    matcher: RawMatch,
+    #[serde(default)]
+    skip: Option<bool>,
+    #[serde(default)]
+    drop: Option<Vec<PointerPattern>>,
+    #[serde(default)]
+    presence: Option<bool>,
+}
+
+impl TryFrom<RawRuleFields> for RawRule {
+    type Error = String;
+    fn try_from(r: RawRuleFields) -> Result<Self, String> {
+        if r.name.trim().is_empty() {
+            return Err("a rule needs a non-empty `name`".into());
+        }
+        if r.why.trim().is_empty() {
+            return Err(format!("rule {:?} needs a `why`: say why this difference is benign", r.name));
+        }
+        let mut actions = Vec::new();
+        if r.skip == Some(true) {
+            actions.push(Action::Skip);
+        }
+        if r.presence == Some(true) {
+            actions.push(Action::Presence);
+        }
+        if let Some(paths) = r.drop {
+            if paths.is_empty() {
+                return Err(format!("rule {:?}: `drop` lists no JSON pointer", r.name));
+            }
+            actions.push(Action::Drop(paths));
+        }
+        match actions.len() {
+            1 => Ok(RawRule { name: r.name, why: r.why, matcher: r.matcher, action: actions.remove(0) }),
+            0 => Err(format!("rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`", r.name)),
+            _ => Err(format!("rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`", r.name)),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaiver {
+    #[serde(rename = "match")]
+    matcher: RawMatch,
+    #[serde(default)]
+    path: Option<PointerPattern>,
+    reason: String,
+    #[serde(default)]
+    expires: Option<DateField>,
+}
+
+struct DateField(Date);
+
+impl<'de> Deserialize<'de> for DateField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Date::parse(&s, format_description!("[year]-[month]-[day]"))
+            .map(DateField)
+            .map_err(|_| serde::de::Error::custom(format!("invalid date {s:?}: write YYYY-MM-DD")))
+    }
+}
+
+/// Parses one rules file. `origin` names it in errors and in `kparity rules`.
+pub fn parse_rule_file(text: &str, origin: Origin) -> Result<RuleFile, RulesError> {
+    let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        RulesError::Parse { origin: origin.clone(), line, column, message: strip_location(&e.to_string()) }
+    })?;
+    let mut names = std::collections::HashSet::new();
+    for r in &raw.rules {
+        if !names.insert(r.name.clone()) {
+            return Err(RulesError::Invalid { origin, message: format!("rule name {:?} is used twice", r.name) });
+        }
+    }
+    let mut waivers = Vec::new();
+    for w in raw.waivers {
+        if w.reason.trim().is_empty() {
+            return Err(RulesError::Invalid { origin, message: "a waiver needs a non-empty `reason`".into() });
+        }
+        waivers.push(Waiver {
+            matcher: w.matcher.into(),
+            path: w.path,
+            reason: w.reason,
+            expires: w.expires.map(|d| d.0),
+            origin: origin.clone(),
+        });
+    }
+    Ok(RuleFile {
+        profile: raw.profile,
+        description: raw.description,
+        rules: raw
+            .rules
+            .into_iter()
+            .map(|r| Rule { name: r.name, why: r.why, matcher: r.matcher.into(), action: r.action, origin: origin.clone() })
+            .collect(),
+        waivers,
+    })
+}
+
+/// serde_norway appends " at line L column C" to messages; we print the position up front.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Serializable view of a rule, in the same shape users write, for `kparity rules`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RuleView {
+    name: String,
+    why: String,
+    #[serde(rename = "match")]
+    matcher: RawMatch,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skip: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drop: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence: Option<bool>,
+}
+
+impl From<&Rule> for RuleView {
+    fn from(r: &Rule) -> Self {
+        let (skip, drop, presence) = match &r.action {
+            Action::Skip => (Some(true), None, None),
+            Action::Presence => (None, None, Some(true)),
+            Action::Drop(p) => (None, Some(p.iter().map(|p| p.as_str().to_string()).collect()), None),
+        };
+        RuleView { name: r.name.clone(), why: r.why.clone(), matcher: (&r.matcher).into(), skip, drop, presence }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct WaiverView {
+    #[serde(rename = "match")]
+    matcher: RawMatch,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<String>,
+}
+
+impl From<&Waiver> for WaiverView {
+    fn from(w: &Waiver) -> Self {
+        WaiverView {
+            matcher: (&w.matcher).into(),
+            path: w.path.as_ref().map(|p| p.as_str().to_string()),
+            reason: w.reason.clone(),
+            expires: w.expires.map(|d| d.to_string()),
+        }
+    }
+}
+
+/// Renders rules and waivers back into the file format (what `kparity rules` prints).
+pub fn render(rules: &[&Rule], waivers: &[&Waiver]) -> String {
+    #[derive(Serialize)]
+    struct View {
+        rules: Vec<RuleView>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        waivers: Vec<WaiverView>,
+    }
+    let view = View {
+        rules: rules.iter().map(|r| RuleView::from(*r)).collect(),
+        waivers: waivers.iter().map(|w| WaiverView::from(*w)).collect(),
+    };
+    serde_norway::to_string(&view).unwrap_or_else(|e| format!("# failed to render rules: {e}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RuleFile, RulesError> {
+        parse_rule_file(text, Origin::File("rules.yaml".into()))
+    }
+
+    fn check_error(text: &str, expected: &str) {
+        let err = parse(text).expect_err("must be rejected").to_string();
+        assert_eq!(err, expected);
+    }
+
+    #[test]
+    fn parses_every_action_and_waivers() {
+        let f = parse(
+            r#"
+rules:
+  - name: a
+    why: because
+    match: {group: apps, kind: Deployment, labels: "app=web", ownedBy: ReplicaSet}
+    drop: [/spec/replicas]
+  - name: b
+    why: because
+    match: {kind: Event}
+    skip: true
+  - name: c
+    why: because
+    match: {kind: ConfigMap, name: kube-root-ca.crt, fields: {"/kind": ConfigMap}}
+    presence: true
+waivers:
+  - match: {group: apps, kind: Deployment, namespace: shop, name: web}
+    path: /spec/replicas
+    reason: scaled up on purpose
+    expires: 2026-12-31
+"#,
+        )
+        .unwrap();
+        assert_eq!(f.rules.len(), 3);
+        assert!(matches!(f.rules[1].action, Action::Skip));
+        assert!(f.rules[1].matcher.is_type_level());
+        assert!(!f.rules[2].matcher.is_type_level());
+        assert_eq!(f.waivers[0].expires.unwrap().to_string(), "2026-12-31");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    match: {kind: X}\n    dorp: [/a]\n",
+            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`",
+        );
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    drop: [metadata/uid]\n",
+            "rules.yaml:4:12: rules[0].drop[0]: invalid JSON pointer \"metadata/uid\": it must start with '/'",
+        );
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    match: {kind: \"X[\"}\n    skip: true\n",
+            "rules.yaml:4:20: rules[0].match.kind: invalid glob \"X[\": unclosed character class; missing ']'",
+        );
+        check_error("rules: [\n", "rules.yaml:2:1: did not find expected node content");
+    }
+
+    #[test]
+    fn a_rule_needs_exactly_one_action() {
+        let err = parse("rules:\n  - name: a\n    why: b\n    skip: true\n    presence: true\n").unwrap_err().to_string();
+        assert!(err.contains("more than one action"), "{err}");
+        let err = parse("rules:\n  - name: a\n    why: b\n").unwrap_err().to_string();
+        assert!(err.contains("has no action"), "{err}");
+        assert!(err.starts_with("rules.yaml:2:"), "{err}");
+    }
+}

@@ -1,0 +1,244 @@
+//! Normalization rules: which objects and fields legitimately differ between two clusters, and
+//! which accepted differences are waived. Rules are data (`ignore-rules/*.yaml`, embedded), user
+//! files layer over them, and every rule says *why* it exists.
+
+pub mod builtin;
+mod file;
+pub mod pattern;
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use time::Date;
+
+pub use file::{RuleFile, RulesError, parse_rule_file};
+use pattern::{FieldRequirements, NameGlob, PointerPattern, Selector};
+
+use crate::model::{ApiType, ObjectKey};
+
+/// What selects an object. Every absent field matches anything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Match {
+    pub group: Option<NameGlob>,
+    pub kind: Option<NameGlob>,
+    pub namespace: Option<NameGlob>,
+    pub name: Option<NameGlob>,
+    pub labels: Option<Selector>,
+    pub annotations: Option<Selector>,
+    /// Kind of the object's controller (the ownerReference with `controller: true`).
+    pub owned_by: Option<NameGlob>,
+    /// Fields (exact pointers) that must hold exactly these string values.
+    pub fields: FieldRequirements,
+    /// Fields that must *not* hold these values (an absent field is "not equal").
+    pub fields_not: FieldRequirements,
+}
+
+impl Match {
+    /// True when only group and kind constrain the match, so the rule decides for a whole type
+    /// before any object is read (a type-level `skip` is not even listed).
+    pub fn is_type_level(&self) -> bool {
+        self.namespace.is_none()
+            && self.name.is_none()
+            && self.labels.is_none()
+            && self.annotations.is_none()
+            && self.owned_by.is_none()
+            && self.fields.is_empty()
+            && self.fields_not.is_empty()
+    }
+
+    pub fn matches_type(&self, group: &str, kind: &str) -> bool {
+        self.group.as_ref().is_none_or(|g| g.is_match(group)) && self.kind.as_ref().is_none_or(|k| k.is_match(kind))
+    }
+
+    pub fn matches_key(&self, key: &ObjectKey) -> bool {
+        self.matches_type(&key.group, &key.kind)
+            && self.namespace.as_ref().is_none_or(|ns| key.namespace.as_deref().is_some_and(|n| ns.is_match(n)))
+            && self.name.as_ref().is_none_or(|n| n.is_match(&key.name))
+    }
+
+    pub fn matches_object(&self, key: &ObjectKey, obj: &Value) -> bool {
+        if !self.matches_key(key) {
+            return false;
+        }
+        let meta = obj.get("metadata");
+        if let Some(sel) = &self.labels {
+            if !sel.matches(meta.and_then(|m| m.get("labels")).and_then(Value::as_object)) {
+                return false;
+            }
+        }
+        if let Some(sel) = &self.annotations {
+            if !sel.matches(meta.and_then(|m| m.get("annotations")).and_then(Value::as_object)) {
+                return false;
+            }
+        }
+        if let Some(owner) = &self.owned_by {
+            let controller_kind = meta
+                .and_then(|m| m.get("ownerReferences"))
+                .and_then(Value::as_array)
+                .and_then(|refs| refs.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true)))
+                .and_then(|r| r.get("kind"))
+                .and_then(Value::as_str);
+            if !controller_kind.is_some_and(|k| owner.is_match(k)) {
+                return false;
+            }
+        }
+        self.fields.iter().all(|(ptr, expected)| field_is(obj, ptr, expected))
+            && self.fields_not.iter().all(|(ptr, refused)| !field_is(obj, ptr, refused))
+    }
+}
+
+/// A field requirement holds: the field equals the string, or exists at all when it is `*`.
+fn field_is(obj: &Value, ptr: &str, expected: &str) -> bool {
+    match obj.pointer(ptr) {
+        None => false,
+        Some(_) if expected == "*" => true,
+        Some(v) => v.as_str() == Some(expected),
+    }
+}
+
+/// What a rule does to the objects it matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Not compared at all; reported as excluded.
+    Skip,
+    /// Removes the designated fields before comparing.
+    Drop(Vec<PointerPattern>),
+    /// Existence compared, content not.
+    Presence,
+}
+
+/// Where a rule or waiver came from, for messages and for `kparity rules`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// A built-in profile (`ignore-rules/NAME.yaml`).
+    Profile(String),
+    /// A user rules file.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Profile(p) => write!(f, "profile {p}"),
+            Origin::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    pub why: String,
+    pub matcher: Match,
+    pub action: Action,
+    pub origin: Origin,
+}
+
+/// An accepted, explained difference. Waived differences are still reported, marked as waived,
+/// and do not fail the gate; after `expires` the waiver stops applying.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiver {
+    pub matcher: Match,
+    /// The field (and everything below it) the waiver covers; `None` covers the whole object,
+    /// including its being missing or extra.
+    pub path: Option<PointerPattern>,
+    pub reason: String,
+    pub expires: Option<Date>,
+    pub origin: Origin,
+}
+
+impl Waiver {
+    pub fn is_expired(&self, today: Date) -> bool {
+        self.expires.is_some_and(|d| d < today)
+    }
+
+    pub fn describe(&self) -> String {
+        let m = &self.matcher;
+        let part = |g: &Option<NameGlob>| g.as_ref().map_or("*".to_string(), |g| g.as_str().to_string());
+        format!(
+            "{}/{} {}/{}{}",
+            part(&m.group),
+            part(&m.kind),
+            part(&m.namespace),
+            part(&m.name),
+            self.path.as_ref().map(|p| format!(" {}", p.as_str())).unwrap_or_default()
+        )
+    }
+}
+
+/// The effective rules of a run: enabled built-in profiles, then user files, in order.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub waivers: Vec<Waiver>,
+    /// Profiles enabled, in order, for reports and snapshot headers.
+    pub profiles: Vec<String>,
+    pub files: Vec<PathBuf>,
+}
+
+impl RuleSet {
+    /// The first type-level `skip` rule that removes this whole type from the comparison.
+    pub fn skipped_type(&self, ty: &ApiType) -> Option<&Rule> {
+        self.skipped_group_kind(&ty.group, &ty.kind)
+    }
+
+    pub fn skipped_group_kind(&self, group: &str, kind: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| {
+            r.action == Action::Skip && r.matcher.is_type_level() && r.matcher.matches_type(group, kind)
+        })
+    }
+
+    /// A skip rule naming a whole API group (`kind` absent or `*`): lets discovery failures of
+    /// a group nobody wants compared (e.g. `metrics.k8s.io`) count as excluded, not incomplete.
+    pub fn skipped_group(&self, group: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| {
+            r.action == Action::Skip
+                && r.matcher.is_type_level()
+                && r.matcher.kind.as_ref().is_none_or(NameGlob::is_any)
+                && r.matcher.group.as_ref().is_some_and(|g| g.is_match(group))
+        })
+    }
+}
+
+/// Which rule sources to load.
+#[derive(Debug, Clone, Default)]
+pub struct RuleOptions {
+    pub no_default_rules: bool,
+    /// Opt-in profiles to add (`--profile`).
+    pub profiles: Vec<String>,
+    /// Default profiles to leave out (`--no-profile`).
+    pub no_profiles: Vec<String>,
+    pub files: Vec<PathBuf>,
+}
+
+/// Loads the effective rule set: built-in profiles (unless disabled), then each user file.
+pub fn load(opts: &RuleOptions) -> Result<RuleSet, RulesError> {
+    let mut set = RuleSet::default();
+    for name in opts.profiles.iter().chain(&opts.no_profiles) {
+        if builtin::PROFILES.iter().all(|p| p.name != *name) {
+            return Err(RulesError::UnknownProfile {
+                name: name.clone(),
+                known: builtin::PROFILES.iter().map(|p| p.name.to_string()).collect(),
+            });
+        }
+    }
+    for profile in builtin::PROFILES {
+        let requested = opts.profiles.iter().any(|p| p == profile.name);
+        let refused = opts.no_profiles.iter().any(|p| p == profile.name);
+        let wanted = requested || (profile.default && !opts.no_default_rules && !refused);
+        if wanted {
+            let file = builtin::parse(profile)?;
+            set.profiles.push(profile.name.to_string());
+            set.rules.extend(file.rules);
+            set.waivers.extend(file.waivers);
+        }
+    }
+    for path in &opts.files {
+        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read { path: path.clone(), source })?;
+        let file = parse_rule_file(&text, Origin::File(path.clone()))?;
+        set.rules.extend(file.rules);
+        set.waivers.extend(file.waivers);
+        set.files.push(path.clone());
+    }
+    Ok(set)
+}

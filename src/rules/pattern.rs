@@ -1,0 +1,429 @@
+//! Name globs, JSON-pointer patterns and label selectors: the small languages rule files use to
+//! say *which* objects and *which* fields. Each validates while it is deserialized, so a bad
+//! pattern is reported by the YAML parser with its line and column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use globset::{Glob, GlobMatcher};
+use serde::de::{self, Deserialize, Deserializer};
+use serde_json::Value;
+
+/// A glob over a name (`kube-*`, `*.k8s.io`). `*` alone matches anything, including the empty
+/// core group; a pattern without metacharacters is an exact match.
+#[derive(Clone)]
+pub struct NameGlob {
+    source: String,
+    matcher: Option<GlobMatcher>,
+}
+
+impl NameGlob {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let matcher = if s.contains(['*', '?', '[', '{']) {
+            Some(
+                Glob::new(s)
+                    .map_err(|e| format!("invalid glob {s:?}: {}", e.kind()))?
+                    .compile_matcher(),
+            )
+        } else {
+            None
+        };
+        Ok(NameGlob { source: s.to_string(), matcher })
+    }
+
+    pub fn is_match(&self, s: &str) -> bool {
+        match &self.matcher {
+            Some(m) => self.source == "*" || m.is_match(s),
+            None => self.source == s,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.source == "*"
+    }
+}
+
+impl fmt::Debug for NameGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.source)
+    }
+}
+
+impl PartialEq for NameGlob {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl<'de> Deserialize<'de> for NameGlob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        NameGlob::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// One segment of a pointer pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
+    /// An exact map key or array index.
+    Exact(String),
+    /// `*`: any map key or any array index.
+    Any,
+    /// A glob over map keys, e.g. `autoscaling.alpha.kubernetes.io~1*`.
+    Glob(NameGlob),
+}
+
+impl Segment {
+    fn matches_key(&self, key: &str) -> bool {
+        match self {
+            Segment::Exact(s) => s == key,
+            Segment::Any => true,
+            Segment::Glob(g) => g.is_match(key),
+        }
+    }
+}
+
+/// An RFC 6901 JSON pointer whose segments may be `*` (any key or index) or a glob over keys.
+/// `~1` stands for `/` and `~0` for `~`, as in RFC 6901, so annotation keys are written
+/// `/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration`.
+#[derive(Clone, PartialEq)]
+pub struct PointerPattern {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+impl PointerPattern {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("empty JSON pointer: a pointer starts with '/' (the whole object cannot be dropped; use `skip` or `presence`)".into());
+        }
+        if !s.starts_with('/') {
+            return Err(format!("invalid JSON pointer {s:?}: it must start with '/'"));
+        }
+        let mut segments = Vec::new();
+        for raw in s[1..].split('/') {
+            let unescaped = unescape(raw).ok_or_else(|| {
+                format!("invalid JSON pointer {s:?}: '~' must be followed by 0 or 1 (write '~1' for '/')")
+            })?;
+            let seg = if unescaped == "*" {
+                Segment::Any
+            } else if unescaped.contains('*') {
+                Segment::Glob(NameGlob::parse(&unescaped)?)
+            } else {
+                Segment::Exact(unescaped)
+            };
+            segments.push(seg);
+        }
+        Ok(PointerPattern { source: s.to_string(), segments })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Removes every field the pattern designates. Returns how many were removed.
+    pub fn remove_from(&self, value: &mut Value) -> usize {
+        remove_at(value, &self.segments)
+    }
+
+    /// True when a concrete path (as segments) lies at or below what this pattern designates.
+    pub fn covers(&self, path: &[String]) -> bool {
+        if path.len() < self.segments.len() {
+            return false;
+        }
+        self.segments.iter().zip(path).all(|(seg, p)| seg.matches_key(p))
+    }
+}
+
+fn remove_at(value: &mut Value, segments: &[Segment]) -> usize {
+    let Some((first, rest)) = segments.split_first() else { return 0 };
+    match value {
+        Value::Object(map) => {
+            if rest.is_empty() {
+                let before = map.len();
+                match first {
+                    Segment::Exact(k) => {
+                        map.shift_remove(k);
+                    }
+                    _ => map.retain(|k, _| !first.matches_key(k)),
+                }
+                before - map.len()
+            } else {
+                match first {
+                    Segment::Exact(k) => map.get_mut(k).map_or(0, |v| remove_at(v, rest)),
+                    _ => map.iter_mut().filter(|(k, _)| first.matches_key(k)).map(|(_, v)| remove_at(v, rest)).sum(),
+                }
+            }
+        }
+        Value::Array(items) => {
+            if rest.is_empty() {
+                match first {
+                    Segment::Any => {
+                        let n = items.len();
+                        items.clear();
+                        n
+                    }
+                    Segment::Exact(k) => match k.parse::<usize>() {
+                        Ok(i) if i < items.len() => {
+                            items.remove(i);
+                            1
+                        }
+                        _ => 0,
+                    },
+                    Segment::Glob(_) => 0,
+                }
+            } else {
+                match first {
+                    Segment::Any => items.iter_mut().map(|v| remove_at(v, rest)).sum(),
+                    Segment::Exact(k) => match k.parse::<usize>() {
+                        Ok(i) => items.get_mut(i).map_or(0, |v| remove_at(v, rest)),
+                        Err(_) => 0,
+                    },
+                    Segment::Glob(_) => 0,
+                }
+            }
+        }
+        _ => 0,
+    }
+}
+
+fn unescape(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next() {
+                Some('0') => out.push('~'),
+                Some('1') => out.push('/'),
+                _ => return None,
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// Escapes one key for use in a JSON pointer.
+pub fn escape_segment(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+impl fmt::Debug for PointerPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.source)
+    }
+}
+
+impl<'de> Deserialize<'de> for PointerPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        PointerPattern::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// A Kubernetes label selector in its string form: `a=b,c!=d,e,!f,g in (x,y),h notin (z)`.
+#[derive(Clone, PartialEq)]
+pub struct Selector {
+    source: String,
+    requirements: Vec<Requirement>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    Exists(String),
+    NotExists(String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+}
+
+impl Selector {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut requirements = Vec::new();
+        for part in split_top_level(s) {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(format!("invalid label selector {s:?}: empty requirement"));
+            }
+            let req = if let Some(key) = part.strip_prefix('!') {
+                Requirement::NotExists(valid_key(key.trim(), s)?)
+            } else if let Some((k, v)) = part.split_once("!=") {
+                Requirement::NotEquals(valid_key(k.trim(), s)?, v.trim().to_string())
+            } else if let Some((k, v)) = part.split_once("==") {
+                Requirement::Equals(valid_key(k.trim(), s)?, v.trim().to_string())
+            } else if let Some((k, v)) = part.split_once('=') {
+                Requirement::Equals(valid_key(k.trim(), s)?, v.trim().to_string())
+            } else if let Some((k, set)) = split_set(part, " notin ") {
+                Requirement::NotIn(valid_key(k, s)?, parse_set(set, s)?)
+            } else if let Some((k, set)) = split_set(part, " in ") {
+                Requirement::In(valid_key(k, s)?, parse_set(set, s)?)
+            } else {
+                Requirement::Exists(valid_key(part, s)?)
+            };
+            requirements.push(req);
+        }
+        Ok(Selector { source: s.to_string(), requirements })
+    }
+
+    pub fn matches(&self, labels: Option<&serde_json::Map<String, Value>>) -> bool {
+        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.requirements.iter().all(|r| match r {
+            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
+            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::NotExists(k) => get(k).is_none(),
+            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| vs.iter().all(|v| v != x)),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+}
+
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+fn split_set<'a>(part: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
+    let (k, rest) = part.split_once(op)?;
+    Some((k.trim(), rest.trim()))
+}
+
+fn parse_set(set: &str, whole: &str) -> Result<Vec<String>, String> {
+    let inner = set
+        .strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .ok_or_else(|| format!("invalid label selector {whole:?}: a set is written (a,b)"))?;
+    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+}
+
+fn valid_key(k: &str, whole: &str) -> Result<String, String> {
+    let ok = !k.is_empty()
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if ok { Ok(k.to_string()) } else { Err(format!("invalid label selector {whole:?}: bad key {k:?}")) }
+}
+
+impl fmt::Debug for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.source)
+    }
+}
+
+impl<'de> Deserialize<'de> for Selector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Selector::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// Exact-value requirements on fields of an object, by JSON pointer (no wildcards).
+pub type FieldRequirements = BTreeMap<String, String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check_remove(pattern: &str, mut input: Value, expected: Value, removed: usize) {
+        let p = PointerPattern::parse(pattern).unwrap();
+        assert_eq!(p.remove_from(&mut input), removed, "{pattern}");
+        assert_eq!(input, expected, "{pattern}");
+    }
+
+    #[test]
+    fn pointer_removes_exact_wildcard_and_glob_paths() {
+        check_remove("/metadata/uid", json!({"metadata": {"uid": "x", "name": "a"}}), json!({"metadata": {"name": "a"}}), 1);
+        check_remove(
+            "/metadata/ownerReferences/*/uid",
+            json!({"metadata": {"ownerReferences": [{"uid": 1, "kind": "A"}, {"uid": 2, "kind": "B"}]}}),
+            json!({"metadata": {"ownerReferences": [{"kind": "A"}, {"kind": "B"}]}}),
+            2,
+        );
+        check_remove(
+            "/metadata/annotations/autoscaling.alpha.kubernetes.io~1*",
+            json!({"metadata": {"annotations": {"autoscaling.alpha.kubernetes.io/conditions": "x", "keep": "y"}}}),
+            json!({"metadata": {"annotations": {"keep": "y"}}}),
+            1,
+        );
+        check_remove(
+            "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration",
+            json!({"metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}}),
+            json!({"metadata": {"annotations": {}}}),
+            1,
+        );
+        check_remove("/spec/ports/*/nodePort", json!({"spec": {"ports": [{"nodePort": 1}, {"port": 2}]}}), json!({"spec": {"ports": [{}, {"port": 2}]}}), 1);
+        check_remove("/nothing/here", json!({"a": 1}), json!({"a": 1}), 0);
+    }
+
+    #[test]
+    fn pointer_rejects_malformed_input() {
+        assert!(PointerPattern::parse("").is_err());
+        assert!(PointerPattern::parse("metadata/uid").is_err());
+        assert!(PointerPattern::parse("/a/~2").is_err());
+        assert!(PointerPattern::parse("/a/[").is_err() || PointerPattern::parse("/a/[*").is_err());
+    }
+
+    #[test]
+    fn pointer_covers_paths_below_it() {
+        let p = PointerPattern::parse("/spec/template/*/containers").unwrap();
+        let path = |s: &str| s.split('/').skip(1).map(String::from).collect::<Vec<_>>();
+        assert!(p.covers(&path("/spec/template/spec/containers/0/image")));
+        assert!(!p.covers(&path("/spec/template")));
+        assert!(!p.covers(&path("/spec/selector/x/containers")));
+    }
+
+    #[test]
+    fn globs_match_names_and_core_group() {
+        assert!(NameGlob::parse("*").unwrap().is_match(""));
+        assert!(NameGlob::parse("kube-*").unwrap().is_match("kube-system"));
+        assert!(!NameGlob::parse("kube-*").unwrap().is_match("default"));
+        assert!(NameGlob::parse("").unwrap().is_match(""));
+        assert!(!NameGlob::parse("").unwrap().is_match("apps"));
+        assert!(NameGlob::parse("a[").is_err());
+    }
+
+    #[test]
+    fn selectors_follow_kubernetes_semantics() {
+        let labels = json!({"app": "web", "tier": "front"});
+        let l = labels.as_object();
+        let check = |s: &str, expected: bool| assert_eq!(Selector::parse(s).unwrap().matches(l), expected, "{s}");
+        check("app=web", true);
+        check("app==web,tier=front", true);
+        check("app!=web", false);
+        check("app", true);
+        check("!app", false);
+        check("!missing", true);
+        check("tier in (front, back)", true);
+        check("tier notin (front)", false);
+        check("missing notin (x)", true);
+        assert!(Selector::parse("a=b,,c").is_err());
+        assert!(Selector::parse("a b=c").is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! GET requests to an API server under kparity's deliberate retry policy: 429 honours
+//! `Retry-After`, 5xx and transport errors back off with jitter, attempts are bounded, and no
+//! request outlives the deadline of the work it belongs to.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use kube::Client;
+use tokio::time::Instant;
+
+use crate::model::IncompleteReason;
+
+/// How hard to try before calling a request failed.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts for 5xx, transport errors and undecodable bodies.
+    pub max_attempts: u32,
+    /// Attempts while the server answers 429.
+    pub max_throttled_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Upper bound of a single request (headers and body), further capped by the deadline.
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            max_throttled_attempts: 12,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with full jitter (AWS style): spreads retries of many clients.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.base_backoff.saturating_mul(1u32 << attempt.min(16));
+        let cap = exp.min(self.max_backoff);
+        let jitter: f64 = rand::random::<f64>();
+        cap.mul_f64(0.5 + jitter / 2.0)
+    }
+}
+
+/// A request that did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// 410 Gone: the continue token (or resourceVersion) expired; the caller relists.
+    Gone,
+    /// The client cannot authenticate at all (exec plugin missing or failing...): no point in
+    /// trying other types.
+    Auth(String),
+    /// Anything else, after retries.
+    Incomplete(IncompleteReason),
+}
+
+/// A thin wrapper of a kube client that knows kparity's retry policy.
+#[derive(Clone)]
+pub struct ApiClient {
+    client: Client,
+    policy: RetryPolicy,
+}
+
+/// What a response told us, before deciding to retry.
+enum Outcome {
+    Ok(Bytes),
+    Retry { after: Option<Duration>, reason: IncompleteReason, throttled: bool },
+    Fail(Failure),
+}
+
+impl ApiClient {
+    pub fn new(client: Client, policy: RetryPolicy) -> Self {
+        ApiClient { client, policy }
+    }
+
+    /// GETs `path_and_query` until it succeeds, fails for good, or `deadline` passes.
+    pub async fn get(&self, path_and_query: &str, accept: &str, deadline: Instant) -> Result<Bytes, Failure> {
+        let mut attempts = 0u32;
+        let mut throttled_attempts = 0u32;
+        let mut unauthorized_retried = false;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Failure::Incomplete(IncompleteReason::Timeout(Duration::ZERO)));
+            }
+            let budget = self.policy.request_timeout.min(deadline - now);
+            let outcome = match tokio::time::timeout(budget, self.once(path_and_query, accept)).await {
+                Ok(o) => o,
+                Err(_) => Outcome::Retry {
+                    after: None,
+                    reason: IncompleteReason::Transport(format!("no complete response within {}s", budget.as_secs_f32().round())),
+                    throttled: false,
+                },
+            };
+            let (after, reason, throttled) = match outcome {
+                Outcome::Ok(body) => return Ok(body),
+                Outcome::Fail(Failure::Incomplete(IncompleteReason::Unauthorized(m))) if !unauthorized_retried => {
+                    // One retry: a short-lived token may have expired between the client
+                    // fetching it and the server checking it; the auth layer refreshes it.
+                    unauthorized_retried = true;
+                    tracing::debug!(path = path_and_query, "401, retrying once with refreshed credentials");
+                    (None, IncompleteReason::Unauthorized(m), false)
+                }
+                Outcome::Fail(f) => return Err(f),
+                Outcome::Retry { after, reason, throttled } => (after, reason, throttled),
+            };
+            let wait = if throttled {
+                throttled_attempts += 1;
+                if throttled_attempts >= self.policy.max_throttled_attempts {
+                    return Err(Failure::Incomplete(IncompleteReason::Throttled(format!(
+                        "still 429 after {throttled_attempts} attempts"
+                    ))));
+                }
+                after.unwrap_or_else(|| self.policy.backoff(throttled_attempts))
+            } else {
+                attempts += 1;
+                if attempts >= self.policy.max_attempts {
+                    return Err(Failure::Incomplete(reason));
+                }
+                after.unwrap_or_else(|| self.policy.backoff(attempts))
+            };
+            if Instant::now() + wait >= deadline {
+                return Err(Failure::Incomplete(reason));
+            }
+            tracing::debug!(path = path_and_query, ?wait, %reason, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn once(&self, path_and_query: &str, accept: &str) -> Outcome {
+        let req = match Request::get(path_and_query).header(header::ACCEPT, accept).body(kube::client::Body::empty()) {
+            Ok(r) => r,
+            Err(e) => return Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!("bad request path: {e}")))),
+        };
+        let resp = match self.client.send(req).await {
+            Ok(r) => r,
+            Err(e) => return classify_client_error(e),
+        };
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = match resp.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return Outcome::Retry {
+                    after: None,
+                    reason: IncompleteReason::Transport(format!("connection broke while reading the body: {e}")),
+                    throttled: false,
+                };
+            }
+        };
+        if status.is_success() {
+            return Outcome::Ok(body);
+        }
+        let message = status_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+        match status {
+            StatusCode::GONE => Outcome::Fail(Failure::Gone),
+            StatusCode::TOO_MANY_REQUESTS => Outcome::Retry {
+                after: retry_after.or(Some(Duration::from_secs(1))),
+                reason: IncompleteReason::Throttled(message),
+                throttled: true,
+            },
+            StatusCode::FORBIDDEN => Outcome::Fail(Failure::Incomplete(IncompleteReason::Forbidden(message))),
+            StatusCode::UNAUTHORIZED => Outcome::Fail(Failure::Incomplete(IncompleteReason::Unauthorized(message))),
+            StatusCode::NOT_FOUND => Outcome::Fail(Failure::Incomplete(IncompleteReason::NotFound(message))),
+            StatusCode::SERVICE_UNAVAILABLE => Outcome::Retry {
+                after: retry_after,
+                reason: IncompleteReason::Unavailable(message),
+                throttled: false,
+            },
+            s if s.is_server_error() => Outcome::Retry {
+                after: retry_after,
+                reason: IncompleteReason::ServerError { status: s.as_u16(), message },
+                throttled: false,
+            },
+            s => Outcome::Fail(Failure::Incomplete(IncompleteReason::ServerError { status: s.as_u16(), message })),
+        }
+    }
+}
+
+/// The `message` of a Kubernetes `Status` body, or a short excerpt of whatever else came back.
+fn status_message(body: &[u8]) -> Option<String> {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
+            return Some(m.to_string());
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        None
+    } else {
+        let one_line: String = text.chars().take(120).map(|c| if c.is_control() { ' ' } else { c }).collect();
+        Some(format!("unexpected response body: {one_line}"))
+    }
+}
+
+fn classify_client_error(e: kube::Error) -> Outcome {
+    match e {
+        kube::Error::Auth(a) => Outcome::Fail(Failure::Auth(error_chain(&a))),
+        other => {
+            let text = error_chain(&other);
+            // The auth layer reports exec-plugin failures wrapped in a service error.
+            if text.contains("exec") && (text.contains("auth") || text.contains("credential")) {
+                return Outcome::Fail(Failure::Auth(text));
+            }
+            Outcome::Retry { after: None, reason: IncompleteReason::Transport(text), throttled: false }
+        }
+    }
+}
+
+/// An error and its sources on one line, without repeating what an outer message already says.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        for attempt in 0..20 {
+            let b = p.backoff(attempt);
+            assert!(b <= p.max_backoff, "{b:?}");
+            assert!(b >= p.base_backoff / 2, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn status_messages_are_extracted_or_excerpted() {
+        assert_eq!(status_message(br#"{"kind":"Status","message":"nope"}"#).as_deref(), Some("nope"));
+        assert_eq!(status_message(b"<html>\n<b>bad gateway</b></html>").as_deref(), Some("unexpected response body: <html> <b>bad gateway</b></html>"));
+        assert_eq!(status_message(b""), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! Reads a live cluster: connects, discovers, then lists every selected type concurrently with a
+//! bounded number of list streams, each type under its own deadline. Whatever cannot be read is
+//! recorded as incomplete with its reason; only an unreachable or unauthenticated cluster aborts.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::discovery::{Discovered, discover};
+use super::http::{ApiClient, Failure, RetryPolicy};
+use super::kubeconfig::{ClientSettings, Kubeconfigs, client_for};
+use super::list::{ListContext, ListFilter, list_type};
+use super::{ReadOptions, SourceError};
+use crate::dump::{Sink, SourceInfo, SourceKind};
+use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, TypeRef};
+use crate::progress::SideProgress;
+use crate::rules::RuleSet;
+use crate::secrets::{KeyInfo, SecretKey};
+
+/// What reading a live cluster produced besides the objects (which went to the sink).
+#[derive(Debug)]
+pub struct LiveRead {
+    pub info: SourceInfo,
+    pub served: Vec<ApiType>,
+    pub incomplete: Vec<Incomplete>,
+    pub excluded: Vec<Excluded>,
+    pub type_skips: BTreeSet<usize>,
+    /// The types that were listed (after filters and skips).
+    pub listed: Vec<ApiType>,
+}
+
+#[derive(Deserialize)]
+struct VersionInfo {
+    #[serde(rename = "gitVersion")]
+    git_version: Option<String>,
+}
+
+/// Reads `context` into `sink`.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
+pub async fn read(
+    configs: &Kubeconfigs,
+    context: &str,
+    opts: &ReadOptions,
+    rules: &RuleSet,
+    secret_key: &SecretKey,
+    key_info: KeyInfo,
+    sink: &dyn Sink,
+    progress: &SideProgress,
+) -> Result<LiveRead, SourceError> {
+    let (client, server) = client_for(configs, context, ClientSettings { connect_timeout: Duration::from_secs(5) }).await?;
+    let policy = RetryPolicy { request_timeout: opts.timeout.min(Duration::from_secs(30)), ..RetryPolicy::default() };
+    let api = ApiClient::new(client, policy);
+    let started = time::OffsetDateTime::now_utc();
+
+    // A first, quickly bounded request tells an unreachable cluster from a slow one, so a typo in
+    // a server address fails in seconds with one clear line.
+    let probe = ApiClient::new(api_client_of(&api), RetryPolicy { max_attempts: 3, request_timeout: Duration::from_secs(10), ..policy });
+    let version_deadline = Instant::now() + opts.timeout.min(Duration::from_secs(15));
+    let version = match probe.get("/version", "application/json", version_deadline).await {
+        Ok(body) => serde_json::from_slice::<VersionInfo>(&body).ok().and_then(|v| v.git_version),
+        Err(f) => return Err(fatal(context, &server, f)),
+    };
+
+    let skip_group = |g: &str| rules.skipped_group(g).is_some();
+    let discovered = discover(&api, Instant::now() + opts.timeout, opts.concurrency, &skip_group)
+        .await
+        .map_err(|f| fatal(context, &server, f))?;
+    let Discovered { preferred, served, failed } = discovered;
+    let mut incomplete: Vec<Incomplete> =
+        failed.into_iter().map(|(type_ref, reason)| Incomplete { type_ref, reason }).collect();
+    incomplete.extend(unavailable_api_services(&api, &served, &incomplete, rules, opts).await);
+
+    let mut excluded = Vec::new();
+    let mut type_skips = BTreeSet::new();
+    let mut to_list = Vec::new();
+    let mut seen = HashSet::new();
+    for ty in preferred {
+        if !seen.insert((ty.group.clone(), ty.resource.clone())) {
+            continue;
+        }
+        if let Some(by) = opts.filters.excludes_type(&ty) {
+            excluded.push(Excluded { group_kind: ty.group_kind(), by });
+            continue;
+        }
+        if let Some(rule) = rules.skipped_type(&ty) {
+            if let Some(i) = rules.rules.iter().position(|r| std::ptr::eq(r, rule)) {
+                type_skips.insert(i);
+            }
+            excluded.push(Excluded { group_kind: ty.group_kind(), by: format!("rule {}", rule.name) });
+            continue;
+        }
+        to_list.push(ty);
+    }
+    excluded.sort();
+    excluded.dedup();
+
+    progress.set_total(to_list.len());
+    let on_objects = |n: usize| progress.add_objects(n);
+    let cx = ListContext { api: &api, page_size: opts.page_size, secret_key, sink, on_objects: &on_objects };
+    let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let results: Vec<(ApiType, Result<usize, Failure>)> = futures::stream::iter(to_list.iter().cloned())
+        .map(|ty| {
+            let semaphore = semaphore.clone();
+            let cx = &cx;
+            async move {
+                let _permit = semaphore.acquire().await;
+                // The deadline starts when the type starts, not while it waits for a permit.
+                let res = list_filtered(cx, &ty, opts, Instant::now() + opts.timeout).await;
+                progress.type_done();
+                (ty, res)
+            }
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+
+    for (ty, res) in results {
+        match res {
+            Ok(_) => {}
+            Err(Failure::Auth(m)) => return Err(SourceError::Auth { context: context.to_string(), message: m }),
+            Err(Failure::Gone) => incomplete.push(Incomplete {
+                type_ref: TypeRef::from(&ty),
+                reason: IncompleteReason::Gone { relists: super::list::MAX_RELISTS },
+            }),
+            Err(Failure::Incomplete(reason)) => {
+                let reason = match reason {
+                    IncompleteReason::Timeout(_) => IncompleteReason::Timeout(opts.timeout),
+                    r => r,
+                };
+                incomplete.push(Incomplete { type_ref: TypeRef::from(&ty), reason });
+            }
+        }
+    }
+    incomplete.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
+    progress.finish();
+
+    let info = SourceInfo {
+        kind: SourceKind::Context,
+        name: context.to_string(),
+        server,
+        kubernetes_version: version,
+        time: started.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        secret_key: key_info,
+        origin_context: None,
+    };
+    Ok(LiveRead { info, served, incomplete, excluded, type_skips, listed: to_list })
+}
+
+fn api_client_of(api: &ApiClient) -> kube::Client {
+    api.kube_client()
+}
+
+/// Lists one type under the namespace filters: per namespace when `-n` is given, otherwise
+/// cluster-wide with excluded namespaces filtered out by a field selector.
+async fn list_filtered(cx: &ListContext<'_>, ty: &ApiType, opts: &ReadOptions, deadline: Instant) -> Result<usize, Failure> {
+    let f = &opts.filters;
+    let label_selector = f.selector.clone();
+    if !f.namespaces.is_empty() {
+        let mut total = 0;
+        for ns in &f.namespaces {
+            let filter = if ty.namespaced {
+                ListFilter { namespace: Some(ns.clone()), label_selector: label_selector.clone(), field_selector: None }
+            } else {
+                // Only Namespace objects get here with -n: read the named ones.
+                ListFilter { namespace: None, label_selector: label_selector.clone(), field_selector: Some(format!("metadata.name={ns}")) }
+            };
+            total += list_type(cx, ty, &filter, deadline).await?;
+        }
+        return Ok(total);
+    }
+    let field_selector = if f.exclude_namespaces.is_empty() {
+        None
+    } else if ty.namespaced {
+        Some(f.exclude_namespaces.iter().map(|n| format!("metadata.namespace!={n}")).collect::<Vec<_>>().join(","))
+    } else if ty.group.is_empty() && ty.kind == "Namespace" {
+        Some(f.exclude_namespaces.iter().map(|n| format!("metadata.name!={n}")).collect::<Vec<_>>().join(","))
+    } else {
+        None
+    };
+    list_type(cx, ty, &ListFilter { namespace: None, label_selector, field_selector }, deadline).await
+}
+
+#[derive(Deserialize)]
+struct ApiServiceList {
+    #[serde(default)]
+    items: Vec<ApiService>,
+}
+
+#[derive(Deserialize)]
+struct ApiService {
+    #[serde(default)]
+    metadata: Meta,
+    #[serde(default)]
+    spec: ApiServiceSpec,
+    #[serde(default)]
+    status: Option<ApiServiceStatus>,
+}
+
+#[derive(Deserialize, Default)]
+struct Meta {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ApiServiceSpec {
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    service: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ApiServiceStatus {
+    #[serde(default)]
+    conditions: Vec<Condition>,
+}
+
+#[derive(Deserialize)]
+struct Condition {
+    #[serde(rename = "type")]
+    type_: String,
+    status: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Fail-closed cross-check: an aggregated APIService whose group-version discovery did not
+/// report (neither served nor already marked failed) is incomplete, never silently absent.
+async fn unavailable_api_services(
+    api: &ApiClient,
+    served: &[ApiType],
+    already: &[Incomplete],
+    rules: &RuleSet,
+    opts: &ReadOptions,
+) -> Vec<Incomplete> {
+    let deadline = Instant::now() + opts.timeout;
+    let body = match api.get("/apis/apiregistration.k8s.io/v1/apiservices", "application/json", deadline).await {
+        Ok(b) => b,
+        // Not allowed to list APIServices: discovery's own view is all there is; the type
+        // listing of apiservices itself will report the refusal.
+        Err(_) => return Vec::new(),
+    };
+    let Ok(list) = serde_json::from_slice::<ApiServiceList>(&body) else { return Vec::new() };
+    let mut out = Vec::new();
+    for svc in list.items {
+        if svc.spec.service.is_none() || rules.skipped_group(&svc.spec.group).is_some() {
+            continue;
+        }
+        let (g, v) = (&svc.spec.group, &svc.spec.version);
+        let known = served.iter().any(|t| &t.group == g && &t.version == v)
+            || already.iter().any(|i| &i.type_ref.group == g && &i.type_ref.version == v);
+        if known {
+            continue;
+        }
+        let why = svc
+            .status
+            .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Available" && c.status != "True"))
+            .and_then(|c| c.message)
+            .unwrap_or_else(|| "its group-version is missing from discovery".to_string());
+        out.push(Incomplete {
+            type_ref: TypeRef { group: g.clone(), version: v.clone(), resource: None, kind: None },
+            reason: IncompleteReason::Unavailable(format!("APIService {}: {why}", svc.metadata.name)),
+        });
+    }
+    out
+}
+
+/// Turns a failure of the first requests into the one-line error a user sees.
+fn fatal(context: &str, server: &str, f: Failure) -> SourceError {
+    match f {
+        Failure::Auth(m) => SourceError::Auth { context: context.to_string(), message: m },
+        Failure::Incomplete(IncompleteReason::Unauthorized(m)) => {
+            SourceError::Auth { context: context.to_string(), message: format!("401 unauthorized: {m}") }
+        }
+        Failure::Incomplete(IncompleteReason::Forbidden(m)) => SourceError::Discovery {
+            context: context.to_string(),
+            server: server.to_string(),
+            message: format!("403 forbidden: {m}"),
+        },
+        Failure::Incomplete(IncompleteReason::Decode(m)) => SourceError::NotKubernetes {
+            context: context.to_string(),
+            server: server.to_string(),
+            message: m,
+        },
+        Failure::Incomplete(r @ (IncompleteReason::Transport(_) | IncompleteReason::Timeout(_))) => SourceError::Unreachable {
+            context: context.to_string(),
+            server: server.to_string(),
+            message: r.to_string(),
+        },
+        Failure::Incomplete(r) => SourceError::Discovery { context: context.to_string(), server: server.to_string(), message: r.to_string() },
+        Failure::Gone => SourceError::Discovery { context: context.to_string(), server: server.to_string(), message: "410 gone".into() },
+    }
+}
