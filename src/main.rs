@@ -1,1 +1,49 @@
-fn main(){}
+//! The kparity binary: parse arguments, run a command, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use kparity::cli::{Cli, Command};
+use kparity::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return Exit::Trouble.into();
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Diff(args) => kparity::commands::diff::run(args, cli.kubeconfig.as_deref(), cli.quiet).await,
+            Command::Snapshot(args) => kparity::commands::snapshot::run(args, cli.kubeconfig.as_deref(), cli.quiet).await,
+            Command::Verify(args) => kparity::commands::verify::run(args, cli.quiet),
+            Command::Rules(args) => kparity::commands::rules::run(args),
+        }
+    });
+    match result {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if let Some(hint) = kparity::commands::hint_for(&err) {
+                eprintln!("hint: {hint}");
+            }
+            Exit::Trouble.into()
+        }
+    }
+}
+
+/// Logs go to stderr, off unless RUST_LOG asks. The HTTP stack's own tracing stays at `info`
+/// whatever RUST_LOG says: at trace level it would dump connection internals, never useful here.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+        .add_directive("hyper=info".parse().expect("static directive"))
+        .add_directive("hyper_util=info".parse().expect("static directive"))
+        .add_directive("h2=info".parse().expect("static directive"))
+        .add_directive("rustls=info".parse().expect("static directive"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}

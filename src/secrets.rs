@@ -67,6 +67,15 @@ impl SecretKey {
         }
     }
 
+    /// An HMAC under a key derived from this one for `domain`, so different uses of one key
+    /// (value digests, archive seals) never produce comparable outputs.
+    pub fn mac_for(&self, domain: &str) -> HmacSha256 {
+        let mut derive = HmacSha256::new_from_slice(&self.bytes).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        derive.update(domain.as_bytes());
+        let sub = derive.finalize().into_bytes();
+        HmacSha256::new_from_slice(&sub).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    }
+
     pub fn digest(&self, bytes: &[u8]) -> String {
         // HMAC accepts keys of any length; new_from_slice cannot fail for it.
         let mut mac = HmacSha256::new_from_slice(&self.bytes).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
@@ -122,7 +131,7 @@ pub fn digest_secret(obj: &mut Value, key: &SecretKey) {
     }
     if let Some(Value::Object(data)) = obj.get_mut("stringData") {
         for v in data.values_mut() {
-            let raw = match v {
+            let raw = match &*v {
                 Value::String(s) => s.as_bytes().to_vec(),
                 other => other.to_string().into_bytes(),
             };

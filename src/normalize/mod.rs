@@ -67,7 +67,7 @@ pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
 fn canonicalize(key: &ObjectKey, obj: &mut Value) {
     if let Value::Object(map) = obj {
         // Identity is version-agnostic, so the version an object was served in is not content.
-        map.shift_remove("apiVersion");
+        map.remove("apiVersion");
         if key.group.is_empty() && key.kind == "Secret" {
             fold_string_data(map);
         }
@@ -80,7 +80,7 @@ fn canonicalize(key: &ObjectKey, obj: &mut Value) {
 /// Secret values are digests by now (digested from their raw bytes either way), so folding keeps
 /// equal values equal.
 fn fold_string_data(map: &mut Map<String, Value>) {
-    let Some(Value::Object(string_data)) = map.shift_remove("stringData") else { return };
+    let Some(Value::Object(string_data)) = map.remove("stringData") else { return };
     let data = map.entry("data").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(data) = data {
         for (k, v) in string_data {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use time::Date;
 
-pub use file::{RuleFile, RulesError, parse_rule_file};
+pub use file::{RuleFile, RulesError, parse_rule_file, render};
 use pattern::{FieldRequirements, NameGlob, PointerPattern, Selector};
 
 use crate::model::{ApiType, ObjectKey};

@@ -151,7 +151,7 @@ fn remove_at(value: &mut Value, segments: &[Segment]) -> usize {
                 let before = map.len();
                 match first {
                     Segment::Exact(k) => {
-                        map.shift_remove(k);
+                        map.remove(k);
                     }
                     _ => map.retain(|k, _| !first.matches_key(k)),
                 }

@@ -78,6 +78,11 @@ impl ApiClient {
         ApiClient { client, policy }
     }
 
+    /// The same connection pool under another retry policy.
+    pub fn with_policy(&self, policy: RetryPolicy) -> Self {
+        ApiClient { client: self.client.clone(), policy }
+    }
+
     /// GETs `path_and_query` until it succeeds, fails for good, or `deadline` passes.
     pub async fn get(&self, path_and_query: &str, accept: &str, deadline: Instant) -> Result<Bytes, Failure> {
         let mut attempts = 0u32;

@@ -59,7 +59,7 @@ pub async fn read(
 
     // A first, quickly bounded request tells an unreachable cluster from a slow one, so a typo in
     // a server address fails in seconds with one clear line.
-    let probe = ApiClient::new(api_client_of(&api), RetryPolicy { max_attempts: 3, request_timeout: Duration::from_secs(10), ..policy });
+    let probe = api.with_policy(RetryPolicy { max_attempts: 3, request_timeout: Duration::from_secs(10), ..policy });
     let version_deadline = Instant::now() + opts.timeout.min(Duration::from_secs(15));
     let version = match probe.get("/version", "application/json", version_deadline).await {
         Ok(body) => serde_json::from_slice::<VersionInfo>(&body).ok().and_then(|v| v.git_version),
@@ -149,10 +149,6 @@ pub async fn read(
         origin_context: None,
     };
     Ok(LiveRead { info, served, incomplete, excluded, type_skips, listed: to_list })
-}
-
-fn api_client_of(api: &ApiClient) -> kube::Client {
-    api.kube_client()
 }
 
 /// Lists one type under the namespace filters: per namespace when `-n` is given, otherwise

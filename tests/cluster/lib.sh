@@ -9,15 +9,18 @@ PIDS="$STATE/pids"
 KUBECONFIG_OUT="$STATE/kubeconfig"
 KUBECTL="$BIN/kubectl"
 
-ETCD_CLIENT_PORT=23790
-ETCD_PEER_PORT=23800
+# KPARITY_TEST_PORT_OFFSET shifts every port, so several checkouts can run their own clusters
+# side by side (their state lives in their own target/ folder).
+OFFSET=${KPARITY_TEST_PORT_OFFSET:-0}
+ETCD_CLIENT_PORT=$((23790 + OFFSET))
+ETCD_PEER_PORT=$((23800 + OFFSET))
 
 # The clusters, each: apiserver port, controller-manager port, service CIDR, first service IP,
 # binary suffix (which build of the control plane runs it). Distinct service CIDRs make the
 # allocated clusterIPs differ between clusters, as they do between real ones.
 CLUSTERS=(blue green)
-declare -A API_PORT=([blue]=16443 [green]=26443)
-declare -A KCM_PORT=([blue]=16257 [green]=26257)
+declare -A API_PORT=([blue]=$((16443 + OFFSET)) [green]=$((26443 + OFFSET)))
+declare -A KCM_PORT=([blue]=$((16257 + OFFSET)) [green]=$((26257 + OFFSET)))
 declare -A SVC_CIDR=([blue]=10.96.0.0/16 [green]=10.100.0.0/16)
 declare -A SVC_IP=([blue]=10.96.0.1 [green]=10.100.0.1)
 declare -A BIN_SUFFIX=([blue]="" [green]="")

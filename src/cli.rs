@@ -1,0 +1,239 @@
+//! Command-line interface: clap types only. Each command converts its arguments once into the
+//! validated options the library uses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+use crate::rules::RuleOptions;
+use crate::source::{Filters, KindFilter, ReadOptions};
+
+const ABOUT: &str = "Prove two Kubernetes clusters are equivalent.
+
+kparity reads every listable resource (core, every API group, CRDs and their custom resources,
+cluster-scoped and namespaced) from two sources concurrently, normalizes away what legitimately
+differs between clusters (uids, timestamps, allocated IPs and ports, controller-made objects,
+Velero and Argo CD marks...), and reports count and content differences.
+
+A source is a kubeconfig context or a snapshot archive (`kparity snapshot`).
+
+Exit codes, as diff(1): 0 equivalent, 1 different, 2 trouble (anything not read, or bad input).
+kparity never exits 0 when anything could not be read.";
+
+const DIFF_EXAMPLES: &str = "Examples:
+  # Pre-cutover gate: DNS is switched only on exit 0
+  kparity diff blue green
+
+  # Only some namespaces, as JSON for a pipeline
+  kparity diff blue green -n shop -n payments -o json > parity.json
+
+  # Against an archive taken before the migration (same key as the snapshot)
+  KPARITY_SECRET_KEY=... kparity diff blue-2026-11-22.kparity green
+
+  # Accept known differences with a waiver file
+  kparity diff blue green --rules waivers.yaml";
+
+#[derive(Debug, Parser)]
+#[command(name = "kparity", version, about = "Prove two Kubernetes clusters are equivalent", long_about = ABOUT)]
+pub struct Cli {
+    /// Kubeconfig file [default: $KUBECONFIG (a list of files, merged), then ~/.kube/config]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Print nothing but errors; the exit code is the answer
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare two sources (contexts or snapshot files) and report differences
+    #[command(after_long_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+    /// Write a normalized-at-diff-time, integrity-checked archive of a cluster
+    Snapshot(SnapshotArgs),
+    /// Check an archive's integrity; exit 0 only if it is intact
+    Verify(VerifyArgs),
+    /// Print the effective normalization rules (built-in profiles plus --rules files), validated
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The reference: a context name, or a snapshot file (force with ctx:NAME or file:PATH)
+    #[arg(value_name = "OLD")]
+    pub old: String,
+    /// The candidate: a context name, or a snapshot file (force with ctx:NAME or file:PATH)
+    #[arg(value_name = "NEW")]
+    pub new: String,
+
+    /// Report format [default: table]
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    /// Compare Secrets without their values (when digests cannot be compared, e.g. different keys)
+    #[arg(long)]
+    pub ignore_secret_values: bool,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The context to archive
+    #[arg(value_name = "CONTEXT")]
+    pub context: String,
+    /// The archive to write
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The archive to check
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// What to read, and how hard to push the API servers.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Only these namespaces (repeatable, or comma-separated); cluster-scoped types are then left out
+    #[arg(short, long = "namespace", value_name = "NS", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Leave these namespaces out (repeatable, or comma-separated)
+    #[arg(long = "exclude-namespace", value_name = "NS", value_delimiter = ',')]
+    pub exclude_namespaces: Vec<String>,
+    /// Only these kinds: Kind, kind.group or plural resource (repeatable, or comma-separated)
+    #[arg(long, value_name = "KIND", value_delimiter = ',')]
+    pub kinds: Vec<String>,
+    /// Leave these kinds out, reported as excluded (repeatable, or comma-separated)
+    #[arg(long = "exclude-kinds", value_name = "KIND", value_delimiter = ',')]
+    pub exclude_kinds: Vec<String>,
+    /// Only objects matching this label selector (as kubectl -l)
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Concurrent list requests per cluster
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Objects per list page
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub page_size: u32,
+    /// Deadline for reading each resource type completely (e.g. 60s, 5m)
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// A rules file layered over the built-in rules: more rules, waivers (repeatable)
+    #[arg(long = "rules", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Use no built-in profile except those named with --profile
+    #[arg(long)]
+    pub no_default_rules: bool,
+    /// Turn on a built-in profile (e.g. argocd-label-tracking)
+    #[arg(long = "profile", value_name = "NAME", value_delimiter = ',')]
+    pub profiles: Vec<String>,
+    /// Turn off a built-in profile (e.g. velero)
+    #[arg(long = "no-profile", value_name = "NAME", value_delimiter = ',')]
+    pub no_profiles: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// File holding the key Secret values are digested under [default: $KPARITY_SECRET_KEY]
+    #[arg(long, value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+/// `90`, `90s`, `5m`, `1h`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: write e.g. 60s or 5m"))?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    if d.is_zero() {
+        return Err("the timeout must be positive".into());
+    }
+    Ok(d)
+}
+
+impl ReadArgs {
+    pub fn to_options(&self) -> Result<ReadOptions, String> {
+        let kinds = |v: &[String]| v.iter().map(|k| KindFilter::parse(k)).collect::<Result<Vec<_>, _>>();
+        if let Some(sel) = &self.selector {
+            crate::rules::pattern::Selector::parse(sel)?;
+        }
+        Ok(ReadOptions {
+            filters: Filters {
+                namespaces: self.namespaces.clone(),
+                exclude_namespaces: self.exclude_namespaces.clone(),
+                kinds: kinds(&self.kinds)?,
+                exclude_kinds: kinds(&self.exclude_kinds)?,
+                selector: self.selector.clone(),
+            },
+            concurrency: usize::from(self.concurrency),
+            page_size: self.page_size,
+            timeout: self.timeout,
+        })
+    }
+}
+
+impl RuleArgs {
+    pub fn to_options(&self) -> RuleOptions {
+        RuleOptions {
+            no_default_rules: self.no_default_rules,
+            profiles: self.profiles.clone(),
+            no_profiles: self.no_profiles.clone(),
+            files: self.files.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_like_kubectl() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1d").is_err());
+        assert!(parse_duration("abc").is_err());
+    }
+}

@@ -1,0 +1,44 @@
+//! One module per subcommand: orchestration only, wiring sources, stages and reports together.
+
+pub mod diff;
+pub mod rules;
+pub mod snapshot;
+pub mod verify;
+
+use anyhow::Context as _;
+
+use crate::cli::KeyArgs;
+use crate::secrets::SecretKey;
+
+/// The user's secret key (`--secret-key-file`, then `KPARITY_SECRET_KEY`), if any.
+pub fn user_secret_key(args: &KeyArgs) -> anyhow::Result<Option<SecretKey>> {
+    let material = if let Some(path) = &args.secret_key_file {
+        Some(std::fs::read(path).with_context(|| format!("failed to read secret key file {}", path.display()))?)
+    } else {
+        std::env::var_os("KPARITY_SECRET_KEY").filter(|v| !v.is_empty()).map(|v| v.into_encoded_bytes())
+    };
+    material
+        .map(|m| SecretKey::from_user(&m).map_err(|e| anyhow::anyhow!("invalid secret key: {e}")))
+        .transpose()
+}
+
+/// Today's date (UTC), for waiver expiry.
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// The hint of the first error in the chain that has one.
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    err.chain().find_map(|e| {
+        if let Some(s) = e.downcast_ref::<crate::source::SourceError>() {
+            return s.hint();
+        }
+        if let Some(s) = e.downcast_ref::<crate::snapshot::SnapshotError>() {
+            return s.hint().map(str::to_string);
+        }
+        if let Some(crate::rules::RulesError::UnknownProfile { .. }) = e.downcast_ref::<crate::rules::RulesError>() {
+            return Some("`kparity rules` prints the profiles in effect".into());
+        }
+        None
+    })
+}

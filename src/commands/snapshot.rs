@@ -1,0 +1,110 @@
+//! `kparity snapshot CONTEXT -o FILE`: reads a cluster straight into an archive. Rules are not
+//! applied (they are applied when the archive is diffed), so everything listable is kept.
+
+use crate::cli::SnapshotArgs;
+use crate::exit::Exit;
+use crate::progress::Progress;
+use crate::rules::RuleSet;
+use crate::secrets::SecretKey;
+use crate::snapshot::format::*;
+use crate::snapshot::write::SnapshotWriter;
+use crate::source::{kubeconfig, live};
+
+pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>, quiet: bool) -> anyhow::Result<Exit> {
+    let read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
+    let user_key = super::user_secret_key(&args.key)?;
+    if user_key.is_none() && !quiet {
+        eprintln!(
+            "warning: no secret key (KPARITY_SECRET_KEY or --secret-key-file): Secret values are not recorded, \
+             so diffs of this archive cannot prove them equal"
+        );
+    }
+    let key = user_key.clone().unwrap_or_else(SecretKey::random);
+    let configs = kubeconfig::load(kubeconfig_path)?;
+    // No rules at capture: the archive keeps everything listable, rules apply at diff time.
+    let no_rules = RuleSet::default();
+    let writer = SnapshotWriter::new(&args.output, user_key.is_some())?;
+    let progress = Progress::new(quiet);
+    let side = progress.side(&args.context);
+    let live = live::read(&configs, &args.context, &read, &no_rules, &key, key.archive_info(), &writer, &side).await?;
+
+    let f = &args.read;
+    let header = Header {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        context: args.context.clone(),
+        server: live.info.server.clone(),
+        kubernetes_version: live.info.kubernetes_version.clone(),
+        captured_at: live.info.time.clone(),
+        secret_key_fingerprint: match key.archive_info() {
+            crate::secrets::KeyInfo::Keyed { fingerprint } => Some(fingerprint),
+            crate::secrets::KeyInfo::Unkeyed => None,
+        },
+        filters: FiltersRecord {
+            namespaces: f.namespaces.clone(),
+            exclude_namespaces: f.exclude_namespaces.clone(),
+            kinds: f.kinds.clone(),
+            exclude_kinds: f.exclude_kinds.clone(),
+            selector: f.selector.clone(),
+        },
+        api_resources: {
+            let mut v: Vec<TypeRecord> = live.served.iter().map(TypeRecord::from).collect();
+            v.sort();
+            v
+        },
+        normalization: "none at capture: rules are applied when the archive is diffed".into(),
+    };
+    let statuses: Vec<TypeStatus> = live
+        .listed
+        .iter()
+        .map(|ty| TypeStatus {
+            ty: TypeRecord::from(ty),
+            count: 0,
+            incomplete: live
+                .incomplete
+                .iter()
+                .find(|i| i.type_ref.resource.as_deref() == Some(&ty.resource) && i.type_ref.group == ty.group)
+                .map(|i| IncompleteRecord { reason: i.reason.code().into(), message: i.reason.to_string() }),
+        })
+        .collect();
+    let groups: Vec<IncompleteGroup> = live
+        .incomplete
+        .iter()
+        .filter(|i| i.type_ref.resource.is_none())
+        .map(|i| IncompleteGroup {
+            group: i.type_ref.group.clone(),
+            version: i.type_ref.version.clone(),
+            reason: i.reason.code().into(),
+            message: i.reason.to_string(),
+        })
+        .collect();
+    let excluded: Vec<ExcludedRecord> = live
+        .excluded
+        .iter()
+        .map(|e| ExcludedRecord { group: e.group_kind.group.clone(), kind: e.group_kind.kind.clone(), by: e.by.clone() })
+        .collect();
+    let incomplete_count = live.incomplete.len();
+    let summary = writer.finish(&args.output, &header, statuses, groups, excluded, user_key.as_ref())?;
+    if !quiet {
+        let mut text = format!(
+            "wrote {}: {} objects of {} types from context {:?} ({}), {} bytes, sha256 {}\n",
+            args.output.display(),
+            summary.objects,
+            live.listed.len(),
+            args.context,
+            live.info.kubernetes_version.as_deref().unwrap_or("unknown version"),
+            summary.bytes,
+            summary.sha256
+        );
+        for i in &live.incomplete {
+            text.push_str(&format!("incomplete: {}: {}\n", i.type_ref, i.reason));
+        }
+        crate::report::write_stdout(&text)?;
+    }
+    if incomplete_count > 0 {
+        eprintln!("error: {incomplete_count} type(s) could not be read completely; the archive records them as incomplete");
+        return Ok(Exit::Trouble);
+    }
+    Ok(Exit::Ok)
+}

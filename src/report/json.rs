@@ -1,0 +1,262 @@
+//! The JSON report: kparity's machine interface. Its own view types (internal types never
+//! derive `Serialize` for output) and a `schema_version` that changes only when a field's meaning
+//! does; new fields may be added within a version.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::diff::{Change, Comparison, FieldDiff, ObjectDiff, Segment};
+use crate::dump::SourceInfo;
+use crate::rules::pattern::escape_segment;
+use crate::secrets::KeyInfo;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+pub struct Report<'a> {
+    schema_version: u32,
+    tool: Tool,
+    verdict: &'static str,
+    old: Source<'a>,
+    new: Source<'a>,
+    summary: Summary,
+    kinds: Vec<Kind<'a>>,
+    objects: Vec<Object<'a>>,
+    incomplete: Vec<IncompleteEntry<'a>>,
+    excluded: Vec<ExcludedEntry<'a>>,
+    api_differences: Vec<ApiDifference<'a>>,
+    /// Why a verdict is incomplete although every type was read.
+    unproven: Vec<&'a str>,
+    warnings: Vec<String>,
+    profiles: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Source<'a> {
+    source: &'static str,
+    name: &'a str,
+    server: &'a str,
+    kubernetes_version: Option<&'a str>,
+    time: &'a str,
+    /// Fingerprint of the key secret values were digested under; null when unkeyed.
+    secret_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_context: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    objects_old: usize,
+    objects_new: usize,
+    equal: usize,
+    changed: usize,
+    missing: usize,
+    extra: usize,
+    waived: usize,
+}
+
+#[derive(Serialize)]
+struct Kind<'a> {
+    group: &'a str,
+    kind: &'a str,
+    old: usize,
+    new: usize,
+    equal: usize,
+    changed: usize,
+    missing: usize,
+    extra: usize,
+    waived: usize,
+    excluded_old: usize,
+    excluded_new: usize,
+}
+
+#[derive(Serialize)]
+struct Key<'a> {
+    group: &'a str,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Object<'a> {
+    key: Key<'a>,
+    change: &'static str,
+    /// True when every part of this difference is accepted by a waiver.
+    waived: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiver_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<Field<'a>>,
+    /// RFC 6902 operations turning the normalized OLD object into the normalized NEW one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct Field<'a> {
+    /// Human-readable path: `spec.template.spec.containers[name=app].image`.
+    path: String,
+    /// The path as a waiver names it: a JSON pointer whose keyed-array items are named.
+    waiver_path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<&'a Value>,
+    hidden: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waived: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct IncompleteEntry<'a> {
+    side: &'static str,
+    group: &'a str,
+    version: &'a str,
+    /// Null when discovery of the whole group-version failed.
+    resource: Option<&'a str>,
+    kind: Option<&'a str>,
+    reason: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ExcludedEntry<'a> {
+    side: &'static str,
+    group: &'a str,
+    kind: &'a str,
+    by: &'a str,
+}
+
+#[derive(Serialize)]
+struct ApiDifference<'a> {
+    /// The side that serves it (the other does not).
+    served_by: &'static str,
+    group: &'a str,
+    version: &'a str,
+    resource: &'a str,
+    kind: &'a str,
+}
+
+fn source(info: &SourceInfo) -> Source<'_> {
+    Source {
+        source: info.kind.as_str(),
+        name: &info.name,
+        server: &info.server,
+        kubernetes_version: info.kubernetes_version.as_deref(),
+        time: &info.time,
+        secret_key: match &info.secret_key {
+            KeyInfo::Keyed { fingerprint } if !fingerprint.starts_with("run:") => Some(fingerprint.as_str()),
+            _ => None,
+        },
+        origin_context: info.origin_context.as_deref(),
+    }
+}
+
+pub fn waiver_path(f: &FieldDiff) -> String {
+    f.change
+        .path
+        .iter()
+        .map(|s| match s {
+            Segment::Key(k) | Segment::Named(k) => format!("/{}", escape_segment(k)),
+            Segment::Index(i) => format!("/{i}"),
+        })
+        .collect()
+}
+
+fn object(d: &ObjectDiff) -> Object<'_> {
+    Object {
+        key: Key { group: &d.key.group, kind: &d.key.kind, namespace: d.key.namespace.as_deref(), name: &d.key.name },
+        change: d.change.as_str(),
+        waived: d.is_waived(),
+        waiver_reason: d.waived.as_deref(),
+        fields: d
+            .fields
+            .iter()
+            .map(|f| Field {
+                path: f.change.display_path(),
+                waiver_path: waiver_path(f),
+                old: f.change.old.as_ref(),
+                new: f.change.new.as_ref(),
+                hidden: f.hidden,
+                waived: f.waived.as_deref(),
+            })
+            .collect(),
+        patch: (d.change == Change::Changed).then(|| serde_json::to_value(&d.patch).unwrap_or(Value::Null)),
+    }
+}
+
+pub fn build(c: &Comparison) -> Report<'_> {
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool { name: "kparity", version: env!("CARGO_PKG_VERSION") },
+        verdict: c.verdict.as_str(),
+        old: source(&c.old),
+        new: source(&c.new),
+        summary: Summary {
+            objects_old: c.summary.objects_old,
+            objects_new: c.summary.objects_new,
+            equal: c.summary.equal,
+            changed: c.summary.changed,
+            missing: c.summary.missing,
+            extra: c.summary.extra,
+            waived: c.summary.waived,
+        },
+        kinds: c
+            .kinds
+            .iter()
+            .map(|(gk, k)| Kind {
+                group: &gk.group,
+                kind: &gk.kind,
+                old: k.old,
+                new: k.new,
+                equal: k.equal,
+                changed: k.changed,
+                missing: k.missing,
+                extra: k.extra,
+                waived: k.waived,
+                excluded_old: k.skipped_old,
+                excluded_new: k.skipped_new,
+            })
+            .collect(),
+        objects: c.objects.iter().map(object).collect(),
+        incomplete: c
+            .incomplete
+            .iter()
+            .map(|(side, i)| IncompleteEntry {
+                side: side.as_str(),
+                group: &i.type_ref.group,
+                version: &i.type_ref.version,
+                resource: i.type_ref.resource.as_deref(),
+                kind: i.type_ref.kind.as_deref(),
+                reason: i.reason.code(),
+                message: i.reason.to_string(),
+            })
+            .collect(),
+        excluded: c
+            .excluded
+            .iter()
+            .map(|(side, e)| ExcludedEntry { side: side.as_str(), group: &e.group_kind.group, kind: &e.group_kind.kind, by: &e.by })
+            .collect(),
+        api_differences: c
+            .api_differences
+            .iter()
+            .map(|a| ApiDifference { served_by: a.side.as_str(), group: &a.group, version: &a.version, resource: &a.resource, kind: &a.kind })
+            .collect(),
+        unproven: c.unproven.iter().map(|u| u.message.as_str()).collect(),
+        warnings: c.rule_warnings.iter().map(|w| w.to_string()).collect(),
+        profiles: &c.profiles,
+    }
+}
+
+pub fn render(c: &Comparison) -> String {
+    let mut s = serde_json::to_string_pretty(&build(c)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}

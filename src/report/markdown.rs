@@ -1,0 +1,95 @@
+//! The Markdown report, for a pull-request or issue comment: verdict, a table of the kinds that
+//! differ, each object's changes folded in `<details>`, and what could not be read.
+
+use std::fmt::Write as _;
+
+use super::{change_marker, describe_source, headline, show_value};
+use crate::diff::{Change, Comparison, Verdict};
+
+/// Escapes text for a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(c: &Comparison) -> String {
+    let mut out = String::new();
+    let icon = match c.verdict {
+        Verdict::Equivalent => "✅",
+        Verdict::Different => "❌",
+        Verdict::Incomplete => "⚠️",
+    };
+    let _ = writeln!(out, "### {icon} kparity: {}\n", c.verdict.as_str());
+    let _ = writeln!(out, "{}\n", headline(c));
+    let _ = writeln!(out, "- **old:** {}", cell(&describe_source(&c.old)));
+    let _ = writeln!(out, "- **new:** {}\n", cell(&describe_source(&c.new)));
+
+    let differing: Vec<_> = c.kinds.iter().filter(|(_, k)| k.changed + k.missing + k.extra + k.waived > 0).collect();
+    if !differing.is_empty() {
+        let _ = writeln!(out, "| Kind | Old | New | Changed | Missing | Extra | Waived |");
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|");
+        for (gk, k) in differing {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} | {} |",
+                gk, k.old, k.new, k.changed, k.missing, k.extra, k.waived
+            );
+        }
+        let _ = writeln!(out);
+    }
+
+    if !c.objects.is_empty() {
+        let _ = writeln!(out, "<details><summary>{} differing object(s)</summary>\n", c.objects.len());
+        for d in &c.objects {
+            let waived = if d.is_waived() { " _(waived)_" } else { "" };
+            let what = match d.change {
+                Change::Changed => "changed",
+                Change::Missing => "missing in new",
+                Change::Extra => "extra in new",
+            };
+            let _ = writeln!(out, "- `{} {}` {what}{waived}", change_marker(d.change), cell(&d.key.to_string()));
+            if d.change == Change::Changed {
+                let _ = writeln!(out, "  ```");
+                for f in &d.fields {
+                    let value = if f.hidden {
+                        "changed (value hidden)".to_string()
+                    } else {
+                        format!("{} → {}", show_value(f.change.old.as_ref()), show_value(f.change.new.as_ref()))
+                    };
+                    let w = if f.waived.is_some() { "  [waived]" } else { "" };
+                    let _ = writeln!(out, "  {}: {value}{w}", f.change.display_path());
+                }
+                let _ = writeln!(out, "  ```");
+            }
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+
+    if !c.incomplete.is_empty() {
+        let _ = writeln!(out, "**Could not be read** (parity not proven):\n");
+        let _ = writeln!(out, "| Side | Type | Reason |");
+        let _ = writeln!(out, "|---|---|---|");
+        for (side, i) in &c.incomplete {
+            let _ = writeln!(out, "| {side} | `{}` | {} |", cell(&i.type_ref.to_string()), cell(&i.reason.to_string()));
+        }
+        let _ = writeln!(out);
+    }
+    for u in &c.unproven {
+        let _ = writeln!(out, "**Not proven:** {}\n", cell(&u.message));
+    }
+    if !c.api_differences.is_empty() {
+        let _ = writeln!(out, "<details><summary>API differences ({})</summary>\n", c.api_differences.len());
+        for a in &c.api_differences {
+            let gv = if a.group.is_empty() { a.version.clone() } else { format!("{}/{}", a.group, a.version) };
+            let _ = writeln!(out, "- only {}: `{gv}` {} ({})", a.side, a.resource, a.kind);
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+    if !c.rule_warnings.is_empty() {
+        let _ = writeln!(out, "**Rule warnings:**\n");
+        for w in &c.rule_warnings {
+            let _ = writeln!(out, "- {}", cell(&w.to_string()));
+        }
+        let _ = writeln!(out);
+    }
+    out
+}

@@ -1,0 +1,111 @@
+//! Renders a comparison for people (table, markdown) and machines (json). The only code that
+//! writes to stdout; everything here is a pure function of the `Comparison`.
+
+pub mod json;
+pub mod markdown;
+pub mod table;
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::diff::{Change, Comparison, Verdict};
+use crate::dump::SourceInfo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Summary per kind, then each differing object with its field changes (default).
+    Table,
+    /// The machine interface (see `schema_version`).
+    Json,
+    /// For a pull-request or issue comment.
+    Markdown,
+}
+
+pub fn render(c: &Comparison, format: Format) -> String {
+    match format {
+        Format::Table => table::render(c),
+        Format::Json => json::render(c),
+        Format::Markdown => markdown::render(c),
+    }
+}
+
+/// Writes a report to stdout. A closed pipe (`kparity diff ... | head`) is not an error.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// `blue (https://127.0.0.1:16443, v1.37.2)` or `snapshot blue.kparity (context blue, v1.37.2)`.
+pub(crate) fn describe_source(s: &SourceInfo) -> String {
+    let version = s.kubernetes_version.as_deref().unwrap_or("unknown version");
+    match s.kind {
+        crate::dump::SourceKind::Context => format!("{} ({}, {version})", s.name, s.server),
+        crate::dump::SourceKind::Snapshot => format!(
+            "snapshot {} (context {}, {version}, taken {})",
+            s.name,
+            s.origin_context.as_deref().unwrap_or("?"),
+            s.time
+        ),
+    }
+}
+
+/// One line saying what the verdict is and why.
+pub(crate) fn headline(c: &Comparison) -> String {
+    let s = &c.summary;
+    let compared = format!("{} objects in old, {} in new", s.objects_old, s.objects_new);
+    let waived = if s.waived > 0 { format!(", {} waived", s.waived) } else { String::new() };
+    match c.verdict {
+        Verdict::Equivalent => format!("EQUIVALENT: no differences ({compared}{waived})"),
+        Verdict::Different => format!(
+            "DIFFERENT: {} changed, {} missing, {} extra ({compared}{waived})",
+            s.changed, s.missing, s.extra
+        ),
+        Verdict::Incomplete => {
+            let n = c.incomplete.len();
+            let mut why = Vec::new();
+            if n > 0 {
+                why.push(format!("{n} type{} could not be read", if n == 1 { "" } else { "s" }));
+            }
+            if !c.unproven.is_empty() {
+                why.push("secret values cannot be proven equal".to_string());
+            }
+            format!(
+                "INCOMPLETE: {}; parity is not proven ({} changed, {} missing, {} extra among what was read)",
+                why.join(", "),
+                s.changed,
+                s.missing,
+                s.extra
+            )
+        }
+    }
+}
+
+/// A value as shown in a field change: compact JSON, long values shortened.
+pub(crate) fn show_value(v: Option<&Value>) -> String {
+    const MAX: usize = 80;
+    match v {
+        None => "(absent)".to_string(),
+        Some(Value::String(s)) if s == "(value hidden)" => s.clone(),
+        Some(v) => {
+            let s = v.to_string();
+            if s.chars().count() > MAX {
+                let cut: String = s.chars().take(MAX - 1).collect();
+                format!("{cut}…")
+            } else {
+                s
+            }
+        }
+    }
+}
+
+pub(crate) fn change_marker(c: Change) -> &'static str {
+    match c {
+        Change::Changed => "~",
+        Change::Missing => "-",
+        Change::Extra => "+",
+    }
+}

@@ -1,0 +1,117 @@
+//! The terminal report: verdict first, a summary per kind, each differing object with its field
+//! changes, then what could not be read, what was left out, and rule warnings.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, ContentArrangement, Table};
+
+use super::{change_marker, describe_source, headline, show_value};
+use crate::diff::{Change, Comparison};
+
+pub fn render(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "old: {}", describe_source(&c.old));
+    let _ = writeln!(out, "new: {}", describe_source(&c.new));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", headline(c));
+
+    if !c.kinds.is_empty() {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+        t.set_header(vec!["KIND", "OLD", "NEW", "CHANGED", "MISSING", "EXTRA", "WAIVED"]);
+        for (gk, k) in &c.kinds {
+            if k.old == 0 && k.new == 0 {
+                continue;
+            }
+            let n = |v: usize| if v == 0 { "·".to_string() } else { v.to_string() };
+            t.add_row(vec![gk.to_string(), k.old.to_string(), k.new.to_string(), n(k.changed), n(k.missing), n(k.extra), n(k.waived)]);
+        }
+        for i in 1..7 {
+            if let Some(col) = t.column_mut(i) {
+                col.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        let _ = writeln!(out, "\n{t}");
+    }
+
+    if !c.objects.is_empty() {
+        let _ = writeln!(out, "\nDifferences (~ changed, - missing in new, + extra in new):");
+        for d in &c.objects {
+            let waived = if d.is_waived() { "  [waived]" } else { "" };
+            let _ = writeln!(out, "{} {}{waived}", change_marker(d.change), d.key);
+            match d.change {
+                Change::Changed => {
+                    for f in &d.fields {
+                        let value = if f.hidden {
+                            "changed (value hidden)".to_string()
+                        } else {
+                            format!("{} → {}", show_value(f.change.old.as_ref()), show_value(f.change.new.as_ref()))
+                        };
+                        let _ = writeln!(out, "    {}: {value}", f.change.display_path());
+                        if let Some(reason) = &f.waived {
+                            let _ = writeln!(out, "      waived: {reason}");
+                        }
+                    }
+                }
+                Change::Missing | Change::Extra => {
+                    if let Some(reason) = &d.waived {
+                        let _ = writeln!(out, "    waived: {reason}");
+                    }
+                }
+            }
+        }
+    }
+
+    if !c.incomplete.is_empty() {
+        let _ = writeln!(out, "\nCould not be read (the verdict cannot be \"equivalent\"):");
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(120);
+        t.set_header(vec!["SIDE", "TYPE", "REASON"]);
+        for (side, i) in &c.incomplete {
+            let name = match side {
+                crate::model::Side::Old => &c.old.name,
+                crate::model::Side::New => &c.new.name,
+            };
+            t.add_row(vec![format!("{side} ({name})"), i.type_ref.to_string(), i.reason.to_string()]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+
+    for u in &c.unproven {
+        let _ = writeln!(out, "\nNot proven: {}", u.message);
+    }
+
+    if !c.api_differences.is_empty() {
+        let _ = writeln!(out, "\nAPI differences (served on one side only):");
+        for a in &c.api_differences {
+            let gv = if a.group.is_empty() { a.version.clone() } else { format!("{}/{}", a.group, a.version) };
+            let _ = writeln!(out, "  only {}: {gv} {} ({})", a.side, a.resource, a.kind);
+        }
+    }
+
+    if !c.excluded.is_empty() {
+        // One line per reason: the excluded list is long and rarely the point.
+        let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (_, e) in &c.excluded {
+            let list = by_reason.entry(e.by.as_str()).or_default();
+            let name = e.group_kind.to_string();
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        }
+        let _ = writeln!(out, "\nExcluded on purpose (not compared):");
+        for (by, kinds) in by_reason {
+            let _ = writeln!(out, "  {by}: {}", kinds.join(", "));
+        }
+    }
+
+    if !c.rule_warnings.is_empty() {
+        let _ = writeln!(out, "\nRule warnings:");
+        for w in &c.rule_warnings {
+            let _ = writeln!(out, "  ! {w}");
+        }
+    }
+    out
+}
