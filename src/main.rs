@@ -19,7 +19,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Diff(args) => kparity::commands::diff::run(args, cli.kubeconfig.as_deref(), cli.quiet).await,
-            Command::Snapshot(args) => kparity::commands::snapshot::run(args, cli.kubeconfig.as_deref(), cli.quiet).await,
+            Command::Snapshot(args) => {
+                kparity::commands::snapshot::run(args, cli.kubeconfig.as_deref(), cli.quiet).await
+            }
             Command::Verify(args) => kparity::commands::verify::run(args, cli.quiet),
             Command::Rules(args) => kparity::commands::rules::run(args),
         }
@@ -45,5 +47,6 @@ fn init_logging() {
         .add_directive("hyper_util=info".parse().expect("static directive"))
         .add_directive("h2=info".parse().expect("static directive"))
         .add_directive("rustls=info".parse().expect("static directive"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

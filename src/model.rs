@@ -66,11 +66,7 @@ pub struct GroupKind {
 
 impl fmt::Display for GroupKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.group.is_empty() {
-            f.write_str(&self.kind)
-        } else {
-            write!(f, "{}.{}", self.kind, self.group)
-        }
+        if self.group.is_empty() { f.write_str(&self.kind) } else { write!(f, "{}.{}", self.kind, self.group) }
     }
 }
 
@@ -236,13 +232,7 @@ mod tests {
     use super::*;
 
     fn ty(group: &str, resource: &str, namespaced: bool) -> ApiType {
-        ApiType {
-            group: group.into(),
-            version: "v1".into(),
-            resource: resource.into(),
-            kind: "K".into(),
-            namespaced,
-        }
+        ApiType { group: group.into(), version: "v1".into(), resource: resource.into(), kind: "K".into(), namespaced }
     }
 
     #[test]
@@ -251,12 +241,20 @@ mod tests {
         assert_eq!(ty("", "pods", true).list_path(Some("a")), "/api/v1/namespaces/a/pods");
         assert_eq!(ty("apps", "deployments", true).list_path(Some("a")), "/apis/apps/v1/namespaces/a/deployments");
         // A namespace filter does not apply to a cluster-scoped type.
-        assert_eq!(ty("rbac.authorization.k8s.io", "clusterroles", false).list_path(Some("a")), "/apis/rbac.authorization.k8s.io/v1/clusterroles");
+        assert_eq!(
+            ty("rbac.authorization.k8s.io", "clusterroles", false).list_path(Some("a")),
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+        );
     }
 
     #[test]
     fn keys_display_like_kubectl() {
-        let k = ObjectKey { group: "apps".into(), kind: "Deployment".into(), namespace: Some("shop".into()), name: "web".into() };
+        let k = ObjectKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        };
         assert_eq!(k.to_string(), "Deployment.apps shop/web");
         let k = ObjectKey { group: "".into(), kind: "Namespace".into(), namespace: None, name: "shop".into() };
         assert_eq!(k.to_string(), "Namespace shop");

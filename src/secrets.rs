@@ -42,7 +42,10 @@ impl SecretKey {
     pub fn from_user(material: &[u8]) -> Result<Self, String> {
         let trimmed = trim_ascii(material);
         if trimmed.len() < 16 {
-            return Err(format!("the secret key is {} bytes long; use at least 16 bytes of random data", trimmed.len()));
+            return Err(format!(
+                "the secret key is {} bytes long; use at least 16 bytes of random data",
+                trimmed.len()
+            ));
         }
         Ok(SecretKey { fingerprint: Some(fingerprint(trimmed)), bytes: trimmed.to_vec() })
     }
@@ -56,7 +59,9 @@ impl SecretKey {
     /// The key info of digests made under this key *within this run*: live sides of one run
     /// share the random key, so they are comparable with each other.
     pub fn run_info(&self) -> KeyInfo {
-        KeyInfo::Keyed { fingerprint: self.fingerprint.clone().unwrap_or_else(|| format!("run:{}", fingerprint(&self.bytes))) }
+        KeyInfo::Keyed {
+            fingerprint: self.fingerprint.clone().unwrap_or_else(|| format!("run:{}", fingerprint(&self.bytes))),
+        }
     }
 
     /// The key info recorded in an archive: a random key is gone once the run ends.
@@ -70,7 +75,8 @@ impl SecretKey {
     /// An HMAC under a key derived from this one for `domain`, so different uses of one key
     /// (value digests, archive seals) never produce comparable outputs.
     pub fn mac_for(&self, domain: &str) -> HmacSha256 {
-        let mut derive = HmacSha256::new_from_slice(&self.bytes).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut derive =
+            HmacSha256::new_from_slice(&self.bytes).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         derive.update(domain.as_bytes());
         let sub = derive.finalize().into_bytes();
         HmacSha256::new_from_slice(&sub).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
@@ -78,7 +84,8 @@ impl SecretKey {
 
     pub fn digest(&self, bytes: &[u8]) -> String {
         // HMAC accepts keys of any length; new_from_slice cannot fail for it.
-        let mut mac = HmacSha256::new_from_slice(&self.bytes).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac =
+            HmacSha256::new_from_slice(&self.bytes).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(bytes);
         format!("{DIGEST_PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
     }

@@ -24,7 +24,11 @@ pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, qui
     let key = user_key.unwrap_or_else(SecretKey::random);
 
     let needs_kubeconfig = matches!(old_spec, SourceSpec::Context(_)) || matches!(new_spec, SourceSpec::Context(_));
-    let configs = if needs_kubeconfig { kubeconfig::load(kubeconfig_path)? } else { Kubeconfigs { paths: Vec::new(), merged: None } };
+    let configs = if needs_kubeconfig {
+        kubeconfig::load(kubeconfig_path)?
+    } else {
+        Kubeconfigs { paths: Vec::new(), merged: None }
+    };
 
     let progress = Progress::new(quiet);
     let (old_p, new_p) = (progress.side(&format!("old {}", args.old)), progress.side(&format!("new {}", args.new)));
@@ -32,9 +36,17 @@ pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, qui
         read_side(&old_spec, &configs, &read, &rules, &key, &old_p),
         read_side(&new_spec, &configs, &read, &rules, &key, &new_p),
     );
-    let (old, new) = (old.with_context(|| format!("failed to read OLD ({})", args.old))?, new.with_context(|| format!("failed to read NEW ({})", args.new))?);
+    let (old, new) = (
+        old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+        new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+    );
 
-    let cmp = compare(&old, &new, &rules, CompareOptions { today: super::today(), ignore_secret_values: args.ignore_secret_values });
+    let cmp = compare(
+        &old,
+        &new,
+        &rules,
+        CompareOptions { today: super::today(), ignore_secret_values: args.ignore_secret_values },
+    );
     if !quiet {
         crate::report::write_stdout(&crate::report::render(&cmp, args.output))?;
     }

@@ -17,9 +17,7 @@ pub fn user_secret_key(args: &KeyArgs) -> anyhow::Result<Option<SecretKey>> {
     } else {
         std::env::var_os("KPARITY_SECRET_KEY").filter(|v| !v.is_empty()).map(|v| v.into_encoded_bytes())
     };
-    material
-        .map(|m| SecretKey::from_user(&m).map_err(|e| anyhow::anyhow!("invalid secret key: {e}")))
-        .transpose()
+    material.map(|m| SecretKey::from_user(&m).map_err(|e| anyhow::anyhow!("invalid secret key: {e}"))).transpose()
 }
 
 /// Today's date (UTC), for waiver expiry.

@@ -9,11 +9,15 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<Exit> {
     let set = rules::load(&args.rules.to_options())?;
     let mut out = String::new();
     out.push_str("# Effective kparity rules, in application order.\n");
-    out.push_str(&format!("# Profiles: {}\n", if set.profiles.is_empty() { "(none)".to_string() } else { set.profiles.join(", ") }));
+    out.push_str(&format!(
+        "# Profiles: {}\n",
+        if set.profiles.is_empty() { "(none)".to_string() } else { set.profiles.join(", ") }
+    ));
     for f in &set.files {
         out.push_str(&format!("# File: {}\n", f.display()));
     }
-    let mut origins: Vec<&Origin> = set.rules.iter().map(|r| &r.origin).chain(set.waivers.iter().map(|w| &w.origin)).collect();
+    let mut origins: Vec<&Origin> =
+        set.rules.iter().map(|r| &r.origin).chain(set.waivers.iter().map(|w| &w.origin)).collect();
     origins.dedup();
     for origin in origins {
         let rules: Vec<_> = set.rules.iter().filter(|r| &r.origin == origin).collect();

@@ -82,9 +82,24 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
     let excluded: Vec<ExcludedRecord> = live
         .excluded
         .iter()
-        .map(|e| ExcludedRecord { group: e.group_kind.group.clone(), kind: e.group_kind.kind.clone(), by: e.by.clone() })
+        .map(|e| ExcludedRecord {
+            group: e.group_kind.group.clone(),
+            kind: e.group_kind.kind.clone(),
+            by: e.by.clone(),
+        })
         .collect();
-    let incomplete_count = live.incomplete.len();
+    // The archive records every gap; the exit status counts only gaps the default rules would not
+    // excuse at diff time anyway (a broken metrics.k8s.io is skipped there).
+    let defaults = crate::rules::load(&crate::rules::RuleOptions::default())?;
+    let incomplete_count = live
+        .incomplete
+        .iter()
+        .filter(|i| {
+            let t = &i.type_ref;
+            defaults.skipped_group(&t.group).is_none()
+                && t.kind.as_ref().is_none_or(|k| defaults.skipped_group_kind(&t.group, k).is_none())
+        })
+        .count();
     let summary = writer.finish(&args.output, &header, statuses, groups, excluded, user_key.as_ref())?;
     if !quiet {
         let mut text = format!(
@@ -103,7 +118,9 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
         crate::report::write_stdout(&text)?;
     }
     if incomplete_count > 0 {
-        eprintln!("error: {incomplete_count} type(s) could not be read completely; the archive records them as incomplete");
+        eprintln!(
+            "error: {incomplete_count} type(s) could not be read completely; the archive records them as incomplete"
+        );
         return Ok(Exit::Trouble);
     }
     Ok(Exit::Ok)

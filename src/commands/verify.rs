@@ -11,10 +11,13 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
         .map_err(|e| anyhow::Error::new(e).context(format!("refusing {}", args.file.display())))?;
     if !quiet {
         let h = &v.header;
-        let incomplete = v.trailer.types.iter().filter(|t| t.incomplete.is_some()).count() + v.trailer.incomplete_groups.len();
+        let incomplete =
+            v.trailer.types.iter().filter(|t| t.incomplete.is_some()).count() + v.trailer.incomplete_groups.len();
         let seal = match v.hmac_checked {
             Some(true) => "sha256 and HMAC seal verified",
-            _ if h.secret_key_fingerprint.is_some() => "sha256 verified (set KPARITY_SECRET_KEY to check the HMAC seal too)",
+            _ if h.secret_key_fingerprint.is_some() => {
+                "sha256 verified (set KPARITY_SECRET_KEY to check the HMAC seal too)"
+            }
             _ => "sha256 verified",
         };
         let text = format!(

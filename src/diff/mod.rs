@@ -269,7 +269,8 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
             && (old.skipped_by_rule(i) || new.skipped_by_rule(i));
         // Built-in rules legitimately match nothing on many clusters; user rules must not.
         if used == 0 && !type_level_skip && matches!(rule.origin, Origin::File(_)) {
-            rule_warnings.push(RuleWarning::RuleMatchedNothing { name: rule.name.clone(), origin: rule.origin.clone() });
+            rule_warnings
+                .push(RuleWarning::RuleMatchedNothing { name: rule.name.clone(), origin: rule.origin.clone() });
         }
     }
     for (i, w) in rules.waivers.iter().enumerate() {
@@ -294,9 +295,8 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
     let mut unproven = Vec::new();
     if !opts.ignore_secret_values {
         if let Some(message) = crate::secrets::comparable(&old.info.secret_key, &new.info.secret_key) {
-            let has_secrets = kinds
-                .iter()
-                .any(|(gk, k)| gk.group.is_empty() && gk.kind == "Secret" && (k.old > 0 || k.new > 0));
+            let has_secrets =
+                kinds.iter().any(|(gk, k)| gk.group.is_empty() && gk.kind == "Secret" && (k.old > 0 || k.new > 0));
             if has_secrets {
                 unproven.push(Unproven { message });
             }
@@ -434,7 +434,13 @@ fn api_differences(old: &Dump, new: &Dump) -> Vec<ApiDifference> {
     let mut out = Vec::new();
     for (side, only) in [(Side::Old, a.difference(&b)), (Side::New, b.difference(&a))] {
         for (group, version, resource, kind) in only {
-            out.push(ApiDifference { side, group: group.clone(), version: version.clone(), resource: resource.clone(), kind: kind.clone() });
+            out.push(ApiDifference {
+                side,
+                group: group.clone(),
+                version: version.clone(),
+                resource: resource.clone(),
+                kind: kind.clone(),
+            });
         }
     }
     out

@@ -207,13 +207,11 @@ mod tests {
     fn check(old: Value, new: Value, expected: &[&str]) {
         let d = diff(&old, &new);
         let mut patched = old.clone();
-        json_patch::patch(&mut patched, &d.patch).unwrap_or_else(|e| panic!("patch does not apply: {e}\n{:?}", d.patch));
+        json_patch::patch(&mut patched, &d.patch)
+            .unwrap_or_else(|e| panic!("patch does not apply: {e}\n{:?}", d.patch));
         assert_eq!(patched, new, "patch result");
-        let shown: Vec<String> = d
-            .changes
-            .iter()
-            .map(|c| format!("{}: {} → {}", c.display_path(), fmt(&c.old), fmt(&c.new)))
-            .collect();
+        let shown: Vec<String> =
+            d.changes.iter().map(|c| format!("{}: {} → {}", c.display_path(), fmt(&c.old), fmt(&c.new))).collect();
         assert_eq!(shown, expected);
     }
 
@@ -223,14 +221,16 @@ mod tests {
 
     #[test]
     fn scalar_and_map_changes() {
-        check(json!({"a": 1, "b": {"c": "x"}}), json!({"a": 2, "b": {"d": "y"}}), &[
-            "a: 1 → 2",
-            "b.c: \"x\" → (absent)",
-            "b.d: (absent) → \"y\"",
-        ]);
-        check(json!({"metadata": {"labels": {"app.kubernetes.io/name": "a"}}}), json!({"metadata": {"labels": {"app.kubernetes.io/name": "b"}}}), &[
-            "metadata.labels[\"app.kubernetes.io/name\"]: \"a\" → \"b\"",
-        ]);
+        check(
+            json!({"a": 1, "b": {"c": "x"}}),
+            json!({"a": 2, "b": {"d": "y"}}),
+            &["a: 1 → 2", "b.c: \"x\" → (absent)", "b.d: (absent) → \"y\""],
+        );
+        check(
+            json!({"metadata": {"labels": {"app.kubernetes.io/name": "a"}}}),
+            json!({"metadata": {"labels": {"app.kubernetes.io/name": "b"}}}),
+            &["metadata.labels[\"app.kubernetes.io/name\"]: \"a\" → \"b\""],
+        );
     }
 
     #[test]

@@ -91,8 +91,20 @@ fn fold_string_data(map: &mut Map<String, Value>) {
 
 /// Map keys under which Kubernetes stores resource quantities (container resources, quotas,
 /// limit ranges, volume capacities, pod overhead).
-const QUANTITY_MAPS: &[&str] =
-    &["requests", "limits", "hard", "used", "capacity", "allocatable", "default", "defaultRequest", "max", "min", "maxLimitRequestRatio", "overhead"];
+const QUANTITY_MAPS: &[&str] = &[
+    "requests",
+    "limits",
+    "hard",
+    "used",
+    "capacity",
+    "allocatable",
+    "default",
+    "defaultRequest",
+    "max",
+    "min",
+    "maxLimitRequestRatio",
+    "overhead",
+];
 /// Scalar fields holding a quantity.
 const QUANTITY_FIELDS: &[&str] = &["sizeLimit"];
 
@@ -209,7 +221,9 @@ mod tests {
             "Pod",
             "rules: []",
             json!({"spec": {"containers": [{"name": "b", "env": [{"name": "Z", "value": "1"}, {"name": "A", "value": "2"}]}, {"name": "a"}]}}),
-            Normalized::Content(json!({"spec": {"containers": [{"name": "a"}, {"name": "b", "env": [{"name": "A", "value": "2"}, {"name": "Z", "value": "1"}]}]}})),
+            Normalized::Content(
+                json!({"spec": {"containers": [{"name": "a"}, {"name": "b", "env": [{"name": "A", "value": "2"}, {"name": "Z", "value": "1"}]}]}}),
+            ),
         );
         // Duplicate names: not a map, order kept.
         check(
@@ -226,7 +240,9 @@ mod tests {
             "Pod",
             "rules: []",
             json!({"resources": {"limits": {"cpu": "1000m", "memory": "1Gi"}, "requests": {"cpu": "0.5"}}, "emptyDir": {"sizeLimit": "1024Mi"}, "image": "1e3"}),
-            Normalized::Content(json!({"resources": {"limits": {"cpu": "1", "memory": "1073741824"}, "requests": {"cpu": "0.5"}}, "emptyDir": {"sizeLimit": "1073741824"}, "image": "1e3"})),
+            Normalized::Content(
+                json!({"resources": {"limits": {"cpu": "1", "memory": "1073741824"}, "requests": {"cpu": "0.5"}}, "emptyDir": {"sizeLimit": "1073741824"}, "image": "1e3"}),
+            ),
         );
     }
 
@@ -252,7 +268,11 @@ mod tests {
 
     #[test]
     fn rule_hits_count_only_effective_drops() {
-        let out = normalize(&key("ConfigMap"), json!({"a": 1}), &rules("rules: [{name: a, why: b, drop: [/a]}, {name: c, why: d, drop: [/zzz]}]"));
+        let out = normalize(
+            &key("ConfigMap"),
+            json!({"a": 1}),
+            &rules("rules: [{name: a, why: b, drop: [/a]}, {name: c, why: d, drop: [/zzz]}]"),
+        );
         assert_eq!(out.rule_hits, vec![0]);
     }
 }

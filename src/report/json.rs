@@ -242,12 +242,23 @@ pub fn build(c: &Comparison) -> Report<'_> {
         excluded: c
             .excluded
             .iter()
-            .map(|(side, e)| ExcludedEntry { side: side.as_str(), group: &e.group_kind.group, kind: &e.group_kind.kind, by: &e.by })
+            .map(|(side, e)| ExcludedEntry {
+                side: side.as_str(),
+                group: &e.group_kind.group,
+                kind: &e.group_kind.kind,
+                by: &e.by,
+            })
             .collect(),
         api_differences: c
             .api_differences
             .iter()
-            .map(|a| ApiDifference { served_by: a.side.as_str(), group: &a.group, version: &a.version, resource: &a.resource, kind: &a.kind })
+            .map(|a| ApiDifference {
+                served_by: a.side.as_str(),
+                group: &a.group,
+                version: &a.version,
+                resource: &a.resource,
+                kind: &a.kind,
+            })
             .collect(),
         unproven: c.unproven.iter().map(|u| u.message.as_str()).collect(),
         warnings: c.rule_warnings.iter().map(|w| w.to_string()).collect(),

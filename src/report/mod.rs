@@ -60,10 +60,9 @@ pub(crate) fn headline(c: &Comparison) -> String {
     let waived = if s.waived > 0 { format!(", {} waived", s.waived) } else { String::new() };
     match c.verdict {
         Verdict::Equivalent => format!("EQUIVALENT: no differences ({compared}{waived})"),
-        Verdict::Different => format!(
-            "DIFFERENT: {} changed, {} missing, {} extra ({compared}{waived})",
-            s.changed, s.missing, s.extra
-        ),
+        Verdict::Different => {
+            format!("DIFFERENT: {} changed, {} missing, {} extra ({compared}{waived})", s.changed, s.missing, s.extra)
+        }
         Verdict::Incomplete => {
             let n = c.incomplete.len();
             let mut why = Vec::new();

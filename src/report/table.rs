@@ -26,7 +26,15 @@ pub fn render(c: &Comparison) -> String {
                 continue;
             }
             let n = |v: usize| if v == 0 { "·".to_string() } else { v.to_string() };
-            t.add_row(vec![gk.to_string(), k.old.to_string(), k.new.to_string(), n(k.changed), n(k.missing), n(k.extra), n(k.waived)]);
+            t.add_row(vec![
+                gk.to_string(),
+                k.old.to_string(),
+                k.new.to_string(),
+                n(k.changed),
+                n(k.missing),
+                n(k.extra),
+                n(k.waived),
+            ]);
         }
         for i in 1..7 {
             if let Some(col) = t.column_mut(i) {

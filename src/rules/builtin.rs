@@ -36,7 +36,13 @@ mod tests {
     fn every_builtin_profile_parses_and_names_itself() {
         for p in PROFILES {
             let file = parse(p).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(file.profile.as_deref(), Some(p.name), "ignore-rules/{}.yaml must declare `profile: {}`", p.name, p.name);
+            assert_eq!(
+                file.profile.as_deref(),
+                Some(p.name),
+                "ignore-rules/{}.yaml must declare `profile: {}`",
+                p.name,
+                p.name
+            );
             assert!(!file.rules.is_empty(), "profile {} has no rules", p.name);
         }
     }

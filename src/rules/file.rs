@@ -13,7 +13,7 @@ use super::{Action, Match, Origin, Rule, Waiver};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("failed to read rules file {}: {source}", path.display())]
+    #[error("failed to read rules file {}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{origin}:{line}:{column}: {message}")]
     Parse { origin: Origin, line: usize, column: usize, message: String },
@@ -199,8 +199,13 @@ impl TryFrom<RawRuleFields> for RawRule {
         }
         match actions.len() {
             1 => Ok(RawRule { name: r.name, why: r.why, matcher: r.matcher, action: actions.remove(0) }),
-            0 => Err(format!("rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`", r.name)),
-            _ => Err(format!("rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`", r.name)),
+            0 => Err(format!(
+                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`",
+                r.name
+            )),
+            _ => {
+                Err(format!("rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`", r.name))
+            }
         }
     }
 }
@@ -259,7 +264,13 @@ pub fn parse_rule_file(text: &str, origin: Origin) -> Result<RuleFile, RulesErro
         rules: raw
             .rules
             .into_iter()
-            .map(|r| Rule { name: r.name, why: r.why, matcher: r.matcher.into(), action: r.action, origin: origin.clone() })
+            .map(|r| Rule {
+                name: r.name,
+                why: r.why,
+                matcher: r.matcher.into(),
+                action: r.action,
+                origin: origin.clone(),
+            })
             .collect(),
         waivers,
     })
@@ -401,7 +412,8 @@ waivers:
 
     #[test]
     fn a_rule_needs_exactly_one_action() {
-        let err = parse("rules:\n  - name: a\n    why: b\n    skip: true\n    presence: true\n").unwrap_err().to_string();
+        let err =
+            parse("rules:\n  - name: a\n    why: b\n    skip: true\n    presence: true\n").unwrap_err().to_string();
         assert!(err.contains("more than one action"), "{err}");
         let err = parse("rules:\n  - name: a\n    why: b\n").unwrap_err().to_string();
         assert!(err.contains("has no action"), "{err}");

@@ -183,9 +183,9 @@ impl RuleSet {
     }
 
     pub fn skipped_group_kind(&self, group: &str, kind: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| {
-            r.action == Action::Skip && r.matcher.is_type_level() && r.matcher.matches_type(group, kind)
-        })
+        self.rules
+            .iter()
+            .find(|r| r.action == Action::Skip && r.matcher.is_type_level() && r.matcher.matches_type(group, kind))
     }
 
     /// A skip rule naming a whole API group (`kind` absent or `*`): lets discovery failures of

@@ -20,11 +20,7 @@ pub struct NameGlob {
 impl NameGlob {
     pub fn parse(s: &str) -> Result<Self, String> {
         let matcher = if s.contains(['*', '?', '[', '{']) {
-            Some(
-                Glob::new(s)
-                    .map_err(|e| format!("invalid glob {s:?}: {}", e.kind()))?
-                    .compile_matcher(),
-            )
+            Some(Glob::new(s).map_err(|e| format!("invalid glob {s:?}: {}", e.kind()))?.compile_matcher())
         } else {
             None
         };
@@ -325,8 +321,7 @@ fn parse_set(set: &str, whole: &str) -> Result<Vec<String>, String> {
 }
 
 fn valid_key(k: &str, whole: &str) -> Result<String, String> {
-    let ok = !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     if ok { Ok(k.to_string()) } else { Err(format!("invalid label selector {whole:?}: bad key {k:?}")) }
 }
 
@@ -359,7 +354,12 @@ mod tests {
 
     #[test]
     fn pointer_removes_exact_wildcard_and_glob_paths() {
-        check_remove("/metadata/uid", json!({"metadata": {"uid": "x", "name": "a"}}), json!({"metadata": {"name": "a"}}), 1);
+        check_remove(
+            "/metadata/uid",
+            json!({"metadata": {"uid": "x", "name": "a"}}),
+            json!({"metadata": {"name": "a"}}),
+            1,
+        );
         check_remove(
             "/metadata/ownerReferences/*/uid",
             json!({"metadata": {"ownerReferences": [{"uid": 1, "kind": "A"}, {"uid": 2, "kind": "B"}]}}),
@@ -378,7 +378,12 @@ mod tests {
             json!({"metadata": {"annotations": {}}}),
             1,
         );
-        check_remove("/spec/ports/*/nodePort", json!({"spec": {"ports": [{"nodePort": 1}, {"port": 2}]}}), json!({"spec": {"ports": [{}, {"port": 2}]}}), 1);
+        check_remove(
+            "/spec/ports/*/nodePort",
+            json!({"spec": {"ports": [{"nodePort": 1}, {"port": 2}]}}),
+            json!({"spec": {"ports": [{}, {"port": 2}]}}),
+            1,
+        );
         check_remove("/nothing/here", json!({"a": 1}), json!({"a": 1}), 0);
     }
 

@@ -70,13 +70,25 @@ pub struct TypeRecord {
 
 impl From<&ApiType> for TypeRecord {
     fn from(t: &ApiType) -> Self {
-        TypeRecord { group: t.group.clone(), version: t.version.clone(), resource: t.resource.clone(), kind: t.kind.clone(), namespaced: t.namespaced }
+        TypeRecord {
+            group: t.group.clone(),
+            version: t.version.clone(),
+            resource: t.resource.clone(),
+            kind: t.kind.clone(),
+            namespaced: t.namespaced,
+        }
     }
 }
 
 impl From<&TypeRecord> for ApiType {
     fn from(t: &TypeRecord) -> Self {
-        ApiType { group: t.group.clone(), version: t.version.clone(), resource: t.resource.clone(), kind: t.kind.clone(), namespaced: t.namespaced }
+        ApiType {
+            group: t.group.clone(),
+            version: t.version.clone(),
+            resource: t.resource.clone(),
+            kind: t.kind.clone(),
+            namespaced: t.namespaced,
+        }
     }
 }
 

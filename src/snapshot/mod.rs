@@ -20,7 +20,7 @@ use crate::source::ReadOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error("failed to access {}: {source}", path.display())]
+    #[error("failed to access {}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("not a kparity archive: {detail}")]
     NotArchive { detail: String },
@@ -43,7 +43,9 @@ impl SnapshotError {
             SnapshotError::Corrupt { .. } | SnapshotError::Truncated { .. } => {
                 Some("the file is incomplete or damaged; restore it from the place archives are kept")
             }
-            SnapshotError::Tampered { .. } => Some("the archive was modified after kparity wrote it; do not trust its content"),
+            SnapshotError::Tampered { .. } => {
+                Some("the archive was modified after kparity wrote it; do not trust its content")
+            }
             _ => None,
         }
     }
@@ -94,7 +96,10 @@ pub fn read_dump(path: &Path, read_opts: &ReadOptions, rules: &RuleSet) -> anyho
         if let Some(inc) = &t.incomplete {
             incomplete.push(Incomplete {
                 type_ref: TypeRef::from(&ty),
-                reason: IncompleteReason::Recorded(format!("recorded in the archive as {}: {}", inc.reason, inc.message)),
+                reason: IncompleteReason::Recorded(format!(
+                    "recorded in the archive as {}: {}",
+                    inc.reason, inc.message
+                )),
             });
         }
     }
@@ -149,20 +154,27 @@ pub fn read_dump(path: &Path, read_opts: &ReadOptions, rules: &RuleSet) -> anyho
 
 /// A capture filtered more narrowly than the diff asks for cannot speak for the rest.
 fn filters_wider_than_capture(diff: &crate::source::Filters, capture: &format::FiltersRecord) -> Option<String> {
-    if !capture.namespaces.is_empty() && (diff.namespaces.is_empty() || diff.namespaces.iter().any(|n| !capture.namespaces.contains(n))) {
+    if !capture.namespaces.is_empty()
+        && (diff.namespaces.is_empty() || diff.namespaces.iter().any(|n| !capture.namespaces.contains(n)))
+    {
         return Some(format!("the archive holds only namespaces {}", capture.namespaces.join(", ")));
     }
     if !capture.kinds.is_empty() && diff.kinds.is_empty() {
         return Some(format!("the archive holds only kinds {}", capture.kinds.join(", ")));
     }
-    if let Some(k) = capture.exclude_kinds.iter().find(|k| !diff.exclude_kinds.iter().any(|d| d == &crate::source::KindFilter::parse(k).unwrap_or_else(|_| d.clone()))) {
+    if let Some(k) = capture.exclude_kinds.iter().find(|k| {
+        !diff.exclude_kinds.iter().any(|d| d == &crate::source::KindFilter::parse(k).unwrap_or_else(|_| d.clone()))
+    }) {
         return Some(format!("the archive left out kind {k}; pass --exclude-kinds {k} to compare without it"));
     }
     if let Some(n) = capture.exclude_namespaces.iter().find(|n| !diff.exclude_namespaces.contains(n)) {
         return Some(format!("the archive left out namespace {n}; pass --exclude-namespace {n} to compare without it"));
     }
     if capture.selector.is_some() && diff.selector != capture.selector {
-        return Some(format!("the archive holds only objects matching {}", capture.selector.as_deref().unwrap_or_default()));
+        return Some(format!(
+            "the archive holds only objects matching {}",
+            capture.selector.as_deref().unwrap_or_default()
+        ));
     }
     None
 }

@@ -124,7 +124,9 @@ pub fn read(path: &Path, key: Option<&SecretKey>, mut visit: impl FnMut(Event<'_
             }
             Some(HEADER_KEY) => return Err(SnapshotError::Malformed { line: n, detail: "a second header".into() }),
             _ => {
-                let ty = current.as_ref().ok_or(SnapshotError::Malformed { line: n, detail: "an object before any type record".into() })?;
+                let ty = current
+                    .as_ref()
+                    .ok_or(SnapshotError::Malformed { line: n, detail: "an object before any type record".into() })?;
                 let key = key_of(ty, &value);
                 object_digests.push((key.group, key.kind, key.namespace, key.name, hex::encode(Sha256::digest(&line))));
                 visit(Event::Object(ty, value));
@@ -132,7 +134,8 @@ pub fn read(path: &Path, key: Option<&SecretKey>, mut visit: impl FnMut(Event<'_
         }
     }
     let header = header.ok_or(SnapshotError::NotArchive { detail: "it is empty once decompressed".into() })?;
-    let trailer = trailer.ok_or(SnapshotError::Truncated { detail: "the trailer (completeness and manifest) is missing".into() })?;
+    let trailer = trailer
+        .ok_or(SnapshotError::Truncated { detail: "the trailer (completeness and manifest) is missing".into() })?;
     let seal = seal.ok_or(SnapshotError::Truncated { detail: "the integrity seal is missing".into() })?;
 
     // Per-object check first: it names the object that was changed.
@@ -147,12 +150,17 @@ pub fn read(path: &Path, key: Option<&SecretKey>, mut visit: impl FnMut(Event<'_
     }
     for (i, (entry, (g, k, ns, name, digest))) in trailer.manifest.iter().zip(&object_digests).enumerate() {
         let ManifestEntry(eg, ek, ens, ename, edigest) = entry;
-        let key = crate::model::ObjectKey { group: g.clone(), kind: k.clone(), namespace: ns.clone(), name: name.clone() };
+        let key =
+            crate::model::ObjectKey { group: g.clone(), kind: k.clone(), namespace: ns.clone(), name: name.clone() };
         if (eg, ek, ens, ename) != (g, k, ns, name) {
-            return Err(SnapshotError::Tampered { detail: format!("object #{} is {key}, but the manifest lists another object there", i + 1) });
+            return Err(SnapshotError::Tampered {
+                detail: format!("object #{} is {key}, but the manifest lists another object there", i + 1),
+            });
         }
         if edigest != digest {
-            return Err(SnapshotError::Tampered { detail: format!("object {key} does not match its SHA-256 in the manifest") });
+            return Err(SnapshotError::Tampered {
+                detail: format!("object {key} does not match its SHA-256 in the manifest"),
+            });
         }
     }
     let sha256 = hex::encode(sha.finalize());
@@ -166,7 +174,8 @@ pub fn read(path: &Path, key: Option<&SecretKey>, mut visit: impl FnMut(Event<'_
             let got = hex::encode(m.finalize().into_bytes());
             if &got != expected {
                 return Err(SnapshotError::Tampered {
-                    detail: "the HMAC seal does not match under the given secret key (modified, or a different key)".into(),
+                    detail: "the HMAC seal does not match under the given secret key (modified, or a different key)"
+                        .into(),
                 });
             }
             Some(true)
@@ -181,7 +190,9 @@ fn parse_header(value: &Value) -> Result<Header, SnapshotError> {
         return Err(SnapshotError::NotArchive { detail: "its first line is not a kparity header".into() });
     };
     if h.get("format").and_then(Value::as_str) != Some(FORMAT_NAME) {
-        return Err(SnapshotError::NotArchive { detail: "its header does not name the kparity-snapshot format".into() });
+        return Err(SnapshotError::NotArchive {
+            detail: "its header does not name the kparity-snapshot format".into(),
+        });
     }
     match h.get("version").and_then(Value::as_u64) {
         Some(v) if v == u64::from(FORMAT_VERSION) => {}

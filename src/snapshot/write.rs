@@ -13,8 +13,8 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::format::*;
 use super::SnapshotError;
+use super::format::*;
 use crate::dump::{Sink, key_of};
 use crate::model::ApiType;
 use crate::secrets::SecretKey;
@@ -82,7 +82,8 @@ impl SnapshotWriter {
         let mut out = HashingWriter::new(enc, seal_key);
 
         let line = |out: &mut HashingWriter<_>, v: &Value| -> Result<(), SnapshotError> {
-            let mut bytes = serde_json::to_vec(v).map_err(|e| SnapshotError::Malformed { line: 0, detail: e.to_string() })?;
+            let mut bytes =
+                serde_json::to_vec(v).map_err(|e| SnapshotError::Malformed { line: 0, detail: e.to_string() })?;
             bytes.push(b'\n');
             out.write_all(&bytes).map_err(io)
         };
@@ -96,11 +97,18 @@ impl SnapshotWriter {
             f.rewind().map_err(io)?;
             for l in BufReader::new(f).lines() {
                 let l = l.map_err(io)?;
-                let obj: Value = serde_json::from_str(&l).map_err(|e| SnapshotError::Malformed { line: 0, detail: e.to_string() })?;
+                let obj: Value = serde_json::from_str(&l)
+                    .map_err(|e| SnapshotError::Malformed { line: 0, detail: e.to_string() })?;
                 let key = key_of(&ty, &obj);
                 let mut bytes = l.into_bytes();
                 bytes.push(b'\n');
-                manifest.push(ManifestEntry(key.group, key.kind, key.namespace, key.name, hex::encode(Sha256::digest(&bytes))));
+                manifest.push(ManifestEntry(
+                    key.group,
+                    key.kind,
+                    key.namespace,
+                    key.name,
+                    hex::encode(Sha256::digest(&bytes)),
+                ));
                 out.write_all(&bytes).map_err(io)?;
             }
         }
@@ -109,7 +117,8 @@ impl SnapshotWriter {
         line(&mut out, &serde_json::json!({ TRAILER_KEY: trailer }))?;
         let (inner, sha256, hmac) = out.finish();
         let seal = Seal { sha256, hmac_sha256: hmac };
-        let mut seal_line = serde_json::to_vec(&serde_json::json!({ SEAL_KEY: seal })).map_err(|e| SnapshotError::Malformed { line: 0, detail: e.to_string() })?;
+        let mut seal_line = serde_json::to_vec(&serde_json::json!({ SEAL_KEY: seal }))
+            .map_err(|e| SnapshotError::Malformed { line: 0, detail: e.to_string() })?;
         seal_line.push(b'\n');
         let mut enc = inner;
         enc.write_all(&seal_line).map_err(io)?;
@@ -148,7 +157,8 @@ impl Sink for SnapshotWriter {
         let mut spools = self.spools.lock().unwrap_or_else(|p| p.into_inner());
         if !spools.contains_key(ty) {
             let path = self.dir.path().join(format!("{}.ndjson", spools.len()));
-            match File::create(&path) {
+            let opened = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path);
+            match opened {
                 Ok(f) => {
                     spools.insert(ty.clone(), Spool { file: BufWriter::new(f), path, count: 0 });
                 }

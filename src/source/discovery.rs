@@ -133,7 +133,9 @@ pub async fn discover(
     let core = api.get("/api", AGGREGATED_ACCEPT, deadline).await?;
     let groups = api.get("/apis", AGGREGATED_ACCEPT, deadline).await?;
     let aggregated = |b: &[u8]| -> Option<GroupDiscoveryList> {
-        serde_json::from_slice::<GroupDiscoveryList>(b).ok().filter(|l| l.kind.as_deref() == Some("APIGroupDiscoveryList"))
+        serde_json::from_slice::<GroupDiscoveryList>(b)
+            .ok()
+            .filter(|l| l.kind.as_deref() == Some("APIGroupDiscoveryList"))
     };
     let mut out = Discovered::default();
     match (aggregated(&core), aggregated(&groups)) {
@@ -202,7 +204,8 @@ async fn legacy(
         gvs.push((String::new(), v, i == 0));
     }
     for g in groups.groups {
-        let preferred = g.preferred_version.map(|p| p.version).or_else(|| g.versions.first().map(|v| v.version.clone()));
+        let preferred =
+            g.preferred_version.map(|p| p.version).or_else(|| g.versions.first().map(|v| v.version.clone()));
         for v in g.versions {
             let is_pref = preferred.as_deref() == Some(v.version.as_str());
             gvs.push((g.name.clone(), v.version, is_pref));
@@ -225,7 +228,13 @@ async fn legacy(
                         if !listable(&r.name, &r.verbs) {
                             continue;
                         }
-                        let ty = ApiType { group: group.clone(), version: version.clone(), resource: r.name, kind: r.kind, namespaced: r.namespaced };
+                        let ty = ApiType {
+                            group: group.clone(),
+                            version: version.clone(),
+                            resource: r.name,
+                            kind: r.kind,
+                            namespaced: r.namespaced,
+                        };
                         if preferred {
                             out.preferred.push(ty.clone());
                         }

@@ -98,7 +98,10 @@ impl ApiClient {
                 Ok(o) => o,
                 Err(_) => Outcome::Retry {
                     after: None,
-                    reason: IncompleteReason::Transport(format!("no complete response within {}s", budget.as_secs_f32().round())),
+                    reason: IncompleteReason::Transport(format!(
+                        "no complete response within {}s",
+                        budget.as_secs_f32().round()
+                    )),
                     throttled: false,
                 },
             };
@@ -140,7 +143,9 @@ impl ApiClient {
     async fn once(&self, path_and_query: &str, accept: &str) -> Outcome {
         let req = match Request::get(path_and_query).header(header::ACCEPT, accept).body(kube::client::Body::empty()) {
             Ok(r) => r,
-            Err(e) => return Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!("bad request path: {e}")))),
+            Err(e) => {
+                return Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!("bad request path: {e}"))));
+            }
         };
         let resp = match self.client.send(req).await {
             Ok(r) => r,
@@ -177,11 +182,9 @@ impl ApiClient {
             StatusCode::FORBIDDEN => Outcome::Fail(Failure::Incomplete(IncompleteReason::Forbidden(message))),
             StatusCode::UNAUTHORIZED => Outcome::Fail(Failure::Incomplete(IncompleteReason::Unauthorized(message))),
             StatusCode::NOT_FOUND => Outcome::Fail(Failure::Incomplete(IncompleteReason::NotFound(message))),
-            StatusCode::SERVICE_UNAVAILABLE => Outcome::Retry {
-                after: retry_after,
-                reason: IncompleteReason::Unavailable(message),
-                throttled: false,
-            },
+            StatusCode::SERVICE_UNAVAILABLE => {
+                Outcome::Retry { after: retry_after, reason: IncompleteReason::Unavailable(message), throttled: false }
+            }
             s if s.is_server_error() => Outcome::Retry {
                 after: retry_after,
                 reason: IncompleteReason::ServerError { status: s.as_u16(), message },
@@ -255,7 +258,10 @@ mod tests {
     #[test]
     fn status_messages_are_extracted_or_excerpted() {
         assert_eq!(status_message(br#"{"kind":"Status","message":"nope"}"#).as_deref(), Some("nope"));
-        assert_eq!(status_message(b"<html>\n<b>bad gateway</b></html>").as_deref(), Some("unexpected response body: <html> <b>bad gateway</b></html>"));
+        assert_eq!(
+            status_message(b"<html>\n<b>bad gateway</b></html>").as_deref(),
+            Some("unexpected response body: <html> <b>bad gateway</b></html>")
+        );
         assert_eq!(status_message(b""), None);
     }
 }

@@ -55,13 +55,13 @@ pub fn load(explicit: Option<&Path>) -> Result<Kubeconfigs, SourceError> {
     };
     let mut merged: Option<Kubeconfig> = None;
     for p in &paths {
-        let one = Kubeconfig::read_from(p).map_err(|e| SourceError::KubeconfigInvalid {
-            path: p.clone(),
-            message: kube_error_text(&e),
-        })?;
+        let one = Kubeconfig::read_from(p)
+            .map_err(|e| SourceError::KubeconfigInvalid { path: p.clone(), message: kube_error_text(&e) })?;
         merged = Some(match merged {
             None => one,
-            Some(m) => m.merge(one).map_err(|e| SourceError::KubeconfigInvalid { path: p.clone(), message: e.to_string() })?,
+            Some(m) => {
+                m.merge(one).map_err(|e| SourceError::KubeconfigInvalid { path: p.clone(), message: e.to_string() })?
+            }
         });
     }
     Ok(Kubeconfigs { paths, merged })
@@ -100,10 +100,8 @@ pub async fn client_for(
     settings: ClientSettings,
 ) -> Result<(Client, String), SourceError> {
     let mut config = match &configs.merged {
-        None if context == "in-cluster" => Config::incluster().map_err(|e| SourceError::ContextConfig {
-            context: context.to_string(),
-            message: kube_error_text(&e),
-        })?,
+        None if context == "in-cluster" => Config::incluster()
+            .map_err(|e| SourceError::ContextConfig { context: context.to_string(), message: kube_error_text(&e) })?,
         None => return Err(SourceError::NoKubeconfig { context: context.to_string() }),
         Some(kc) => {
             if !kc.contexts.iter().any(|c| c.name == context) {

@@ -47,7 +47,12 @@ pub struct ListContext<'a> {
 }
 
 /// Lists `ty` (within `filter`) into the sink; returns the number of objects read.
-pub async fn list_type(cx: &ListContext<'_>, ty: &ApiType, filter: &ListFilter, deadline: Instant) -> Result<usize, Failure> {
+pub async fn list_type(
+    cx: &ListContext<'_>,
+    ty: &ApiType,
+    filter: &ListFilter,
+    deadline: Instant,
+) -> Result<usize, Failure> {
     let is_secret = ty.group.is_empty() && ty.kind == "Secret";
     let mut relists = 0;
     'relist: loop {
@@ -140,8 +145,18 @@ mod tests {
 
     #[test]
     fn list_urls_carry_filters_and_tokens() {
-        let ty = ApiType { group: "apps".into(), version: "v1".into(), resource: "deployments".into(), kind: "Deployment".into(), namespaced: true };
-        let f = ListFilter { namespace: Some("shop".into()), label_selector: Some("app in (a,b)".into()), field_selector: None };
+        let ty = ApiType {
+            group: "apps".into(),
+            version: "v1".into(),
+            resource: "deployments".into(),
+            kind: "Deployment".into(),
+            namespaced: true,
+        };
+        let f = ListFilter {
+            namespace: Some("shop".into()),
+            label_selector: Some("app in (a,b)".into()),
+            field_selector: None,
+        };
         assert_eq!(
             list_url(&ty, &f, 500, Some("abc=/+")),
             "/apis/apps/v1/namespaces/shop/deployments?limit=500&labelSelector=app%20in%20%28a%2Cb%29&continue=abc%3D%2F%2B"

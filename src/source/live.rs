@@ -52,7 +52,8 @@ pub async fn read(
     sink: &dyn Sink,
     progress: &SideProgress,
 ) -> Result<LiveRead, SourceError> {
-    let (client, server) = client_for(configs, context, ClientSettings { connect_timeout: Duration::from_secs(5) }).await?;
+    let (client, server) =
+        client_for(configs, context, ClientSettings { connect_timeout: Duration::from_secs(5) }).await?;
     let policy = RetryPolicy { request_timeout: opts.timeout.min(Duration::from_secs(30)), ..RetryPolicy::default() };
     let api = ApiClient::new(client, policy);
     let started = time::OffsetDateTime::now_utc();
@@ -153,7 +154,12 @@ pub async fn read(
 
 /// Lists one type under the namespace filters: per namespace when `-n` is given, otherwise
 /// cluster-wide with excluded namespaces filtered out by a field selector.
-async fn list_filtered(cx: &ListContext<'_>, ty: &ApiType, opts: &ReadOptions, deadline: Instant) -> Result<usize, Failure> {
+async fn list_filtered(
+    cx: &ListContext<'_>,
+    ty: &ApiType,
+    opts: &ReadOptions,
+    deadline: Instant,
+) -> Result<usize, Failure> {
     let f = &opts.filters;
     let label_selector = f.selector.clone();
     if !f.namespaces.is_empty() {
@@ -163,7 +169,11 @@ async fn list_filtered(cx: &ListContext<'_>, ty: &ApiType, opts: &ReadOptions, d
                 ListFilter { namespace: Some(ns.clone()), label_selector: label_selector.clone(), field_selector: None }
             } else {
                 // Only Namespace objects get here with -n: read the named ones.
-                ListFilter { namespace: None, label_selector: label_selector.clone(), field_selector: Some(format!("metadata.name={ns}")) }
+                ListFilter {
+                    namespace: None,
+                    label_selector: label_selector.clone(),
+                    field_selector: Some(format!("metadata.name={ns}")),
+                }
             };
             total += list_type(cx, ty, &filter, deadline).await?;
         }
@@ -281,17 +291,23 @@ fn fatal(context: &str, server: &str, f: Failure) -> SourceError {
             server: server.to_string(),
             message: format!("403 forbidden: {m}"),
         },
-        Failure::Incomplete(IncompleteReason::Decode(m)) => SourceError::NotKubernetes {
+        Failure::Incomplete(IncompleteReason::Decode(m)) => {
+            SourceError::NotKubernetes { context: context.to_string(), server: server.to_string(), message: m }
+        }
+        Failure::Incomplete(r @ (IncompleteReason::Transport(_) | IncompleteReason::Timeout(_))) => {
+            SourceError::Unreachable {
+                context: context.to_string(),
+                server: server.to_string(),
+                message: r.to_string(),
+            }
+        }
+        Failure::Incomplete(r) => {
+            SourceError::Discovery { context: context.to_string(), server: server.to_string(), message: r.to_string() }
+        }
+        Failure::Gone => SourceError::Discovery {
             context: context.to_string(),
             server: server.to_string(),
-            message: m,
+            message: "410 gone".into(),
         },
-        Failure::Incomplete(r @ (IncompleteReason::Transport(_) | IncompleteReason::Timeout(_))) => SourceError::Unreachable {
-            context: context.to_string(),
-            server: server.to_string(),
-            message: r.to_string(),
-        },
-        Failure::Incomplete(r) => SourceError::Discovery { context: context.to_string(), server: server.to_string(), message: r.to_string() },
-        Failure::Gone => SourceError::Discovery { context: context.to_string(), server: server.to_string(), message: "410 gone".into() },
     }
 }

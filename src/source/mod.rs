@@ -56,7 +56,8 @@ impl KindFilter {
     }
 
     pub fn matches(&self, group: &str, kind: &str, resource: Option<&str>) -> bool {
-        let name_ok = kind.eq_ignore_ascii_case(&self.name) || resource.is_some_and(|r| r.eq_ignore_ascii_case(&self.name));
+        let name_ok =
+            kind.eq_ignore_ascii_case(&self.name) || resource.is_some_and(|r| r.eq_ignore_ascii_case(&self.name));
         name_ok && self.group.as_deref().is_none_or(|g| g == group)
     }
 }
@@ -162,6 +163,9 @@ impl SourceError {
             SourceError::KubeconfigMissing { .. } | SourceError::NoKubeconfig { .. } => {
                 Some("pass --kubeconfig FILE or set KUBECONFIG".into())
             }
+            SourceError::UnknownContext { context, .. } if context.contains('/') || context.ends_with(".kparity") => {
+                Some(format!("no file {context:?} exists either; a snapshot argument must name an existing file (or use file:PATH)"))
+            }
             SourceError::UnknownContext { available, .. } if available.is_empty() => {
                 Some("the kubeconfig defines no contexts".into())
             }
@@ -189,7 +193,13 @@ mod tests {
 
     #[test]
     fn kind_filters_accept_kubectl_spellings() {
-        let ty = ApiType { group: "apps".into(), version: "v1".into(), resource: "deployments".into(), kind: "Deployment".into(), namespaced: true };
+        let ty = ApiType {
+            group: "apps".into(),
+            version: "v1".into(),
+            resource: "deployments".into(),
+            kind: "Deployment".into(),
+            namespaced: true,
+        };
         for s in ["Deployment", "deployment", "deployments", "Deployment.apps", "deployments.apps"] {
             let f = Filters { kinds: vec![KindFilter::parse(s).unwrap()], ..Default::default() };
             assert_eq!(f.excludes_type(&ty), None, "{s}");

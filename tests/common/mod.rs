@@ -1,0 +1,334 @@
+//! Support for end-to-end tests against the real test clusters (`tests/cluster/up.sh`).
+//!
+//! The clusters must be up: a test that finds them down fails with the command to run, it is
+//! never skipped. Tests that change cluster state take the `serial()` lock, create their own
+//! namespaces through `TestNamespace` (deleted again, and waited for, on drop) and compare with
+//! `-n` limited to them unless they need the whole cluster.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn kubeconfig() -> PathBuf {
+    root().join("target/test-cluster/kubeconfig")
+}
+
+pub fn kubectl_bin() -> PathBuf {
+    root().join("target/test-cluster/bin/kubectl")
+}
+
+pub fn fixtures() -> PathBuf {
+    std::env::var_os("KPARITY_FIXTURES").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/fixtures"))
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Serializes tests that change or compare whole-cluster state within one test binary.
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Panics with instructions unless both test clusters answer.
+pub fn require_clusters() {
+    let kc = kubeconfig();
+    assert!(
+        kc.exists(),
+        "the test clusters are not up ({} is missing): run tests/cluster/up.sh first (the README's test command does)",
+        kc.display()
+    );
+    for ctx in ["blue", "green"] {
+        let out = kubectl_raw(ctx, &["get", "--raw", "/readyz"]);
+        assert!(
+            out.status.success(),
+            "test cluster {ctx} is not ready: run tests/cluster/up.sh\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+pub fn kubectl_raw(ctx: &str, args: &[&str]) -> Output {
+    Command::new(kubectl_bin())
+        .arg("--kubeconfig")
+        .arg(kubeconfig())
+        .arg("--context")
+        .arg(ctx)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run kubectl ({}): {e}; run tests/cluster/up.sh", kubectl_bin().display()))
+}
+
+/// Runs kubectl and returns stdout; panics with stderr when it fails.
+pub fn kubectl(ctx: &str, args: &[&str]) -> String {
+    let out = kubectl_raw(ctx, args);
+    assert!(
+        out.status.success(),
+        "kubectl --context {ctx} {} failed:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `kubectl apply` of a YAML document given as text (extra args e.g. `--server-side`).
+pub fn apply(ctx: &str, yaml: &str, extra: &[&str]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("manifest.yaml");
+    std::fs::write(&file, yaml).expect("write manifest");
+    let mut args = vec!["apply", "-f", file.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    kubectl(ctx, &args);
+}
+
+pub fn load_fixtures(ctx: &str) {
+    let status = Command::new(root().join("tests/cluster/load-fixtures.sh"))
+        .arg(ctx)
+        .status()
+        .expect("run tests/cluster/load-fixtures.sh");
+    assert!(status.success(), "loading fixtures into {ctx} failed");
+}
+
+/// The kparity binary, with the test clusters' kubeconfig.
+pub fn kparity() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("kparity").expect("kparity binary");
+    cmd.env("KUBECONFIG", kubeconfig()).env_remove("KPARITY_SECRET_KEY").env_remove("RUST_LOG");
+    cmd.timeout(Duration::from_secs(300));
+    cmd
+}
+
+/// Result of a kparity run: exit code, stdout, stderr.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+pub fn run_kparity(args: &[&str]) -> Run {
+    run_cmd(kparity().args(args))
+}
+
+pub fn run_cmd(cmd: &mut assert_cmd::Command) -> Run {
+    let start = Instant::now();
+    let out = cmd.output().expect("run kparity");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// A namespace created on the given contexts and deleted (and waited for) when dropped.
+pub struct TestNamespace {
+    pub name: String,
+    contexts: Vec<String>,
+}
+
+impl TestNamespace {
+    pub fn new(name: &str, contexts: &[&str]) -> Self {
+        for ctx in contexts {
+            delete_namespace(ctx, name);
+            kubectl(ctx, &["create", "namespace", name]);
+        }
+        // The controller-manager fills every new namespace with a `default` ServiceAccount
+        // and the kube-root-ca.crt ConfigMap; wait for them so both sides are settled.
+        for ctx in contexts {
+            wait_for(&format!("namespace {name} settled on {ctx}"), Duration::from_secs(30), || {
+                kubectl_raw(ctx, &["-n", name, "get", "serviceaccount/default", "configmap/kube-root-ca.crt"])
+                    .status
+                    .success()
+            });
+        }
+        TestNamespace { name: name.to_string(), contexts: contexts.iter().map(|c| c.to_string()).collect() }
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        for ctx in &self.contexts {
+            delete_namespace(ctx, &self.name);
+        }
+    }
+}
+
+pub fn delete_namespace(ctx: &str, name: &str) {
+    let _ = kubectl_raw(ctx, &["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=90s"]);
+}
+
+/// Polls `check` until it holds, panicking with `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Writes `text` to a file in a temporary directory and returns both (keep the dir alive).
+pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write temp file");
+    (dir, path)
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// An ordinary application namespace: Deployments with env and resources, a Service, ConfigMaps,
+/// a Secret, RBAC, a NetworkPolicy, and (when the CRD is installed) custom resources.
+pub fn workloads(ns: &str, secret_value: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}, labels: {{app: web}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: web
+        image: registry.example/web:1.4.2
+        env:
+        - {{name: MODE, value: production}}
+        - {{name: LOG_LEVEL, value: info}}
+        ports: [{{name: http, containerPort: 8080}}]
+        resources:
+          requests: {{cpu: 250m, memory: 256Mi}}
+          limits: {{cpu: "1", memory: 512Mi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: worker, namespace: {ns}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: worker}}}}
+  template:
+    metadata: {{labels: {{app: worker}}}}
+    spec:
+      containers:
+      - {{name: worker, image: "registry.example/worker:2.0.0", args: ["--queue", "orders"]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: http}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web-public, namespace: {ns}}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: http}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: {ns}}}
+data: {{feature.flags: "checkout=on,search=off", timeout: "30s"}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: routing, namespace: {ns}}}
+data: {{routes: "/api -> web"}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: db-credentials, namespace: {ns}}}
+type: Opaque
+stringData: {{username: app, password: "{secret_value}"}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: web, namespace: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: config-reader, namespace: {ns}}}
+rules:
+- {{apiGroups: [""], resources: [configmaps], verbs: [get, list, watch]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: web-config-reader, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: config-reader}}
+subjects:
+- {{kind: ServiceAccount, name: web, namespace: {ns}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: web-ingress, namespace: {ns}}}
+spec:
+  podSelector: {{matchLabels: {{app: web}}}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{{podSelector: {{matchLabels: {{role: frontend}}}}}}]
+    ports: [{{protocol: TCP, port: 8080}}]
+"#
+    )
+}
+
+/// A CRD (cluster-scoped, created once per cluster) and its custom resources.
+pub const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.parity.example.com}
+spec:
+  group: parity.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+              color: {type: string}
+"#;
+
+pub fn widgets(ns: &str) -> String {
+    format!(
+        r#"apiVersion: parity.example.com/v1
+kind: Widget
+metadata: {{name: alpha, namespace: {ns}}}
+spec: {{size: 3, color: blue}}
+---
+apiVersion: parity.example.com/v1
+kind: Widget
+metadata: {{name: beta, namespace: {ns}}}
+spec: {{size: 5, color: green}}
+"#
+    )
+}
+
+/// Installs the Widget CRD on a context and waits until it is served.
+pub fn install_widget_crd(ctx: &str) {
+    apply(ctx, WIDGET_CRD, &[]);
+    kubectl(ctx, &["wait", "--for=condition=Established", "crd/widgets.parity.example.com", "--timeout=60s"]);
+    wait_for("widgets served", Duration::from_secs(30), || {
+        kubectl_raw(ctx, &["get", "widgets", "-A"]).status.success()
+    });
+}
