@@ -46,7 +46,11 @@ fn init_logging() {
         .add_directive("hyper=info".parse().expect("static directive"))
         .add_directive("hyper_util=info".parse().expect("static directive"))
         .add_directive("h2=info".parse().expect("static directive"))
-        .add_directive("rustls=info".parse().expect("static directive"));
+        .add_directive("rustls=info".parse().expect("static directive"))
+        // tower-http and kube's client builder log every failed request at ERROR; kparity
+        // reports failures itself, once, with context.
+        .add_directive("tower_http=off".parse().expect("static directive"))
+        .add_directive("kube_client::client::builder=off".parse().expect("static directive"));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

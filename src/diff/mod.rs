@@ -98,6 +98,9 @@ pub struct KindSummary {
     /// Objects of this kind left out by object-level skip rules, per side.
     pub skipped_old: usize,
     pub skipped_new: usize,
+    /// The kind could not be read completely on that side: its count there proves nothing.
+    pub incomplete_old: bool,
+    pub incomplete_new: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -195,6 +198,12 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
         rules.waivers.iter().enumerate().filter(|(_, w)| !w.is_expired(opts.today)).collect();
     let mut waiver_used = vec![false; rules.waivers.len()];
 
+    // Kinds not read completely on a side: an object "absent" there is unknown, not missing.
+    let unread = |d: &Dump, key: &ObjectKey| {
+        d.incomplete
+            .iter()
+            .any(|i| i.type_ref.group == key.group && i.type_ref.kind.as_ref().is_none_or(|k| *k == key.kind))
+    };
     let keys: BTreeSet<&ObjectKey> = old.objects.keys().chain(new.objects.keys()).collect();
     for key in keys {
         let gk = key.group_kind();
@@ -220,6 +229,8 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
                 // says the object is not comparable, whatever the other side holds.
                 None
             }
+            (Some(_), None) if unread(new, key) => None,
+            (None, Some(_)) if unread(old, key) => None,
             (Some(_), None) => Some(whole_object_diff(key, Change::Missing, &active, &mut waiver_used)),
             (None, Some(_)) => Some(whole_object_diff(key, Change::Extra, &active, &mut waiver_used)),
             (Some(Normalized::Content(va)), Some(Normalized::Content(vb))) => {
@@ -291,6 +302,17 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
     let mut excluded: Vec<(Side, Excluded)> = Vec::new();
     excluded.extend(old.excluded.iter().cloned().map(|e| (Side::Old, e)));
     excluded.extend(new.excluded.iter().cloned().map(|e| (Side::New, e)));
+
+    // A kind not read completely must never look like "0 objects" in a report.
+    for (side, i) in &incomplete {
+        if let Some(kind) = &i.type_ref.kind {
+            let entry = kinds.entry(GroupKind { group: i.type_ref.group.clone(), kind: kind.clone() }).or_default();
+            match side {
+                Side::Old => entry.incomplete_old = true,
+                Side::New => entry.incomplete_new = true,
+            }
+        }
+    }
 
     let mut unproven = Vec::new();
     if !opts.ignore_secret_values {

@@ -65,8 +65,9 @@ struct Summary {
 struct Kind<'a> {
     group: &'a str,
     kind: &'a str,
-    old: usize,
-    new: usize,
+    /// Null when the kind could not be read completely on that side.
+    old: Option<usize>,
+    new: Option<usize>,
     equal: usize,
     changed: usize,
     missing: usize,
@@ -214,8 +215,8 @@ pub fn build(c: &Comparison) -> Report<'_> {
             .map(|(gk, k)| Kind {
                 group: &gk.group,
                 kind: &gk.kind,
-                old: k.old,
-                new: k.new,
+                old: (!k.incomplete_old).then_some(k.old),
+                new: (!k.incomplete_new).then_some(k.new),
                 equal: k.equal,
                 changed: k.changed,
                 missing: k.missing,

@@ -23,15 +23,26 @@ pub fn render(c: &Comparison) -> String {
     let _ = writeln!(out, "- **old:** {}", cell(&describe_source(&c.old)));
     let _ = writeln!(out, "- **new:** {}\n", cell(&describe_source(&c.new)));
 
-    let differing: Vec<_> = c.kinds.iter().filter(|(_, k)| k.changed + k.missing + k.extra + k.waived > 0).collect();
+    let differing: Vec<_> = c
+        .kinds
+        .iter()
+        .filter(|(_, k)| k.changed + k.missing + k.extra + k.waived > 0 || k.incomplete_old || k.incomplete_new)
+        .collect();
     if !differing.is_empty() {
         let _ = writeln!(out, "| Kind | Old | New | Changed | Missing | Extra | Waived |");
         let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|");
         for (gk, k) in differing {
+            let count = |v: usize, unread: bool| if unread { "?".to_string() } else { v.to_string() };
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} | {} | {} | {} | {} |",
-                gk, k.old, k.new, k.changed, k.missing, k.extra, k.waived
+                gk,
+                count(k.old, k.incomplete_old),
+                count(k.new, k.incomplete_new),
+                k.changed,
+                k.missing,
+                k.extra,
+                k.waived
             );
         }
         let _ = writeln!(out);

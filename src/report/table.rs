@@ -22,14 +22,16 @@ pub fn render(c: &Comparison) -> String {
         t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
         t.set_header(vec!["KIND", "OLD", "NEW", "CHANGED", "MISSING", "EXTRA", "WAIVED"]);
         for (gk, k) in &c.kinds {
-            if k.old == 0 && k.new == 0 {
+            if k.old == 0 && k.new == 0 && !k.incomplete_old && !k.incomplete_new {
                 continue;
             }
             let n = |v: usize| if v == 0 { "·".to_string() } else { v.to_string() };
+            // An unread side shows "?": a count of what could not be read proves nothing.
+            let count = |v: usize, unread: bool| if unread { "?".to_string() } else { v.to_string() };
             t.add_row(vec![
                 gk.to_string(),
-                k.old.to_string(),
-                k.new.to_string(),
+                count(k.old, k.incomplete_old),
+                count(k.new, k.incomplete_new),
                 n(k.changed),
                 n(k.missing),
                 n(k.extra),

@@ -71,20 +71,7 @@ fn home_kubeconfig() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube").join("config"))
 }
 
-/// The full chain of a kube error on one line.
-fn kube_error_text(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
+use super::http::error_chain as kube_error_text;
 
 /// Settings of the HTTP client that kparity controls.
 #[derive(Debug, Clone, Copy)]

@@ -170,6 +170,9 @@ impl SourceError {
                 Some("the kubeconfig defines no contexts".into())
             }
             SourceError::UnknownContext { available, .. } => Some(format!("available contexts: {}", available.join(", "))),
+            SourceError::KubeconfigInvalid { .. } => {
+                Some("fix the YAML at the position shown; `kubectl config view` shows how kubectl reads the file".into())
+            }
             SourceError::ContextConfig { .. } => Some("check the certificate, key and token paths this context's user and cluster name".into()),
             SourceError::Unreachable { .. } => Some("check the server address and that the cluster is up (`kubectl --context NAME version`)".into()),
             SourceError::Auth { .. } => Some("check the user of this context; an exec plugin (e.g. `aws eks get-token`) must be installed and on PATH".into()),

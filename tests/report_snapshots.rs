@@ -1,0 +1,158 @@
+//! Rendered reports (table, markdown, json) on fixed inputs, as insta snapshots: a change in
+//! what users or scripts see shows up in review.
+
+use std::collections::BTreeSet;
+
+use kparity::diff::{CompareOptions, compare};
+use kparity::dump::{Collector, Dump, Sink, SourceInfo, SourceKind};
+use kparity::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
+use kparity::report::{Format, render};
+use kparity::rules::{self, RuleOptions, RuleSet};
+use kparity::secrets::KeyInfo;
+use serde_json::{Value, json};
+
+fn ty(group: &str, kind: &str, resource: &str) -> ApiType {
+    ApiType {
+        group: group.into(),
+        version: "v1".into(),
+        resource: resource.into(),
+        kind: kind.into(),
+        namespaced: true,
+    }
+}
+
+fn info(name: &str) -> SourceInfo {
+    SourceInfo {
+        kind: SourceKind::Context,
+        name: name.into(),
+        server: format!("https://{name}.example:6443"),
+        kubernetes_version: Some("v1.37.2".into()),
+        time: "2026-11-22T10:00:00Z".into(),
+        secret_key: KeyInfo::Keyed { fingerprint: "run:fixed".into() },
+        origin_context: None,
+    }
+}
+
+fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete: Vec<Incomplete>) -> Dump {
+    let collector = Collector::new(rules);
+    for (t, o) in objects {
+        collector.page(&t, vec![o]);
+    }
+    let (objects, rule_hits) = collector.finish();
+    Dump {
+        info: info(name),
+        objects,
+        incomplete,
+        excluded: vec![Excluded {
+            group_kind: GroupKind { group: "".into(), kind: "Event".into() },
+            by: "rule events".into(),
+        }],
+        served: vec![],
+        rule_hits,
+        type_skips: BTreeSet::new(),
+    }
+}
+
+fn deployment(replicas: u32, image: &str, env: Value) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "uid": "u-1", "resourceVersion": "12",
+                     "annotations": {"deployment.kubernetes.io/revision": "3"}},
+        "spec": {"replicas": replicas, "template": {"spec": {"containers": [
+            {"name": "web", "image": image, "env": env, "resources": {"limits": {"cpu": "1000m"}}}
+        ]}}},
+        "status": {"readyReplicas": replicas}
+    })
+}
+
+fn cm(name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "shop"}, "data": data})
+}
+
+fn secret(value: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "type": "Opaque", "data": {"password": value}})
+}
+
+/// A comparison with every kind of outcome: changed (keyed arrays, quantities, a hidden secret),
+/// missing, extra, and an unread type.
+fn sample(with_incomplete: bool) -> String {
+    let rules = rules::load(&RuleOptions::default()).expect("built-in rules");
+    let dep = ty("apps", "Deployment", "deployments");
+    let cmt = ty("", "ConfigMap", "configmaps");
+    let sec = ty("", "Secret", "secrets");
+    let old = dump(
+        "blue",
+        &rules,
+        vec![
+            (
+                dep.clone(),
+                deployment(
+                    2,
+                    "web:1.4.2",
+                    json!([{"name": "MODE", "value": "prod"}, {"name": "LOG", "value": "info"}]),
+                ),
+            ),
+            (cmt.clone(), cm("settings", json!({"timeout": "30s"}))),
+            (cmt.clone(), cm("routing", json!({"routes": "/api"}))),
+            (sec.clone(), secret("hmac-sha256:aaaa")),
+        ],
+        vec![],
+    );
+    let incomplete = if with_incomplete {
+        vec![Incomplete {
+            type_ref: TypeRef { group: "metrics.example.com".into(), version: "v1".into(), resource: None, kind: None },
+            reason: IncompleteReason::Unavailable("APIService v1.metrics.example.com: service unavailable".into()),
+        }]
+    } else {
+        vec![]
+    };
+    let new = dump(
+        "green",
+        &rules,
+        vec![
+            // env reordered and 1000m spelled 1: not differences; replicas, image and LOG are.
+            (dep.clone(), {
+                let mut d = deployment(
+                    3,
+                    "web:1.5.0",
+                    json!([{"name": "LOG", "value": "debug"}, {"name": "MODE", "value": "prod"}]),
+                );
+                d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = json!("1");
+                d
+            }),
+            (cmt.clone(), cm("settings", json!({"timeout": "30s"}))),
+            (cmt.clone(), cm("extra-flags", json!({"beta": "on"}))),
+            (sec.clone(), secret("hmac-sha256:bbbb")),
+        ],
+        incomplete,
+    );
+    let today = time::Date::from_calendar_date(2026, time::Month::November, 22).expect("date");
+    let cmp = compare(&old, &new, &rules, CompareOptions { today, ignore_secret_values: false });
+    let mut out = String::new();
+    for format in [Format::Table, Format::Markdown, Format::Json] {
+        out.push_str(&format!("===== {format:?} =====\n"));
+        out.push_str(&render(&cmp, format));
+    }
+    out
+}
+
+#[test]
+fn reports_of_a_drifted_comparison() {
+    insta::assert_snapshot!(sample(false));
+}
+
+#[test]
+fn reports_of_an_incomplete_comparison() {
+    insta::assert_snapshot!(sample(true));
+}
+
+#[test]
+fn equivalent_report_is_short() {
+    let rules = rules::load(&RuleOptions::default()).expect("built-in rules");
+    let cmt = ty("", "ConfigMap", "configmaps");
+    let old = dump("blue", &rules, vec![(cmt.clone(), cm("a", json!({"k": "v"})))], vec![]);
+    let new = dump("green", &rules, vec![(cmt, cm("a", json!({"k": "v"})))], vec![]);
+    let today = time::Date::from_calendar_date(2026, time::Month::November, 22).expect("date");
+    let cmp = compare(&old, &new, &rules, CompareOptions { today, ignore_secret_values: false });
+    insta::assert_snapshot!(render(&cmp, Format::Table));
+}
