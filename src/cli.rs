@@ -113,6 +113,9 @@ pub struct VerifyArgs {
 pub struct RulesArgs {
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Print a Markdown table of the rules (name, action, match, why) instead of YAML
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// What to read, and how hard to push the API servers.

@@ -7,6 +7,10 @@ use crate::rules::{self, Origin};
 
 pub fn run(args: &RulesArgs) -> anyhow::Result<Exit> {
     let set = rules::load(&args.rules.to_options())?;
+    if args.markdown {
+        crate::report::write_stdout(&markdown(&set))?;
+        return Ok(Exit::Ok);
+    }
     let mut out = String::new();
     out.push_str("# Effective kparity rules, in application order.\n");
     out.push_str(&format!(
@@ -27,4 +31,55 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<Exit> {
     }
     crate::report::write_stdout(&out)?;
     Ok(Exit::Ok)
+}
+
+/// The rules as a Markdown table: the README's list of built-in rules is generated with this,
+/// and a test keeps it current.
+pub fn markdown(set: &rules::RuleSet) -> String {
+    use rules::Action;
+    let mut out = String::from("| Profile | Rule | Action | Applies to | Why |\n|---|---|---|---|---|\n");
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    for r in &set.rules {
+        let origin = match &r.origin {
+            Origin::Profile(p) => p.clone(),
+            Origin::File(f) => f.display().to_string(),
+        };
+        let action = match &r.action {
+            Action::Skip => "skip".to_string(),
+            Action::Presence => "presence".to_string(),
+            Action::Drop(paths) => {
+                format!("drop {}", paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" "))
+            }
+        };
+        let m = &r.matcher;
+        let mut scope = Vec::new();
+        let mut push = |label: &str, v: Option<&str>| {
+            if let Some(v) = v {
+                scope.push(format!("{label} `{}`", if v.is_empty() { "\"\"" } else { v }));
+            }
+        };
+        push("group", m.group.as_ref().map(|g| g.as_str()));
+        push("kind", m.kind.as_ref().map(|g| g.as_str()));
+        push("namespace", m.namespace.as_ref().map(|g| g.as_str()));
+        push("name", m.name.as_ref().map(|g| g.as_str()));
+        push("labels", m.labels.as_ref().map(|s| s.as_str()));
+        push("annotations", m.annotations.as_ref().map(|s| s.as_str()));
+        push("owned by", m.owned_by.as_ref().map(|g| g.as_str()));
+        for (k, v) in &m.fields {
+            scope.push(format!("`{k}` = `{v}`"));
+        }
+        for (k, v) in &m.fields_not {
+            scope.push(format!("`{k}` ≠ `{v}`"));
+        }
+        let scope = if scope.is_empty() { "every object".to_string() } else { scope.join(", ") };
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} |\n",
+            origin,
+            r.name,
+            cell(&action),
+            cell(&scope),
+            cell(&r.why)
+        ));
+    }
+    out
 }

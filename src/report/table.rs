@@ -113,7 +113,14 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out, "\nExcluded on purpose (not compared):");
         for (by, kinds) in by_reason {
-            let _ = writeln!(out, "  {by}: {}", kinds.join(", "));
+            // A filter can exclude dozens of kinds: name a few, count the rest.
+            const SHOWN: usize = 6;
+            let text = if kinds.len() > SHOWN {
+                format!("{} and {} more", kinds[..SHOWN].join(", "), kinds.len() - SHOWN)
+            } else {
+                kinds.join(", ")
+            };
+            let _ = writeln!(out, "  {by}: {text}");
         }
     }
 

@@ -156,6 +156,13 @@ impl TestNamespace {
     }
 }
 
+impl TestNamespace {
+    /// Takes over the clean-up of a namespace that something else created (e.g. a restore).
+    pub fn adopt(name: &str, contexts: &[&str]) -> Self {
+        TestNamespace { name: name.to_string(), contexts: contexts.iter().map(|c| c.to_string()).collect() }
+    }
+}
+
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         for ctx in &self.contexts {
