@@ -390,12 +390,12 @@ fn broken_rule_files_name_file_line_and_column() {
         (
             "pointer.yaml",
             "rules:\n  - name: a\n    why: b\n    drop: [spec/replicas]\n",
-            ":4:12: rules[0].drop[0]: invalid JSON pointer",
+            ":4:11: rules[0].drop: invalid JSON pointer",
         ),
         (
             "glob.yaml",
             "rules:\n  - name: a\n    why: b\n    match: {name: \"web-[\"}\n    skip: true\n",
-            ":4:20: rules[0].match.name: invalid glob",
+            ":4:12: rules[0].match: invalid glob",
         ),
     ];
     for (file, text, expected) in cases {

@@ -401,11 +401,11 @@ waivers:
         );
         check_error(
             "rules:\n  - name: a\n    why: b\n    drop: [metadata/uid]\n",
-            "rules.yaml:4:12: rules[0].drop[0]: invalid JSON pointer \"metadata/uid\": it must start with '/'",
+            "rules.yaml:4:11: rules[0].drop: invalid JSON pointer \"metadata/uid\": it must start with '/'",
         );
         check_error(
             "rules:\n  - name: a\n    why: b\n    match: {kind: \"X[\"}\n    skip: true\n",
-            "rules.yaml:4:20: rules[0].match.kind: invalid glob \"X[\": unclosed character class; missing ']'",
+            "rules.yaml:4:12: rules[0].match: invalid glob \"X[\": unclosed character class; missing ']'",
         );
         check_error("rules: [\n", "rules.yaml:2:1: did not find expected node content");
     }
