@@ -146,6 +146,8 @@ pub enum SourceError {
     UnknownContext { context: String, kubeconfig: String, available: Vec<String> },
     #[error("failed to configure context {context:?}: {message}")]
     ContextConfig { context: String, message: String },
+    #[error("failed to get credentials for context {context:?} from exec plugin {command:?}: {message}")]
+    ExecPlugin { context: String, command: String, message: String },
     #[error("failed to reach context {context:?} at {server}: {message}")]
     Unreachable { context: String, server: String, message: String },
     #[error("failed to authenticate to context {context:?}: {message}")]
@@ -171,6 +173,9 @@ impl SourceError {
             }
             SourceError::UnknownContext { available, .. } => Some(format!("available contexts: {}", available.join(", "))),
             SourceError::ContextConfig { .. } => Some("check the certificate, key and token paths this context's user and cluster name".into()),
+            SourceError::ExecPlugin { command, .. } => Some(format!(
+                "run `{command}` by hand to see why it fails (kubectl would fail the same way); it must be on PATH and print an ExecCredential"
+            )),
             SourceError::Unreachable { .. } => Some("check the server address and that the cluster is up (`kubectl --context NAME version`)".into()),
             SourceError::Auth { .. } => Some("check the user of this context; an exec plugin (e.g. `aws eks get-token`) must be installed and on PATH".into()),
             SourceError::NotKubernetes { .. } => Some("the kubeconfig's server address may point at the wrong port or a proxy".into()),

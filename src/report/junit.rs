@@ -1,0 +1,297 @@
+//! The JUnit XML report, so CI dashboards show drift the way they show failing tests: one test
+//! case per kind (failing when objects of that kind differ, the failure text listing them), one
+//! erroring test case per type that could not be read, one skipped test case per excluded kind.
+//!
+//! The shape is the common Ant/Jenkins one (`testsuites` > `testsuite` with `properties`,
+//! `system-out`, `system-err`); `tests/schemas/junit.xsd` holds the schema the tests validate it
+//! against.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use super::{RunInfo, change_marker, describe_source, headline, show_value};
+use crate::diff::{Change, Comparison, ObjectDiff};
+
+/// One `<testcase>`, before it is written out.
+struct Case {
+    classname: &'static str,
+    name: String,
+    outcome: Outcome,
+    /// Shown as the case's `system-out` (e.g. what a waiver accepted).
+    out: Option<String>,
+}
+
+enum Outcome {
+    Pass,
+    Failure { message: String, text: String },
+    Error { kind: String, message: String, text: String },
+    Skipped { message: String },
+}
+
+pub fn render(c: &Comparison, run: &RunInfo) -> String {
+    let cases = cases(c);
+    let failures = cases.iter().filter(|k| matches!(k.outcome, Outcome::Failure { .. })).count();
+    let errors = cases.iter().filter(|k| matches!(k.outcome, Outcome::Error { .. })).count();
+    let skipped = cases.iter().filter(|k| matches!(k.outcome, Outcome::Skipped { .. })).count();
+    let counts = format!(
+        r#"tests="{}" failures="{failures}" errors="{errors}" skipped="{skipped}" time="{:.3}""#,
+        cases.len(),
+        run.duration.as_secs_f64()
+    );
+    let hostname = if run.hostname.is_empty() { "localhost" } else { run.hostname.as_str() };
+
+    let mut out = String::new();
+    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(out, r#"<testsuites name="kparity" {counts}>"#);
+    let _ = writeln!(
+        out,
+        r#"  <testsuite name="{}" package="kparity" id="0" timestamp="{}" hostname="{}" {counts}>"#,
+        attr(&format!("kparity diff {} {}", c.old.name, c.new.name)),
+        attr(&junit_timestamp(&c.new.time)),
+        attr(hostname),
+    );
+    let _ = writeln!(out, "    <properties>");
+    let mut property = |name: &str, value: &str| {
+        let _ = writeln!(out, r#"      <property name="{}" value="{}"/>"#, attr(name), attr(value));
+    };
+    property("verdict", c.verdict.as_str());
+    property("old", &describe_source(&c.old));
+    property("new", &describe_source(&c.new));
+    property("profiles", &c.profiles.join(","));
+    let _ = writeln!(out, "    </properties>");
+    for case in &cases {
+        write_case(&mut out, case);
+    }
+    let _ = writeln!(out, "    <system-out>{}</system-out>", text(&headline(c)));
+    let _ = writeln!(out, "    <system-err></system-err>");
+    let _ = writeln!(out, "  </testsuite>");
+    let _ = writeln!(out, "</testsuites>");
+    out
+}
+
+fn cases(c: &Comparison) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (gk, k) in &c.kinds {
+        if k.old == 0 && k.new == 0 && k.changed + k.missing + k.extra + k.waived == 0 {
+            continue;
+        }
+        let objects: Vec<&ObjectDiff> = c.objects.iter().filter(|d| &d.key.group_kind() == gk).collect();
+        let listing = |only_waived: bool| -> String {
+            objects.iter().filter(|d| d.is_waived() == only_waived).map(|d| describe_object(d)).collect()
+        };
+        let outcome = if k.changed + k.missing + k.extra > 0 {
+            let mut parts = Vec::new();
+            for (n, what) in [(k.changed, "changed"), (k.missing, "missing in new"), (k.extra, "extra in new")] {
+                if n > 0 {
+                    parts.push(format!("{n} {what}"));
+                }
+            }
+            Outcome::Failure {
+                message: format!("{} ({} in old, {} in new)", parts.join(", "), k.old, k.new),
+                text: listing(false),
+            }
+        } else {
+            Outcome::Pass
+        };
+        let waived = listing(true);
+        cases.push(Case {
+            classname: "kparity.kinds",
+            name: gk.to_string(),
+            outcome,
+            out: (!waived.is_empty()).then(|| format!("accepted by waivers:\n{waived}")),
+        });
+    }
+    for (side, i) in &c.incomplete {
+        cases.push(Case {
+            classname: "kparity.incomplete",
+            name: format!("{side}: {}", i.type_ref),
+            outcome: Outcome::Error {
+                kind: i.reason.code().to_string(),
+                message: i.reason.to_string(),
+                text: format!("{} of {} could not be read: {}\n", i.type_ref, side, i.reason),
+            },
+            out: None,
+        });
+    }
+    for u in &c.unproven {
+        cases.push(Case {
+            classname: "kparity.unproven",
+            name: "secret values".to_string(),
+            outcome: Outcome::Error { kind: "unproven".into(), message: u.message.clone(), text: String::new() },
+            out: None,
+        });
+    }
+    // A kind excluded on both sides for the same reason is one skipped case.
+    let excluded: BTreeSet<(String, &str)> = c.excluded.iter().map(|(_, e)| (e.group_kind.to_string(), e.by.as_str())).collect();
+    for (name, by) in excluded {
+        cases.push(Case {
+            classname: "kparity.excluded",
+            name,
+            outcome: Outcome::Skipped { message: format!("left out by {by}") },
+            out: None,
+        });
+    }
+    cases
+}
+
+/// `~ Deployment.apps shop/web` and its field changes, as the table report shows them.
+fn describe_object(d: &ObjectDiff) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{} {}", change_marker(d.change), d.key);
+    match d.change {
+        Change::Changed => {
+            for f in &d.fields {
+                let value = if f.hidden {
+                    "changed (value hidden)".to_string()
+                } else {
+                    format!("{} → {}", show_value(f.change.old.as_ref()), show_value(f.change.new.as_ref()))
+                };
+                let _ = writeln!(s, "    {}: {value}", f.change.display_path());
+                if let Some(reason) = &f.waived {
+                    let _ = writeln!(s, "      waived: {reason}");
+                }
+            }
+        }
+        Change::Missing | Change::Extra => {
+            if let Some(reason) = &d.waived {
+                let _ = writeln!(s, "    waived: {reason}");
+            }
+        }
+    }
+    s
+}
+
+fn write_case(out: &mut String, case: &Case) {
+    let open = format!(r#"    <testcase classname="{}" name="{}" time="0""#, case.classname, attr(&case.name));
+    let system_out = case.out.as_deref().map(|o| format!("      <system-out>{}</system-out>\n", text(o)));
+    match (&case.outcome, &system_out) {
+        (Outcome::Pass, None) => {
+            let _ = writeln!(out, "{open}/>");
+        }
+        (outcome, system_out) => {
+            let _ = writeln!(out, "{open}>");
+            match outcome {
+                Outcome::Pass => {}
+                Outcome::Failure { message, text: body } => {
+                    let _ = writeln!(
+                        out,
+                        r#"      <failure type="different" message="{}">{}</failure>"#,
+                        attr(message),
+                        text(body)
+                    );
+                }
+                Outcome::Error { kind, message, text: body } => {
+                    let _ = writeln!(out, r#"      <error type="{}" message="{}">{}</error>"#, attr(kind), attr(message), text(body));
+                }
+                Outcome::Skipped { message } => {
+                    let _ = writeln!(out, r#"      <skipped message="{}"/>"#, attr(message));
+                }
+            }
+            if let Some(s) = system_out {
+                out.push_str(s);
+            }
+            let _ = writeln!(out, "    </testcase>");
+        }
+    }
+}
+
+/// JUnit timestamps are ISO 8601 without a zone (`2026-11-22T02:00:07`); kparity's are RFC 3339
+/// in UTC, so the zone and fractions are cut. An unparsable time becomes the epoch rather than an
+/// invalid document.
+fn junit_timestamp(rfc3339: &str) -> String {
+    match time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339) {
+        Ok(t) => {
+            let t = t.to_offset(time::UtcOffset::UTC);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        }
+        Err(_) => "1970-01-01T00:00:00".to_string(),
+    }
+}
+
+/// Characters XML 1.0 cannot hold at all (most control characters) are replaced, since object
+/// names and values come from the clusters and could contain anything.
+fn xml_char(c: char) -> char {
+    match c {
+        '\t' | '\n' | '\r' => c,
+        c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+        c => c,
+    }
+}
+
+/// Escapes element text.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(xml_char) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes an attribute value; line breaks are kept as character references, since a parser
+/// would otherwise normalize them to spaces.
+fn attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(xml_char) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn junit_of_a_different_run_fails_one_case_per_differing_kind() {
+        insta::assert_snapshot!(render(&fixture::different(), &fixture::run()));
+    }
+
+    #[test]
+    fn junit_of_an_incomplete_run_errors_one_case_per_unreadable_type() {
+        insta::assert_snapshot!(render(&fixture::incomplete(), &fixture::run()));
+    }
+
+    #[test]
+    fn junit_of_an_equivalent_run_has_only_passing_cases() {
+        let xml = render(&fixture::equivalent(), &fixture::run());
+        assert!(xml.contains(r#"failures="0" errors="0""#), "{xml}");
+        assert!(!xml.contains("<failure"), "{xml}");
+        assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+    }
+
+    #[test]
+    fn text_from_clusters_cannot_break_the_document() {
+        assert_eq!(text("a<b>&c\u{1}d"), "a&lt;b&gt;&amp;c\u{FFFD}d");
+        assert_eq!(attr("say \"hi\"\nthere"), "say &quot;hi&quot;&#10;there");
+    }
+
+    #[test]
+    fn timestamps_lose_their_zone_as_junit_expects() {
+        assert_eq!(junit_timestamp("2026-11-22T02:00:07.123Z"), "2026-11-22T02:00:07");
+        assert_eq!(junit_timestamp("2026-11-22T03:00:07+01:00"), "2026-11-22T02:00:07");
+        assert_eq!(junit_timestamp("yesterday"), "1970-01-01T00:00:00");
+    }
+}
