@@ -29,7 +29,9 @@ mod tests {
     fn completions_offer_every_subcommand_and_diff_flag() {
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
             let s = script(shell);
-            for word in ["diff", "snapshot", "verify", "rules", "completions", "man", "--metrics-file", "--kubeconfig", "junit"] {
+            for word in
+                ["diff", "snapshot", "verify", "rules", "completions", "man", "metrics-file", "kubeconfig", "junit"]
+            {
                 assert!(s.contains(word), "{shell} completions lack {word}");
             }
         }

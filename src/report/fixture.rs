@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::RunInfo;
-use crate::diff::{Change, Comparison, FieldDiff, KindSummary, ObjectDiff, Segment, Summary, Unproven, Verdict};
 use crate::diff::value::FieldChange;
+use crate::diff::{Change, Comparison, FieldDiff, KindSummary, ObjectDiff, Segment, Summary, Unproven, Verdict};
 use crate::dump::{SourceInfo, SourceKind};
 use crate::model::{Excluded, GroupKind, Incomplete, IncompleteReason, ObjectKey, Side, TypeRef};
 use crate::secrets::KeyInfo;
@@ -49,13 +49,24 @@ pub fn different() -> Comparison {
     let mut kinds = BTreeMap::new();
     kinds.insert(gk("", "ConfigMap"), KindSummary { old: 12, new: 12, equal: 11, waived: 1, ..Default::default() });
     kinds.insert(gk("", "Service"), KindSummary { old: 4, new: 5, equal: 4, extra: 1, ..Default::default() });
-    kinds.insert(gk("apps", "Deployment"), KindSummary { old: 3, new: 2, equal: 1, changed: 1, missing: 1, ..Default::default() });
-    kinds.insert(gk("rbac.authorization.k8s.io", "Role"), KindSummary { old: 2, new: 2, equal: 2, ..Default::default() });
+    kinds.insert(
+        gk("apps", "Deployment"),
+        KindSummary { old: 3, new: 2, equal: 1, changed: 1, missing: 1, ..Default::default() },
+    );
+    kinds.insert(
+        gk("rbac.authorization.k8s.io", "Role"),
+        KindSummary { old: 2, new: 2, equal: 2, ..Default::default() },
+    );
     let objects = vec![
         ObjectDiff {
             key: key("", "ConfigMap", Some("shop"), "settings"),
             change: Change::Changed,
-            fields: vec![field(&["data", "timeout"], json!("30s"), json!("45s"), Some("TICKET-12: timeout raised on green"))],
+            fields: vec![field(
+                &["data", "timeout"],
+                json!("30s"),
+                json!("45s"),
+                Some("TICKET-12: timeout raised on green"),
+            )],
             patch: Vec::new(),
             waived: None,
         },
@@ -71,7 +82,12 @@ pub fn different() -> Comparison {
             change: Change::Changed,
             fields: vec![
                 field(&["spec", "replicas"], json!(2), json!(3), None),
-                field(&["spec", "template", "spec", "image"], json!("web:1.4.2"), json!("web:1.5.0 <rc> & \"beta\""), None),
+                field(
+                    &["spec", "template", "spec", "image"],
+                    json!("web:1.4.2"),
+                    json!("web:1.5.0 <rc> & \"beta\""),
+                    None,
+                ),
             ],
             patch: Vec::new(),
             waived: None,
@@ -120,7 +136,12 @@ pub fn incomplete() -> Comparison {
         (
             Side::Old,
             Incomplete {
-                type_ref: TypeRef { group: "metrics.k8s.io".into(), version: "v1beta1".into(), resource: None, kind: None },
+                type_ref: TypeRef {
+                    group: "metrics.k8s.io".into(),
+                    version: "v1beta1".into(),
+                    resource: None,
+                    kind: None,
+                },
                 reason: IncompleteReason::Unavailable("the server is currently unable to handle the request".into()),
             },
         ),

@@ -122,7 +122,8 @@ fn cases(c: &Comparison) -> Vec<Case> {
         });
     }
     // A kind excluded on both sides for the same reason is one skipped case.
-    let excluded: BTreeSet<(String, &str)> = c.excluded.iter().map(|(_, e)| (e.group_kind.to_string(), e.by.as_str())).collect();
+    let excluded: BTreeSet<(String, &str)> =
+        c.excluded.iter().map(|(_, e)| (e.group_kind.to_string(), e.by.as_str())).collect();
     for (name, by) in excluded {
         cases.push(Case {
             classname: "kparity.excluded",
@@ -181,7 +182,13 @@ fn write_case(out: &mut String, case: &Case) {
                     );
                 }
                 Outcome::Error { kind, message, text: body } => {
-                    let _ = writeln!(out, r#"      <error type="{}" message="{}">{}</error>"#, attr(kind), attr(message), text(body));
+                    let _ = writeln!(
+                        out,
+                        r#"      <error type="{}" message="{}">{}</error>"#,
+                        attr(kind),
+                        attr(message),
+                        text(body)
+                    );
                 }
                 Outcome::Skipped { message } => {
                     let _ = writeln!(out, r#"      <skipped message="{}"/>"#, attr(message));
@@ -280,6 +287,47 @@ mod tests {
         assert!(xml.contains(r#"failures="0" errors="0""#), "{xml}");
         assert!(!xml.contains("<failure"), "{xml}");
         assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+    }
+
+    /// Validates `xml` with xmllint against the committed JUnit schema; Err holds xmllint's
+    /// complaint.
+    fn validate(xml: &str) -> Result<(), String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("report.xml");
+        std::fs::write(&file, xml).expect("write report");
+        let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/junit.xsd");
+        let out = std::process::Command::new("xmllint")
+            .arg("--noout")
+            .arg("--schema")
+            .arg(schema)
+            .arg(&file)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run xmllint ({e}): install libxml2-utils (tests/run-all.sh does it)"));
+        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    }
+
+    #[test]
+    fn junit_reports_validate_against_the_junit_schema() {
+        let mut hostile = fixture::incomplete();
+        hostile.objects[2].key.name = "web<&>\"x\"\u{7}".into();
+        hostile.old.time = "not a time".into();
+        for (what, c) in [
+            ("different", fixture::different()),
+            ("incomplete", fixture::incomplete()),
+            ("equivalent", fixture::equivalent()),
+            ("hostile names", hostile),
+        ] {
+            let xml = render(&c, &fixture::run());
+            if let Err(e) = validate(&xml) {
+                panic!("{what}: {e}\n{xml}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_schema_rejects_a_failure_without_type() {
+        let xml = render(&fixture::different(), &fixture::run()).replace(r#"<failure type="different" "#, "<failure ");
+        assert!(validate(&xml).is_err(), "the schema check cannot fail, so it proves nothing");
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub fn render(c: &Comparison, run: &RunInfo) -> String {
     m.sample("kparity_objects", &[("side", "old")], c.summary.objects_old as f64);
     m.sample("kparity_objects", &[("side", "new")], c.summary.objects_new as f64);
 
-    m.family("kparity_differences", "Objects that differ, by change: changed, missing in new, extra in new (waived ones excluded).");
+    m.family(
+        "kparity_differences",
+        "Objects that differ, by change: changed, missing in new, extra in new (waived ones excluded).",
+    );
     m.sample("kparity_differences", &[("change", "changed")], c.summary.changed as f64);
     m.sample("kparity_differences", &[("change", "missing")], c.summary.missing as f64);
     m.sample("kparity_differences", &[("change", "extra")], c.summary.extra as f64);
@@ -32,7 +35,10 @@ pub fn render(c: &Comparison, run: &RunInfo) -> String {
     m.family("kparity_waived_differences", "Objects whose every difference a waiver accepts.");
     m.sample("kparity_waived_differences", &[], c.summary.waived as f64);
 
-    m.family("kparity_kind_differences", "Objects that differ per kind, by change; only kinds with differences appear.");
+    m.family(
+        "kparity_kind_differences",
+        "Objects that differ per kind, by change; only kinds with differences appear.",
+    );
     for (gk, k) in &c.kinds {
         if k.changed + k.missing + k.extra == 0 {
             continue;
@@ -43,7 +49,10 @@ pub fn render(c: &Comparison, run: &RunInfo) -> String {
         }
     }
 
-    m.family("kparity_incomplete_types", "Types that could not be read completely, per side: any makes the verdict incomplete.");
+    m.family(
+        "kparity_incomplete_types",
+        "Types that could not be read completely, per side: any makes the verdict incomplete.",
+    );
     for side in [crate::model::Side::Old, crate::model::Side::New] {
         let n = c.incomplete.iter().filter(|(s, _)| *s == side).count();
         m.sample("kparity_incomplete_types", &[("side", side.as_str())], n as f64);
@@ -51,10 +60,17 @@ pub fn render(c: &Comparison, run: &RunInfo) -> String {
     m.family("kparity_incomplete_type", "One series per type that could not be read, with the reason's category.");
     for (side, i) in &c.incomplete {
         let ty = i.type_ref.to_string();
-        m.sample("kparity_incomplete_type", &[("side", side.as_str()), ("type", &ty), ("reason", i.reason.code())], 1.0);
+        m.sample(
+            "kparity_incomplete_type",
+            &[("side", side.as_str()), ("type", &ty), ("reason", i.reason.code())],
+            1.0,
+        );
     }
 
-    m.family("kparity_unproven", "Checks that could not prove equality although everything was read (e.g. secret keys differ).");
+    m.family(
+        "kparity_unproven",
+        "Checks that could not prove equality although everything was read (e.g. secret keys differ).",
+    );
     m.sample("kparity_unproven", &[], c.unproven.len() as f64);
 
     m.run(run);
@@ -114,7 +130,10 @@ impl Metrics {
     }
 
     fn verdict(&mut self, verdict: &str, exit: Exit) {
-        self.family("kparity_verdict", "1 for the verdict of the last run, 0 for the others (error: nothing could be compared).");
+        self.family(
+            "kparity_verdict",
+            "1 for the verdict of the last run, 0 for the others (error: nothing could be compared).",
+        );
         for v in VERDICTS {
             self.sample("kparity_verdict", &[("verdict", v)], if v == verdict { 1.0 } else { 0.0 });
         }

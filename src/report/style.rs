@@ -76,7 +76,8 @@ mod tests {
         let coloured = colour_table(&plain, &c);
         assert!(coloured.contains(&format!("{BOLD}{RED}DIFFERENT")), "{coloured}");
         assert!(coloured.contains(&format!("{RED}- Deployment.apps shop/worker{RESET}")), "{coloured}");
-        let stripped = coloured.replace(RESET, "").replace(BOLD, "").replace(RED, "").replace(GREEN, "").replace(YELLOW, "");
+        let stripped =
+            coloured.replace(RESET, "").replace(BOLD, "").replace(RED, "").replace(GREEN, "").replace(YELLOW, "");
         assert_eq!(stripped, plain);
     }
 }
