@@ -109,7 +109,13 @@ pub fn invoked_as(argv0: Option<&std::ffi::OsStr>) -> &'static str {
 /// The clap command, its usage lines naming the executable as it was invoked.
 pub fn command_for(invoked_as: &str) -> clap::Command {
     use clap::CommandFactory;
-    Cli::command().bin_name(invoked_as)
+    let cmd = Cli::command().bin_name(invoked_as);
+    if invoked_as == "kparity" {
+        return cmd;
+    }
+    // The examples are written for `kparity`; as a plugin they read as the user types them.
+    let examples = DIFF_EXAMPLES.replace("  kparity ", &format!("  {invoked_as} "));
+    cmd.mut_subcommand("diff", |diff| diff.after_long_help(examples))
 }
 
 impl Cli {
@@ -302,6 +308,8 @@ mod tests {
         let help = command_for("kubectl parity").try_get_matches_from(["kubectl-parity", "diff", "--help"]);
         let text = help.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
         assert!(text.contains("Usage: kubectl parity diff"), "{text}");
+        assert!(text.contains("  kubectl parity diff blue green\n"), "examples name the plugin: {text}");
+        assert!(!text.contains("  kparity diff"), "{text}");
     }
 
     #[test]

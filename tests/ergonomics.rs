@@ -356,6 +356,41 @@ fn metrics_file_records_a_run_that_could_not_compare() {
     assert!(metrics.contains(r#"kparity_exit_code{old="blue",new="no-such-context"} 2"#), "{metrics}");
 }
 
+#[test]
+fn junit_of_a_run_that_could_not_compare_shows_the_error() {
+    require_clusters();
+    let run = run_kparity(&["diff", "blue", "no-such-context", "-o", "junit"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    xmllint_valid(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{}", run.stdout));
+    assert!(run.stdout.contains(r#"errors="1""#), "{}", run.stdout);
+    assert!(run.stdout.contains("context &quot;no-such-context&quot; not found"), "{}", run.stdout);
+    assert!(run.stdout.contains("hint: available contexts: blue, green, blue-viewer"), "{}", run.stdout);
+    assert!(run.stderr.contains("error:"), "stderr still has the error: {}", run.stderr);
+}
+
+#[test]
+fn without_any_kubeconfig_the_error_points_at_in_cluster_and_kubeconfig() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let bare = |ctx: &str| {
+        run_cmd(
+            kparity()
+                .env_remove("KUBECONFIG")
+                .env_remove("KUBERNETES_SERVICE_HOST")
+                .env_remove("KUBERNETES_SERVICE_PORT")
+                .env("HOME", home.path())
+                .args(["diff", ctx, "green"]),
+        )
+    };
+    let run = bare("blue");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(r#"no kubeconfig found for context "blue""#), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: pass --kubeconfig FILE or set KUBECONFIG; inside a pod"), "{}", run.stderr);
+    // `in-cluster` tries the pod's service account, and says why it cannot here.
+    let run = bare("in-cluster");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(r#"failed to configure context "in-cluster""#), "{}", run.stderr);
+}
+
 // ---- terminal, pipes and --quiet ------------------------------------------------------------
 
 #[test]

@@ -8,7 +8,7 @@ use crate::diff::{CompareOptions, compare};
 use crate::dump::{Collector, Dump};
 use crate::exit::Exit;
 use crate::progress::{Progress, SideProgress};
-use crate::report::{Format, RunInfo, metrics, style};
+use crate::report::{Format, RunInfo, junit, metrics, style};
 use crate::rules::{self, RuleSet};
 use crate::secrets::SecretKey;
 use crate::source::kubeconfig::Kubeconfigs;
@@ -34,7 +34,21 @@ pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, qui
             (_, Ok(())) => {}
         }
     }
-    let cmp = cmp?;
+    let cmp = match cmp {
+        Ok(c) => c,
+        Err(e) => {
+            // A CI job collecting the JUnit file must see the failure, not a missing report.
+            if args.output == Format::Junit && !quiet {
+                let now = time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                let xml =
+                    junit::render_failure(&side_name(&args.old), &side_name(&args.new), &error_text(&e), &run, &now);
+                crate::report::write_stdout(&xml)?;
+            }
+            return Err(e);
+        }
+    };
     if !quiet {
         let mut text = crate::report::render_with(&cmp, args.output, &run);
         if args.output == Format::Table && style::colour_for_stdout() {
@@ -43,6 +57,14 @@ pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, qui
         crate::report::write_stdout(&text)?;
     }
     Ok(Exit::from(cmp.verdict))
+}
+
+/// The error as main prints it: the chain, then the hint.
+fn error_text(e: &anyhow::Error) -> String {
+    match super::hint_for(e) {
+        Some(hint) => format!("{e:#}\nhint: {hint}"),
+        None => format!("{e:#}"),
+    }
 }
 
 /// A side as the reports name it: the context, or the snapshot path as given.

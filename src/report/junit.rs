@@ -69,6 +69,43 @@ pub fn render(c: &Comparison, run: &RunInfo) -> String {
     out
 }
 
+/// The report of a run that could not compare at all (a side unreachable, bad input): one
+/// erroring test case carrying the error, so a CI job that collects the file shows the failure
+/// instead of finding no report.
+pub fn render_failure(old: &str, new: &str, error: &str, run: &RunInfo, timestamp: &str) -> String {
+    let case = Case {
+        classname: "kparity.run",
+        name: format!("compare {old} with {new}"),
+        outcome: Outcome::Error {
+            kind: "error".into(),
+            message: error.lines().next().unwrap_or_default().to_string(),
+            text: format!("{error}\n"),
+        },
+        out: None,
+    };
+    let mut out = String::new();
+    let counts = format!(r#"tests="1" failures="0" errors="1" skipped="0" time="{:.3}""#, run.duration.as_secs_f64());
+    let hostname = if run.hostname.is_empty() { "localhost" } else { run.hostname.as_str() };
+    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(out, r#"<testsuites name="kparity" {counts}>"#);
+    let _ = writeln!(
+        out,
+        r#"  <testsuite name="{}" package="kparity" id="0" timestamp="{}" hostname="{}" {counts}>"#,
+        attr(&format!("kparity diff {old} {new}")),
+        attr(&junit_timestamp(timestamp)),
+        attr(hostname),
+    );
+    let _ = writeln!(out, "    <properties>");
+    let _ = writeln!(out, r#"      <property name="verdict" value="error"/>"#);
+    let _ = writeln!(out, "    </properties>");
+    write_case(&mut out, &case);
+    let _ = writeln!(out, "    <system-out></system-out>");
+    let _ = writeln!(out, "    <system-err>{}</system-err>", text(error));
+    let _ = writeln!(out, "  </testsuite>");
+    let _ = writeln!(out, "</testsuites>");
+    out
+}
+
 fn cases(c: &Comparison) -> Vec<Case> {
     let mut cases = Vec::new();
     for (gk, k) in &c.kinds {
@@ -322,6 +359,16 @@ mod tests {
                 panic!("{what}: {e}\n{xml}");
             }
         }
+    }
+
+    #[test]
+    fn junit_of_a_run_that_could_not_compare_is_one_error() {
+        let error = "failed to read NEW (green): failed to reach context \"green\" at https://127.0.0.1:26443: connection refused\nhint: check the server address";
+        let xml = render_failure("blue", "green", error, &fixture::run(), "2026-11-22T02:00:07Z");
+        if let Err(e) = validate(&xml) {
+            panic!("{e}\n{xml}");
+        }
+        insta::assert_snapshot!(xml);
     }
 
     #[test]

@@ -162,9 +162,10 @@ impl SourceError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
-            SourceError::KubeconfigMissing { .. } | SourceError::NoKubeconfig { .. } => {
-                Some("pass --kubeconfig FILE or set KUBECONFIG".into())
-            }
+            SourceError::KubeconfigMissing { .. } => Some("pass --kubeconfig FILE or set KUBECONFIG".into()),
+            SourceError::NoKubeconfig { .. } => Some(
+                "pass --kubeconfig FILE or set KUBECONFIG; inside a pod, the context `in-cluster` reads the pod's own cluster with its service account".into(),
+            ),
             SourceError::UnknownContext { context, .. } if context.contains('/') || context.ends_with(".kparity") => {
                 Some(format!("no file {context:?} exists either; a snapshot argument must name an existing file (or use file:PATH)"))
             }
