@@ -389,6 +389,7 @@ fn without_any_kubeconfig_the_error_points_at_in_cluster_and_kubeconfig() {
     let run = bare("in-cluster");
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains(r#"failed to configure context "in-cluster""#), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: `in-cluster` works only inside a pod"), "{}", run.stderr);
 }
 
 // ---- terminal, pipes and --quiet ------------------------------------------------------------

@@ -173,6 +173,9 @@ impl SourceError {
                 Some("the kubeconfig defines no contexts".into())
             }
             SourceError::UnknownContext { available, .. } => Some(format!("available contexts: {}", available.join(", "))),
+            SourceError::ContextConfig { context, .. } if context == "in-cluster" => Some(
+                "`in-cluster` works only inside a pod: KUBERNETES_SERVICE_HOST set and a service account token mounted".into(),
+            ),
             SourceError::ContextConfig { .. } => Some("check the certificate, key and token paths this context's user and cluster name".into()),
             SourceError::ExecPlugin { command, .. } => Some(format!(
                 "run `{command}` by hand to see why it fails (kubectl would fail the same way); it must be on PATH and print an ExecCredential"
