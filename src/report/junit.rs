@@ -29,44 +29,20 @@ enum Outcome {
 }
 
 pub fn render(c: &Comparison, run: &RunInfo) -> String {
-    let cases = cases(c);
-    let failures = cases.iter().filter(|k| matches!(k.outcome, Outcome::Failure { .. })).count();
-    let errors = cases.iter().filter(|k| matches!(k.outcome, Outcome::Error { .. })).count();
-    let skipped = cases.iter().filter(|k| matches!(k.outcome, Outcome::Skipped { .. })).count();
-    let counts = format!(
-        r#"tests="{}" failures="{failures}" errors="{errors}" skipped="{skipped}" time="{:.3}""#,
-        cases.len(),
-        run.duration.as_secs_f64()
-    );
-    let hostname = if run.hostname.is_empty() { "localhost" } else { run.hostname.as_str() };
-
-    let mut out = String::new();
-    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    let _ = writeln!(out, r#"<testsuites name="kparity" {counts}>"#);
-    let _ = writeln!(
-        out,
-        r#"  <testsuite name="{}" package="kparity" id="0" timestamp="{}" hostname="{}" {counts}>"#,
-        attr(&format!("kparity diff {} {}", c.old.name, c.new.name)),
-        attr(&junit_timestamp(&c.new.time)),
-        attr(hostname),
-    );
-    let _ = writeln!(out, "    <properties>");
-    let mut property = |name: &str, value: &str| {
-        let _ = writeln!(out, r#"      <property name="{}" value="{}"/>"#, attr(name), attr(value));
+    let suite = Suite {
+        name: format!("kparity diff {} {}", c.old.name, c.new.name),
+        timestamp: junit_timestamp(&c.new.time),
+        properties: vec![
+            ("verdict", c.verdict.as_str().to_string()),
+            ("old", describe_source(&c.old)),
+            ("new", describe_source(&c.new)),
+            ("profiles", c.profiles.join(",")),
+        ],
+        cases: cases(c),
+        system_out: headline(c),
+        system_err: String::new(),
     };
-    property("verdict", c.verdict.as_str());
-    property("old", &describe_source(&c.old));
-    property("new", &describe_source(&c.new));
-    property("profiles", &c.profiles.join(","));
-    let _ = writeln!(out, "    </properties>");
-    for case in &cases {
-        write_case(&mut out, case);
-    }
-    let _ = writeln!(out, "    <system-out>{}</system-out>", text(&headline(c)));
-    let _ = writeln!(out, "    <system-err></system-err>");
-    let _ = writeln!(out, "  </testsuite>");
-    let _ = writeln!(out, "</testsuites>");
-    out
+    document(&suite, run)
 }
 
 /// The report of a run that could not compare at all (a side unreachable, bad input): one
@@ -83,24 +59,60 @@ pub fn render_failure(old: &str, new: &str, error: &str, run: &RunInfo, timestam
         },
         out: None,
     };
-    let mut out = String::new();
-    let counts = format!(r#"tests="1" failures="0" errors="1" skipped="0" time="{:.3}""#, run.duration.as_secs_f64());
+    let suite = Suite {
+        name: format!("kparity diff {old} {new}"),
+        timestamp: junit_timestamp(timestamp),
+        properties: vec![("verdict", "error".to_string())],
+        cases: vec![case],
+        system_out: String::new(),
+        system_err: error.to_string(),
+    };
+    document(&suite, run)
+}
+
+/// The one `<testsuite>` of a report.
+struct Suite {
+    name: String,
+    /// Already in JUnit's form (`junit_timestamp`).
+    timestamp: String,
+    properties: Vec<(&'static str, String)>,
+    cases: Vec<Case>,
+    system_out: String,
+    system_err: String,
+}
+
+fn document(suite: &Suite, run: &RunInfo) -> String {
+    let cases = &suite.cases;
+    let failures = cases.iter().filter(|k| matches!(k.outcome, Outcome::Failure { .. })).count();
+    let errors = cases.iter().filter(|k| matches!(k.outcome, Outcome::Error { .. })).count();
+    let skipped = cases.iter().filter(|k| matches!(k.outcome, Outcome::Skipped { .. })).count();
+    let counts = format!(
+        r#"tests="{}" failures="{failures}" errors="{errors}" skipped="{skipped}" time="{:.3}""#,
+        cases.len(),
+        run.duration.as_secs_f64()
+    );
     let hostname = if run.hostname.is_empty() { "localhost" } else { run.hostname.as_str() };
+
+    let mut out = String::new();
     let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(out, r#"<testsuites name="kparity" {counts}>"#);
     let _ = writeln!(
         out,
         r#"  <testsuite name="{}" package="kparity" id="0" timestamp="{}" hostname="{}" {counts}>"#,
-        attr(&format!("kparity diff {old} {new}")),
-        attr(&junit_timestamp(timestamp)),
+        attr(&suite.name),
+        attr(&suite.timestamp),
         attr(hostname),
     );
     let _ = writeln!(out, "    <properties>");
-    let _ = writeln!(out, r#"      <property name="verdict" value="error"/>"#);
+    for (name, value) in &suite.properties {
+        let _ = writeln!(out, r#"      <property name="{}" value="{}"/>"#, attr(name), attr(value));
+    }
     let _ = writeln!(out, "    </properties>");
-    write_case(&mut out, &case);
-    let _ = writeln!(out, "    <system-out></system-out>");
-    let _ = writeln!(out, "    <system-err>{}</system-err>", text(error));
+    for case in cases {
+        write_case(&mut out, case);
+    }
+    let _ = writeln!(out, "    <system-out>{}</system-out>", text(&suite.system_out));
+    let _ = writeln!(out, "    <system-err>{}</system-err>", text(&suite.system_err));
     let _ = writeln!(out, "  </testsuite>");
     let _ = writeln!(out, "</testsuites>");
     out
