@@ -61,6 +61,72 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print the effective normalization rules (built-in profiles plus --rules files), validated
     Rules(RulesArgs),
+    /// Print a shell completion script, generated from this very command line definition
+    #[command(after_long_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page (or write one page per command with --dir), generated from this definition
+    Man(ManArgs),
+}
+
+const COMPLETIONS_EXAMPLES: &str = "Examples:
+  # bash: load in the current shell, or install for every new one
+  source <(kparity completions bash)
+  kparity completions bash > ~/.local/share/bash-completion/completions/kparity
+
+  # zsh: a directory on $fpath
+  kparity completions zsh > \"${fpath[1]}/_kparity\"
+
+  # fish
+  kparity completions fish > ~/.config/fish/completions/kparity.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write kparity.1 and one page per subcommand (kparity-diff.1, ...) into this directory
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// The name kubectl gives a plugin's executable: `kubectl parity` runs `kubectl-parity`.
+pub const PLUGIN_EXECUTABLE: &str = "kubectl-parity";
+
+/// How the user invoked kparity, as usage lines should show it: `kubectl parity` when the
+/// executable is named (or symlinked) `kubectl-parity`, `kparity` otherwise.
+pub fn invoked_as(argv0: Option<&std::ffi::OsStr>) -> &'static str {
+    let stem = argv0.and_then(|a| std::path::Path::new(a).file_stem()).and_then(|s| s.to_str());
+    match stem {
+        Some(s) if s == PLUGIN_EXECUTABLE => "kubectl parity",
+        _ => "kparity",
+    }
+}
+
+/// The clap command, its usage lines naming the executable as it was invoked.
+pub fn command_for(invoked_as: &str) -> clap::Command {
+    use clap::CommandFactory;
+    let cmd = Cli::command().bin_name(invoked_as);
+    if invoked_as == "kparity" {
+        return cmd;
+    }
+    // The examples are written for `kparity`; as a plugin they read as the user types them.
+    let examples = DIFF_EXAMPLES.replace("  kparity ", &format!("  {invoked_as} "));
+    cmd.mut_subcommand("diff", |diff| diff.after_long_help(examples))
+}
+
+impl Cli {
+    /// Parses the process arguments; help and usage errors name `kubectl parity` when kparity
+    /// runs as a kubectl plugin.
+    pub fn parse_invocation() -> Cli {
+        use clap::FromArgMatches;
+        let argv0 = std::env::args_os().next();
+        let matches = command_for(invoked_as(argv0.as_deref())).get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +145,11 @@ pub struct DiffArgs {
     /// Compare Secrets without their values (when digests cannot be compared, e.g. different keys)
     #[arg(long)]
     pub ignore_secret_values: bool,
+
+    /// Also write the run as Prometheus metrics to FILE, atomically (for the node-exporter
+    /// textfile collector: name it *.prom; or push it to a Pushgateway)
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
 
     #[command(flatten)]
     pub read: ReadArgs,
@@ -228,6 +299,20 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn plugin_executable_reads_as_kubectl_parity() {
+        use std::ffi::OsStr;
+        assert_eq!(invoked_as(Some(OsStr::new("/usr/local/bin/kubectl-parity"))), "kubectl parity");
+        assert_eq!(invoked_as(Some(OsStr::new("kubectl-parity.exe"))), "kubectl parity");
+        assert_eq!(invoked_as(Some(OsStr::new("./target/debug/kparity"))), "kparity");
+        assert_eq!(invoked_as(None), "kparity");
+        let help = command_for("kubectl parity").try_get_matches_from(["kubectl-parity", "diff", "--help"]);
+        let text = help.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+        assert!(text.contains("Usage: kubectl parity diff"), "{text}");
+        assert!(text.contains("  kubectl parity diff blue green\n"), "examples name the plugin: {text}");
+        assert!(!text.contains("  kparity diff"), "{text}");
     }
 
     #[test]

@@ -2,12 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use kparity::cli::{Cli, Command};
 use kparity::exit::Exit;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_invocation();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -23,7 +22,9 @@ fn main() -> ExitCode {
                 kparity::commands::snapshot::run(args, cli.kubeconfig.as_deref(), cli.quiet).await
             }
             Command::Verify(args) => kparity::commands::verify::run(args, cli.quiet),
-            Command::Rules(args) => kparity::commands::rules::run(args),
+            Command::Rules(args) => kparity::commands::rules::run(args, cli.quiet),
+            Command::Completions(args) => kparity::commands::completions::run(args, cli.quiet),
+            Command::Man(args) => kparity::commands::man::run(args, cli.quiet),
         }
     });
     match result {

@@ -8,12 +8,92 @@ use crate::diff::{CompareOptions, compare};
 use crate::dump::{Collector, Dump};
 use crate::exit::Exit;
 use crate::progress::{Progress, SideProgress};
+use crate::report::{Format, RunInfo, junit, metrics, style};
 use crate::rules::{self, RuleSet};
 use crate::secrets::SecretKey;
 use crate::source::kubeconfig::Kubeconfigs;
 use crate::source::{ReadOptions, SourceSpec, kubeconfig, live};
 
 pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, quiet: bool) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let cmp = read_and_compare(args, kubeconfig_path, quiet).await;
+    let run = run_info(started.elapsed());
+    if let Some(path) = &args.metrics_file {
+        // A run that could not compare still leaves metrics (verdict "error"), so an alert on
+        // the verdict fires instead of the last good value going stale.
+        let text = match &cmp {
+            Ok(c) => metrics::render(c, &run),
+            Err(_) => metrics::render_failure(&side_name(&args.old), &side_name(&args.new), &run),
+        };
+        let written = metrics::write_file(path, &text)
+            .with_context(|| format!("failed to write the metrics file {}", path.display()));
+        match (&cmp, written) {
+            (Ok(_), Err(e)) => return Err(e),
+            // The comparison's own error is the one to report; this one is only noted.
+            (Err(_), Err(e)) => eprintln!("error: {e:#}"),
+            (_, Ok(())) => {}
+        }
+    }
+    let cmp = match cmp {
+        Ok(c) => c,
+        Err(e) => {
+            // A CI job collecting the JUnit file must see the failure, not a missing report.
+            if args.output == Format::Junit && !quiet {
+                let now = time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                let xml =
+                    junit::render_failure(&side_name(&args.old), &side_name(&args.new), &error_text(&e), &run, &now);
+                crate::report::write_stdout(&xml)?;
+            }
+            return Err(e);
+        }
+    };
+    if !quiet {
+        let mut text = crate::report::render_with(&cmp, args.output, &run);
+        if args.output == Format::Table && style::colour_for_stdout() {
+            text = style::colour_table(&text, &cmp);
+        }
+        crate::report::write_stdout(&text)?;
+    }
+    Ok(Exit::from(cmp.verdict))
+}
+
+/// The error as main prints it: the chain, then the hint.
+fn error_text(e: &anyhow::Error) -> String {
+    match super::hint_for(e) {
+        Some(hint) => format!("{e:#}\nhint: {hint}"),
+        None => format!("{e:#}"),
+    }
+}
+
+/// A side as the reports name it: the context, or the snapshot path as given.
+fn side_name(arg: &str) -> String {
+    match SourceSpec::parse(arg) {
+        SourceSpec::Context(name) => name,
+        SourceSpec::Snapshot(path) => path.display().to_string(),
+    }
+}
+
+/// Facts about this run for the reports: how long it took, on which host, when it ended.
+fn run_info(duration: std::time::Duration) -> RunInfo {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    let finished_unix =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    RunInfo { duration, hostname, finished_unix }
+}
+
+/// Reads both sides concurrently and compares them.
+async fn read_and_compare(
+    args: &DiffArgs,
+    kubeconfig_path: Option<&std::path::Path>,
+    quiet: bool,
+) -> anyhow::Result<crate::diff::Comparison> {
     let rules = rules::load(&args.rules.to_options())?;
     let read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
     let old_spec = SourceSpec::parse(&args.old);
@@ -41,16 +121,12 @@ pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, qui
         new.with_context(|| format!("failed to read NEW ({})", args.new))?,
     );
 
-    let cmp = compare(
+    Ok(compare(
         &old,
         &new,
         &rules,
         CompareOptions { today: super::today(), ignore_secret_values: args.ignore_secret_values },
-    );
-    if !quiet {
-        crate::report::write_stdout(&crate::report::render(&cmp, args.output))?;
-    }
-    Ok(Exit::from(cmp.verdict))
+    ))
 }
 
 /// Reads one side into a normalized dump.

@@ -1,6 +1,8 @@
 //! One module per subcommand: orchestration only, wiring sources, stages and reports together.
 
+pub mod completions;
 pub mod diff;
+pub mod man;
 pub mod rules;
 pub mod snapshot;
 pub mod verify;

@@ -5,7 +5,8 @@ use crate::cli::RulesArgs;
 use crate::exit::Exit;
 use crate::rules::{self, Origin};
 
-pub fn run(args: &RulesArgs) -> anyhow::Result<Exit> {
+/// With `--quiet` the rules are only validated: the exit code says whether they load.
+pub fn run(args: &RulesArgs, quiet: bool) -> anyhow::Result<Exit> {
     let set = rules::load(&args.rules.to_options())?;
     if args.markdown {
         crate::report::write_stdout(&markdown(&set))?;
@@ -29,7 +30,9 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<Exit> {
         out.push_str(&format!("\n# --- from {origin} ---\n"));
         out.push_str(&rules::render(&rules, &waivers));
     }
-    crate::report::write_stdout(&out)?;
+    if !quiet {
+        crate::report::write_stdout(&out)?;
+    }
     Ok(Exit::Ok)
 }
 

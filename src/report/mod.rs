@@ -1,8 +1,13 @@
 //! Renders a comparison for people (table, markdown) and machines (json). The only code that
 //! writes to stdout; everything here is a pure function of the `Comparison`.
 
+#[cfg(test)]
+mod fixture;
 pub mod json;
+pub mod junit;
 pub mod markdown;
+pub mod metrics;
+pub mod style;
 pub mod table;
 
 use std::io::Write;
@@ -20,13 +25,32 @@ pub enum Format {
     Json,
     /// For a pull-request or issue comment.
     Markdown,
+    /// JUnit XML for CI dashboards: one test case per kind and per unreadable type.
+    Junit,
+}
+
+/// Facts about the run itself (not the clusters), for the formats that record them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunInfo {
+    /// Wall time of the whole comparison.
+    pub duration: std::time::Duration,
+    /// The machine that ran kparity (JUnit's `hostname`).
+    pub hostname: String,
+    /// When the run finished, in seconds since the epoch.
+    pub finished_unix: u64,
 }
 
 pub fn render(c: &Comparison, format: Format) -> String {
+    render_with(c, format, &RunInfo::default())
+}
+
+/// Renders with the run's own facts (duration, host) for the formats that record them.
+pub fn render_with(c: &Comparison, format: Format, run: &RunInfo) -> String {
     match format {
         Format::Table => table::render(c),
         Format::Json => json::render(c),
         Format::Markdown => markdown::render(c),
+        Format::Junit => junit::render(c, run),
     }
 }
 

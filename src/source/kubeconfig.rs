@@ -112,7 +112,56 @@ pub async fn client_for(
     // Read timeouts are enforced per request by the caller, bounded by the type's deadline.
     config.read_timeout = None;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
-    let client = Client::try_from(config)
-        .map_err(|e| SourceError::ContextConfig { context: context.to_string(), message: kube_error_text(&e) })?;
+    // Building the client runs the context's exec credential plugin, if it has one.
+    let client = Client::try_from(config).map_err(|e| match exec_failure(&e) {
+        Some(message) => SourceError::ExecPlugin {
+            context: context.to_string(),
+            command: exec_command(configs, context).unwrap_or_else(|| "(exec plugin)".to_string()),
+            message,
+        },
+        None => SourceError::ContextConfig { context: context.to_string(), message: kube_error_text(&e) },
+    })?;
     Ok((client, server))
+}
+
+/// The exec credential plugin command of `context`'s user, as the kubeconfig names it.
+fn exec_command(configs: &Kubeconfigs, context: &str) -> Option<String> {
+    let kc = configs.merged.as_ref()?;
+    let user = kc.contexts.iter().find(|c| c.name == context)?.context.as_ref()?.user.clone()?;
+    let auth = kc.auth_infos.iter().find(|a| a.name == user)?.auth_info.as_ref()?;
+    auth.exec.as_ref()?.command.clone()
+}
+
+/// What went wrong with an exec credential plugin, in a line a user can act on. kube's own text
+/// for a failed plugin is the debug dump of the process output (bytes as numbers, and the
+/// command's environment), unreadable and possibly holding credentials; only the plugin's exit
+/// status and its stderr are kept here.
+fn exec_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use kube::client::AuthError;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(auth) = err.downcast_ref::<AuthError>() {
+            return match auth {
+                AuthError::AuthExecRun { out, .. } => {
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    let stderr = stderr.trim();
+                    Some(if stderr.is_empty() {
+                        format!("the plugin {}", out.status)
+                    } else {
+                        format!("the plugin {}: {stderr}", out.status)
+                    })
+                }
+                AuthError::AuthExecStart(io) => Some(format!("the plugin could not be started: {io}")),
+                AuthError::AuthExecParse(p) => Some(format!("the plugin printed no valid ExecCredential: {p}")),
+                AuthError::ExecPluginFailed => Some("the plugin's ExecCredential has no status".to_string()),
+                AuthError::MalformedTokenExpirationDate(t) => {
+                    Some(format!("the plugin's ExecCredential has an invalid expirationTimestamp: {t}"))
+                }
+                AuthError::AuthExec(m) => Some(m.clone()),
+                _ => None,
+            };
+        }
+        cur = err.source();
+    }
+    None
 }

@@ -146,6 +146,8 @@ pub enum SourceError {
     UnknownContext { context: String, kubeconfig: String, available: Vec<String> },
     #[error("failed to configure context {context:?}: {message}")]
     ContextConfig { context: String, message: String },
+    #[error("failed to get credentials for context {context:?} from exec plugin {command:?}: {message}")]
+    ExecPlugin { context: String, command: String, message: String },
     #[error("failed to reach context {context:?} at {server}: {message}")]
     Unreachable { context: String, server: String, message: String },
     #[error("failed to authenticate to context {context:?}: {message}")]
@@ -160,9 +162,10 @@ impl SourceError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
-            SourceError::KubeconfigMissing { .. } | SourceError::NoKubeconfig { .. } => {
-                Some("pass --kubeconfig FILE or set KUBECONFIG".into())
-            }
+            SourceError::KubeconfigMissing { .. } => Some("pass --kubeconfig FILE or set KUBECONFIG".into()),
+            SourceError::NoKubeconfig { .. } => Some(
+                "pass --kubeconfig FILE or set KUBECONFIG; inside a pod, the context `in-cluster` reads the pod's own cluster with its service account".into(),
+            ),
             SourceError::UnknownContext { context, .. } if context.contains('/') || context.ends_with(".kparity") => {
                 Some(format!("no file {context:?} exists either; a snapshot argument must name an existing file (or use file:PATH)"))
             }
@@ -173,7 +176,13 @@ impl SourceError {
             SourceError::KubeconfigInvalid { .. } => {
                 Some("fix the YAML at the position shown; `kubectl config view` shows how kubectl reads the file".into())
             }
+            SourceError::ContextConfig { context, .. } if context == "in-cluster" => Some(
+                "`in-cluster` works only inside a pod: KUBERNETES_SERVICE_HOST set and a service account token mounted".into(),
+            ),
             SourceError::ContextConfig { .. } => Some("check the certificate, key and token paths this context's user and cluster name".into()),
+            SourceError::ExecPlugin { command, .. } => Some(format!(
+                "run `{command}` by hand to see why it fails (kubectl would fail the same way); it must be on PATH and print an ExecCredential"
+            )),
             SourceError::Unreachable { .. } => Some("check the server address and that the cluster is up (`kubectl --context NAME version`)".into()),
             SourceError::Auth { .. } => Some("check the user of this context; an exec plugin (e.g. `aws eks get-token`) must be installed and on PATH".into()),
             SourceError::NotKubernetes { .. } => Some("the kubeconfig's server address may point at the wrong port or a proxy".into()),

@@ -125,9 +125,20 @@ start_etcd() {
   return 1
 }
 
+# Static bearer tokens accepted besides client certificates, for the exec credential plugin
+# tests (tests/ergonomics.rs): a plugin hands them out one after another as each "expires".
+EXEC_TOKENS=20
+exec_token_file() { # CLUSTER
+  local i
+  for i in $(seq 1 "$EXEC_TOKENS"); do
+    echo "kparity-exec-token-$i,kparity-exec,kparity-exec,system:masters"
+  done > "$STATE/$1/exec-tokens.csv"
+}
+
 start_apiserver() {
   local c=$1 dir; dir=$(pki "$1")
   mkdir -p "$STATE/$c"
+  exec_token_file "$c"
   # Two apiservers share one etcd under distinct prefixes: two clusters for the price of one etcd.
   # --endpoint-reconciler-type=none: on loopback the apiserver would otherwise keep rewriting
   # the default/kubernetes Endpoints to 127.0.0.1 for every cluster.
@@ -136,7 +147,7 @@ start_apiserver() {
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${API_PORT[$c]}" \
     --cert-dir "$STATE/$c/apiserver-certs" \
     --tls-cert-file "$dir/apiserver.crt" --tls-private-key-file "$dir/apiserver.key" \
-    --client-ca-file "$dir/ca.crt" \
+    --client-ca-file "$dir/ca.crt" --token-auth-file "$STATE/$c/exec-tokens.csv" \
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$dir/sa.pub" --service-account-signing-key-file "$dir/sa.key" \
     --service-cluster-ip-range "${SVC_CIDR[$c]}" \

@@ -1,0 +1,168 @@
+//! A hand-built `Comparison` with every kind of finding, for the renderers' snapshot tests.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::RunInfo;
+use crate::diff::value::FieldChange;
+use crate::diff::{Change, Comparison, FieldDiff, KindSummary, ObjectDiff, Segment, Summary, Unproven, Verdict};
+use crate::dump::{SourceInfo, SourceKind};
+use crate::model::{Excluded, GroupKind, Incomplete, IncompleteReason, ObjectKey, Side, TypeRef};
+use crate::secrets::KeyInfo;
+
+fn source(name: &str, port: u16) -> SourceInfo {
+    SourceInfo {
+        kind: SourceKind::Context,
+        name: name.into(),
+        server: format!("https://127.0.0.1:{port}"),
+        kubernetes_version: Some("v1.37.2".into()),
+        time: "2026-11-22T02:00:07Z".into(),
+        secret_key: KeyInfo::Keyed { fingerprint: "3f2a".into() },
+        origin_context: None,
+    }
+}
+
+fn key(group: &str, kind: &str, ns: Option<&str>, name: &str) -> ObjectKey {
+    ObjectKey { group: group.into(), kind: kind.into(), namespace: ns.map(str::to_string), name: name.into() }
+}
+
+fn gk(group: &str, kind: &str) -> GroupKind {
+    GroupKind { group: group.into(), kind: kind.into() }
+}
+
+fn field(path: &[&str], old: serde_json::Value, new: serde_json::Value, waived: Option<&str>) -> FieldDiff {
+    FieldDiff {
+        change: FieldChange {
+            path: path.iter().map(|s| Segment::Key(s.to_string())).collect(),
+            old: Some(old),
+            new: Some(new),
+        },
+        waived: waived.map(str::to_string),
+        hidden: false,
+    }
+}
+
+/// A run that found differences in two kinds, a waived one in a third, and nothing in a fourth.
+pub fn different() -> Comparison {
+    let mut kinds = BTreeMap::new();
+    kinds.insert(gk("", "ConfigMap"), KindSummary { old: 12, new: 12, equal: 11, waived: 1, ..Default::default() });
+    kinds.insert(gk("", "Service"), KindSummary { old: 4, new: 5, equal: 4, extra: 1, ..Default::default() });
+    kinds.insert(
+        gk("apps", "Deployment"),
+        KindSummary { old: 3, new: 2, equal: 1, changed: 1, missing: 1, ..Default::default() },
+    );
+    kinds.insert(
+        gk("rbac.authorization.k8s.io", "Role"),
+        KindSummary { old: 2, new: 2, equal: 2, ..Default::default() },
+    );
+    let objects = vec![
+        ObjectDiff {
+            key: key("", "ConfigMap", Some("shop"), "settings"),
+            change: Change::Changed,
+            fields: vec![field(
+                &["data", "timeout"],
+                json!("30s"),
+                json!("45s"),
+                Some("TICKET-12: timeout raised on green"),
+            )],
+            patch: Vec::new(),
+            waived: None,
+        },
+        ObjectDiff {
+            key: key("", "Service", Some("shop"), "web-canary"),
+            change: Change::Extra,
+            fields: Vec::new(),
+            patch: Vec::new(),
+            waived: None,
+        },
+        ObjectDiff {
+            key: key("apps", "Deployment", Some("shop"), "web"),
+            change: Change::Changed,
+            fields: vec![
+                field(&["spec", "replicas"], json!(2), json!(3), None),
+                field(
+                    &["spec", "template", "spec", "image"],
+                    json!("web:1.4.2"),
+                    json!("web:1.5.0 <rc> & \"beta\""),
+                    None,
+                ),
+            ],
+            patch: Vec::new(),
+            waived: None,
+        },
+        ObjectDiff {
+            key: key("apps", "Deployment", Some("shop"), "worker"),
+            change: Change::Missing,
+            fields: Vec::new(),
+            patch: Vec::new(),
+            waived: None,
+        },
+    ];
+    Comparison {
+        verdict: Verdict::Different,
+        old: source("blue", 16443),
+        new: source("green", 26443),
+        summary: Summary { objects_old: 21, objects_new: 21, equal: 18, changed: 1, missing: 1, extra: 1, waived: 1 },
+        kinds,
+        objects,
+        incomplete: Vec::new(),
+        excluded: vec![(Side::Old, Excluded { group_kind: gk("", "Event"), by: "rule core/events".into() })],
+        api_differences: Vec::new(),
+        rule_warnings: Vec::new(),
+        unproven: Vec::new(),
+        profiles: vec!["core".into()],
+    }
+}
+
+/// A run in which one type could not be read on the new side and secrets were not provable.
+pub fn incomplete() -> Comparison {
+    let mut c = different();
+    c.verdict = Verdict::Incomplete;
+    c.incomplete = vec![
+        (
+            Side::New,
+            Incomplete {
+                type_ref: TypeRef {
+                    group: "".into(),
+                    version: "v1".into(),
+                    resource: Some("secrets".into()),
+                    kind: Some("Secret".into()),
+                },
+                reason: IncompleteReason::Forbidden("secrets is forbidden: User \"kparity-viewer\" cannot list".into()),
+            },
+        ),
+        (
+            Side::Old,
+            Incomplete {
+                type_ref: TypeRef {
+                    group: "metrics.k8s.io".into(),
+                    version: "v1beta1".into(),
+                    resource: None,
+                    kind: None,
+                },
+                reason: IncompleteReason::Unavailable("the server is currently unable to handle the request".into()),
+            },
+        ),
+    ];
+    c.unproven = vec![Unproven { message: "secret digests were made under different keys".into() }];
+    c
+}
+
+/// A run with nothing to report.
+pub fn equivalent() -> Comparison {
+    let mut c = different();
+    c.verdict = Verdict::Equivalent;
+    c.objects.clear();
+    c.excluded.clear();
+    for k in c.kinds.values_mut() {
+        *k = KindSummary { old: k.old, new: k.old, equal: k.old, ..Default::default() };
+    }
+    c.summary = Summary { objects_old: 21, objects_new: 21, equal: 21, ..Default::default() };
+    c
+}
+
+pub fn run() -> RunInfo {
+    RunInfo { duration: Duration::from_millis(12_345), hostname: "ci-runner-7".into(), finished_unix: 1_795_312_807 }
+}
