@@ -17,8 +17,8 @@ tests/cluster/down.sh --purge
 tests/cluster/up.sh
 tests/cluster/load-fixtures.sh blue
 tests/cluster/load-fixtures.sh green
-cargo build --quiet --release --bin kparity
-kparity="$root/target/release/kparity"
+cargo build --quiet --bin kparity
+kparity="$root/target/debug/kparity"
 
 k() { "$kubectl" --context "$@"; }
 for ctx in blue green; do
