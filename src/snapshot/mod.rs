@@ -124,7 +124,8 @@ pub fn read_dump(path: &Path, read_opts: &ReadOptions, rules: &RuleSet) -> anyho
         excluded_types.into_iter().map(|(group_kind, by)| Excluded { group_kind, by }).collect();
     excluded.extend(verified.trailer.excluded.iter().map(|e| Excluded {
         group_kind: GroupKind { group: e.group.clone(), kind: e.kind.clone() },
-        by: format!("{} (at capture)", e.by),
+        // Same wording as a live read's exclusions, so a snapshot reports like the live cluster.
+        by: e.by.clone(),
     }));
     excluded.sort();
     excluded.dedup();
