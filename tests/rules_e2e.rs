@@ -293,8 +293,11 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
         "Deployment rules-velero/worker spec.replicas",
         "Deployment rules-velero/web spec.template.spec.containers[name=web].env[name=MODE].value",
         "Deployment rules-velero/web spec.template.spec.containers[name=web].resources.limits.cpu",
-        "RoleBinding rules-velero/readers subjects[1]",
+        "RoleBinding rules-velero/readers subjects[name=bob]",
         "Namespace -/rules-extra extra",
+        // The controller-manager fills the extra namespace as it fills every namespace.
+        "ConfigMap rules-extra/kube-root-ca.crt extra",
+        "ServiceAccount rules-extra/default extra",
         "Deployment rules-velero/web metadata.labels.app",
         "Service rules-velero/web metadata.annotations.team",
         "Secret rules-velero/db-credentials data.password",
