@@ -170,11 +170,18 @@ impl SourceError {
                 Some("the kubeconfig defines no contexts".into())
             }
             SourceError::UnknownContext { available, .. } => Some(format!("available contexts: {}", available.join(", "))),
-            SourceError::ContextConfig { .. } => Some("check the certificate, key and token paths this context's user and cluster name".into()),
+            SourceError::KubeconfigInvalid { .. } => {
+                Some("fix the file's YAML; `kubectl config view` shows how kubectl reads it".into())
+            }
+            SourceError::ContextConfig { .. } => {
+                Some("check the certificate, key and token files named by this context's cluster and user".into())
+            }
             SourceError::Unreachable { .. } => Some("check the server address and that the cluster is up (`kubectl --context NAME version`)".into()),
             SourceError::Auth { .. } => Some("check the user of this context; an exec plugin (e.g. `aws eks get-token`) must be installed and on PATH".into()),
             SourceError::NotKubernetes { .. } => Some("the kubeconfig's server address may point at the wrong port or a proxy".into()),
-            _ => None,
+            SourceError::Discovery { .. } => {
+                Some("the API server answered but could not list its APIs; retry, or check its health (`kubectl get --raw /readyz`)".into())
+            }
         }
     }
 }
