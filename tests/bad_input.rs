@@ -62,7 +62,7 @@ fn malformed_kubeconfig_yaml_is_trouble_with_a_hint() {
 #[test]
 fn unknown_context_is_trouble_naming_the_available_ones() {
     let (_d, kc) = temp_file("config", &kubeconfig_text("    server: https://127.0.0.1:1", "    token: t"));
-    let run = run_with_kubeconfig(&kc, &["diff", "prod", "staging"]);
+    let run = run_with_kubeconfig(&kc, &["diff", "staging", "prod"]);
     assert_trouble(&run, "unknown context", &["\"staging\"", "not found"]);
     assert!(run.stderr.contains("hint: available contexts: prod"), "{}", run.stderr);
 }
@@ -106,7 +106,11 @@ fn missing_exec_credential_plugin_is_trouble_with_a_hint() {
     let (_d, kc) =
         temp_file("config", &kubeconfig_text(&blue_cluster_entry(), &exec_user("kparity-test-no-such-plugin")));
     let run = run_with_kubeconfig(&kc, &["diff", "prod", "prod"]);
-    assert_trouble(&run, "missing exec plugin", &["authenticate", "\"prod\"", "kparity-test-no-such-plugin"]);
+    assert_trouble(
+        &run,
+        "missing exec plugin",
+        &["authenticate", "\"prod\"", "\"kparity-test-no-such-plugin\" was not found"],
+    );
     assert!(run.stderr.contains("exec plugin"), "the hint names the plugin as the suspect: {}", run.stderr);
 }
 
@@ -119,7 +123,8 @@ fn failing_exec_credential_plugin_is_trouble_with_a_hint() {
     let kc = dir.path().join("config");
     std::fs::write(&kc, kubeconfig_text(&blue_cluster_entry(), &exec_user(path_str(&plugin)))).expect("write");
     let run = run_with_kubeconfig(&kc, &["diff", "prod", "prod"]);
-    assert_trouble(&run, "failing exec plugin", &["authenticate", "\"prod\""]);
+    // The plugin's own explanation reaches the user, on the one error line.
+    assert_trouble(&run, "failing exec plugin", &["authenticate", "\"prod\"", "exit status 255", "run aws sso login"]);
 }
 
 /// The blue test cluster's `cluster:` entry (server and CA), indented for `kubeconfig_text`.

@@ -55,8 +55,10 @@ pub fn load(explicit: Option<&Path>) -> Result<Kubeconfigs, SourceError> {
     };
     let mut merged: Option<Kubeconfig> = None;
     for p in &paths {
-        let one = Kubeconfig::read_from(p)
-            .map_err(|e| SourceError::KubeconfigInvalid { path: p.clone(), message: kube_error_text(&e) })?;
+        let one = Kubeconfig::read_from(p).map_err(|e| SourceError::KubeconfigInvalid {
+            path: p.clone(),
+            message: first_line(&kube_error_text(&e)),
+        })?;
         merged = Some(match merged {
             None => one,
             Some(m) => {
@@ -69,6 +71,54 @@ pub fn load(explicit: Option<&Path>) -> Result<Kubeconfigs, SourceError> {
 
 fn home_kubeconfig() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube").join("config"))
+}
+
+/// A context that cannot be turned into a client. kube runs an exec credential plugin while it
+/// builds the client: that failure is an authentication problem, not a broken file path.
+fn config_error(configs: &Kubeconfigs, context: &str, text: &str) -> SourceError {
+    match configs.merged.as_ref().and_then(|kc| exec_command(kc, context)) {
+        Some(cmd) if text.contains("exec") => {
+            SourceError::Auth { context: context.to_string(), message: exec_failure(&cmd, text) }
+        }
+        _ => SourceError::ContextConfig { context: context.to_string(), message: first_line(text) },
+    }
+}
+
+/// The exec credential plugin a context's user runs, if any.
+fn exec_command(kc: &Kubeconfig, context: &str) -> Option<String> {
+    let user = kc.contexts.iter().find(|c| c.name == context)?.context.as_ref()?.user.clone()?;
+    let auth = kc.auth_infos.iter().find(|a| a.name == user)?.auth_info.as_ref()?;
+    auth.exec.as_ref()?.command.clone()
+}
+
+/// One line about a failed exec plugin: not found, or its exit status and its own first line of
+/// stderr (where plugins such as `aws eks get-token` say what to do), instead of kube's dump of
+/// the whole process output.
+fn exec_failure(command: &str, text: &str) -> String {
+    if text.contains("os error 2") || text.contains("No such file") {
+        return format!("exec credential plugin {command:?} was not found");
+    }
+    let status = text
+        .split("exit status: ")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect::<String>())
+        .filter(|s| !s.is_empty());
+    let stderr = text
+        .split("stderr: \"")
+        .nth(1)
+        .and_then(|rest| rest.split("\" }").next())
+        .map(|e| e.replace("\\n", "\n"))
+        .and_then(|e| e.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string));
+    match (status, stderr) {
+        (Some(s), Some(e)) => format!("exec credential plugin {command:?} failed (exit status {s}): {e}"),
+        (Some(s), None) => format!("exec credential plugin {command:?} failed (exit status {s})"),
+        _ => format!("exec credential plugin {command:?} failed: {}", first_line(text)),
+    }
+}
+
+/// The first line of a message: some parsers append a multi-line source excerpt.
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim_end().to_string()
 }
 
 /// The full chain of a kube error on one line.
@@ -112,10 +162,9 @@ pub async fn client_for(
                 });
             }
             let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
-            Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|e| SourceError::ContextConfig {
-                context: context.to_string(),
-                message: kube_error_text(&e),
-            })?
+            Config::from_custom_kubeconfig(kc.clone(), &options)
+                .await
+                .map_err(|e| config_error(configs, context, &kube_error_text(&e)))?
         }
     };
     // kube's default retry layer retries 429/503/504 up to 15 times with long backoff, stalling
@@ -125,7 +174,25 @@ pub async fn client_for(
     // Read timeouts are enforced per request by the caller, bounded by the type's deadline.
     config.read_timeout = None;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
-    let client = Client::try_from(config)
-        .map_err(|e| SourceError::ContextConfig { context: context.to_string(), message: kube_error_text(&e) })?;
+    let client = Client::try_from(config).map_err(|e| config_error(configs, context, &kube_error_text(&e)))?;
     Ok((client, server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_plugin_failures_read_as_one_line() {
+        let cmd = "aws";
+        assert_eq!(
+            exec_failure(cmd, "auth error: unable to run auth exec: No such file or directory (os error 2)"),
+            "exec credential plugin \"aws\" was not found"
+        );
+        let kube_text = r#"auth error: auth exec command 'X="{}" "aws" "eks"' failed with status exit status: 255: Output { status: ExitStatus(unix_wait_status(65280)), stdout: "", stderr: "the SSO session has expired\nrun aws sso login\n" }"#;
+        assert_eq!(
+            exec_failure(cmd, kube_text),
+            "exec credential plugin \"aws\" failed (exit status 255): the SSO session has expired"
+        );
+    }
 }
