@@ -43,7 +43,9 @@ fn main() -> ExitCode {
 /// whatever RUST_LOG says: at trace level it would dump connection internals, never useful here.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+        // kube logs every failed request at ERROR without context; kparity reports each failure
+        // itself, once, with the type and side it belongs to. RUST_LOG brings them back.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kube_client=off"))
         .add_directive("hyper=info".parse().expect("static directive"))
         .add_directive("hyper_util=info".parse().expect("static directive"))
         .add_directive("h2=info".parse().expect("static directive"))

@@ -36,8 +36,20 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         if let Some(s) = e.downcast_ref::<crate::snapshot::SnapshotError>() {
             return s.hint().map(str::to_string);
         }
-        if let Some(crate::rules::RulesError::UnknownProfile { .. }) = e.downcast_ref::<crate::rules::RulesError>() {
-            return Some("`kparity rules` prints the profiles in effect".into());
+        match e.downcast_ref::<crate::rules::RulesError>() {
+            Some(crate::rules::RulesError::UnknownProfile { .. }) => {
+                return Some("`kparity rules` prints the profiles in effect".into());
+            }
+            Some(crate::rules::RulesError::Read { .. }) => {
+                return Some("check the path given to --rules".into());
+            }
+            Some(crate::rules::RulesError::Parse { .. } | crate::rules::RulesError::Invalid { .. }) => {
+                return Some(
+                    "`kparity rules` prints the built-in rules in the file format, a working example to start from"
+                        .into(),
+                );
+            }
+            None => {}
         }
         None
     })

@@ -46,7 +46,13 @@ impl SnapshotError {
             SnapshotError::Tampered { .. } => {
                 Some("the archive was modified after kparity wrote it; do not trust its content")
             }
-            _ => None,
+            SnapshotError::NotArchive { .. } => Some(
+                "archives are written by `kparity snapshot`; a context name that is also a file name needs ctx:NAME",
+            ),
+            SnapshotError::Malformed { .. } => {
+                Some("the file is not a well-formed kparity archive; restore it from the place archives are kept")
+            }
+            SnapshotError::Io { .. } => Some("check the path and that the file is readable"),
         }
     }
 }

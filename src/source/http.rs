@@ -96,14 +96,9 @@ impl ApiClient {
             let budget = self.policy.request_timeout.min(deadline - now);
             let outcome = match tokio::time::timeout(budget, self.once(path_and_query, accept)).await {
                 Ok(o) => o,
-                Err(_) => Outcome::Retry {
-                    after: None,
-                    reason: IncompleteReason::Transport(format!(
-                        "no complete response within {}s",
-                        budget.as_secs_f32().round()
-                    )),
-                    throttled: false,
-                },
+                // A stalled or trickling response: the request is abandoned and retried on a
+                // fresh connection while the deadline allows; what is left is a timeout.
+                Err(_) => Outcome::Retry { after: None, reason: IncompleteReason::Timeout(budget), throttled: false },
             };
             let (after, reason, throttled) = match outcome {
                 Outcome::Ok(body) => return Ok(body),
@@ -152,6 +147,8 @@ impl ApiClient {
             Err(e) => return classify_client_error(e),
         };
         let status = resp.status();
+        let content_type =
+            resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let retry_after = resp
             .headers()
             .get(header::RETRY_AFTER)
@@ -169,7 +166,21 @@ impl ApiClient {
             }
         };
         if status.is_success() {
-            return Outcome::Ok(body);
+            return match check_json(&content_type, &body) {
+                JsonCheck::Json => Outcome::Ok(body),
+                // The server framed a complete response but its JSON stops short or is broken:
+                // a proxy or a restarting server cut it. Another attempt usually reads it whole.
+                JsonCheck::Broken(e) => Outcome::Retry {
+                    after: None,
+                    reason: IncompleteReason::Decode(format!("{path_and_query}: broken JSON body ({e})")),
+                    throttled: false,
+                },
+                // Not JSON at all (an HTML login page, a web server on the wrong port): asking
+                // again will not change what answers there.
+                JsonCheck::NotJson(excerpt) => Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!(
+                    "{path_and_query} answered {content_type:?} instead of JSON: {excerpt}"
+                )))),
+            };
         }
         let message = status_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
         match status {
@@ -191,6 +202,36 @@ impl ApiClient {
                 throttled: false,
             },
             s => Outcome::Fail(Failure::Incomplete(IncompleteReason::ServerError { status: s.as_u16(), message })),
+        }
+    }
+}
+
+/// What a successful response's body turned out to be.
+#[derive(Debug, PartialEq)]
+enum JsonCheck {
+    Json,
+    /// Announced (or looking like) JSON but not parseable: cut or damaged on the way.
+    Broken(String),
+    /// Something else altogether; an excerpt for the message.
+    NotJson(String),
+}
+
+/// Every successful answer kparity asks for is JSON; checking it here lets a damaged body be
+/// retried like any transient fault instead of failing the type at its first decode.
+fn check_json(content_type: &str, body: &[u8]) -> JsonCheck {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        Ok(_) => JsonCheck::Json,
+        Err(e) => {
+            let ct = content_type.to_ascii_lowercase();
+            let looks_json = ct.contains("json") || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            if looks_json {
+                JsonCheck::Broken(e.to_string())
+            } else {
+                let text = String::from_utf8_lossy(body);
+                let one_line: String =
+                    text.trim().chars().take(80).map(|c| if c.is_control() { ' ' } else { c }).collect();
+                JsonCheck::NotJson(one_line)
+            }
         }
     }
 }
@@ -253,6 +294,18 @@ mod tests {
             assert!(b <= p.max_backoff, "{b:?}");
             assert!(b >= p.base_backoff / 2, "{b:?}");
         }
+    }
+
+    #[test]
+    fn cut_json_is_retryable_and_html_is_not() {
+        assert_eq!(check_json("application/json", br#"{"items":[]}"#), JsonCheck::Json);
+        assert!(matches!(check_json("application/json", br#"{"items":[{"a"#), JsonCheck::Broken(_)));
+        // A cut body is recognised even when the content type is missing.
+        assert!(matches!(check_json("", br#"  {"items":"#), JsonCheck::Broken(_)));
+        assert_eq!(
+            check_json("text/html", b"<html>\n<body>It works!</body></html>"),
+            JsonCheck::NotJson("<html> <body>It works!</body></html>".into())
+        );
     }
 
     #[test]

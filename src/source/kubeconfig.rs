@@ -55,8 +55,10 @@ pub fn load(explicit: Option<&Path>) -> Result<Kubeconfigs, SourceError> {
     };
     let mut merged: Option<Kubeconfig> = None;
     for p in &paths {
-        let one = Kubeconfig::read_from(p)
-            .map_err(|e| SourceError::KubeconfigInvalid { path: p.clone(), message: kube_error_text(&e) })?;
+        let one = Kubeconfig::read_from(p).map_err(|e| SourceError::KubeconfigInvalid {
+            path: p.clone(),
+            message: first_line(&kube_error_text(&e)),
+        })?;
         merged = Some(match merged {
             None => one,
             Some(m) => {
@@ -99,10 +101,9 @@ pub async fn client_for(
                 });
             }
             let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
-            Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|e| SourceError::ContextConfig {
-                context: context.to_string(),
-                message: kube_error_text(&e),
-            })?
+            Config::from_custom_kubeconfig(kc.clone(), &options)
+                .await
+                .map_err(|e| client_error(configs, context, &e))?
         }
     };
     // kube's default retry layer retries 429/503/504 up to 15 times with long backoff, stalling
@@ -113,15 +114,26 @@ pub async fn client_for(
     config.read_timeout = None;
     let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
     // Building the client runs the context's exec credential plugin, if it has one.
-    let client = Client::try_from(config).map_err(|e| match exec_failure(&e) {
+    let client = Client::try_from(config).map_err(|e| client_error(configs, context, &e))?;
+    Ok((client, server))
+}
+
+/// A context that cannot be turned into a client: a failed exec credential plugin (kube may run
+/// it while building the config or the client) is reported as such, anything else on one line.
+fn client_error(configs: &Kubeconfigs, context: &str, e: &(dyn std::error::Error + 'static)) -> SourceError {
+    match exec_failure(e) {
         Some(message) => SourceError::ExecPlugin {
             context: context.to_string(),
             command: exec_command(configs, context).unwrap_or_else(|| "(exec plugin)".to_string()),
             message,
         },
-        None => SourceError::ContextConfig { context: context.to_string(), message: kube_error_text(&e) },
-    })?;
-    Ok((client, server))
+        None => SourceError::ContextConfig { context: context.to_string(), message: first_line(&kube_error_text(e)) },
+    }
+}
+
+/// The first line of a message: some parsers append a multi-line source excerpt.
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim_end().to_string()
 }
 
 /// The exec credential plugin command of `context`'s user, as the kubeconfig names it.

@@ -54,7 +54,7 @@ pub async fn read(
 ) -> Result<LiveRead, SourceError> {
     let (client, server) =
         client_for(configs, context, ClientSettings { connect_timeout: Duration::from_secs(5) }).await?;
-    let policy = RetryPolicy { request_timeout: opts.timeout.min(Duration::from_secs(30)), ..RetryPolicy::default() };
+    let policy = RetryPolicy { request_timeout: request_timeout(opts.timeout), ..RetryPolicy::default() };
     let api = ApiClient::new(client, policy);
     let started = time::OffsetDateTime::now_utc();
 
@@ -150,6 +150,13 @@ pub async fn read(
         origin_context: None,
     };
     Ok(LiveRead { info, served, incomplete, excluded, type_skips, listed: to_list })
+}
+
+/// The bound of one request within a type's deadline: a third of it (between 1 s and 30 s), so
+/// one stalled or trickling connection leaves time for fresh attempts before the deadline,
+/// instead of consuming the type's whole budget on its own.
+fn request_timeout(type_deadline: Duration) -> Duration {
+    (type_deadline / 3).clamp(Duration::from_secs(1), Duration::from_secs(30))
 }
 
 /// Lists one type under the namespace filters: per namespace when `-n` is given, otherwise
@@ -309,5 +316,18 @@ fn fatal(context: &str, server: &str, f: Failure) -> SourceError {
             server: server.to_string(),
             message: "410 gone".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_stalled_request_leaves_time_for_retries_within_the_type_deadline() {
+        assert_eq!(request_timeout(Duration::from_secs(60)), Duration::from_secs(20));
+        assert_eq!(request_timeout(Duration::from_secs(6)), Duration::from_secs(2));
+        assert_eq!(request_timeout(Duration::from_secs(600)), Duration::from_secs(30));
+        assert_eq!(request_timeout(Duration::from_millis(500)), Duration::from_secs(1));
     }
 }

@@ -179,14 +179,18 @@ impl SourceError {
             SourceError::ContextConfig { context, .. } if context == "in-cluster" => Some(
                 "`in-cluster` works only inside a pod: KUBERNETES_SERVICE_HOST set and a service account token mounted".into(),
             ),
-            SourceError::ContextConfig { .. } => Some("check the certificate, key and token paths this context's user and cluster name".into()),
+            SourceError::ContextConfig { .. } => {
+                Some("check the certificate, key and token files named by this context's cluster and user".into())
+            }
             SourceError::ExecPlugin { command, .. } => Some(format!(
                 "run `{command}` by hand to see why it fails (kubectl would fail the same way); it must be on PATH and print an ExecCredential"
             )),
             SourceError::Unreachable { .. } => Some("check the server address and that the cluster is up (`kubectl --context NAME version`)".into()),
             SourceError::Auth { .. } => Some("check the user of this context; an exec plugin (e.g. `aws eks get-token`) must be installed and on PATH".into()),
             SourceError::NotKubernetes { .. } => Some("the kubeconfig's server address may point at the wrong port or a proxy".into()),
-            _ => None,
+            SourceError::Discovery { .. } => {
+                Some("the API server answered but could not list its APIs; retry, or check its health (`kubectl get --raw /readyz`)".into())
+            }
         }
     }
 }

@@ -370,3 +370,6 @@ pub fn install_widget_crd(ctx: &str) {
         kubectl_raw(ctx, &["get", "widgets", "-A"]).status.success()
     });
 }
+
+/// The fault-injecting proxy (issue 6): a real apiserver behind scripted faults.
+pub mod faultproxy;

@@ -1,0 +1,365 @@
+//! The fault matrix (issue 6): every fault × {discovery, first page, later page} ×
+//! {transient, persistent}, injected by `common::faultproxy` between kparity and the real blue
+//! apiserver.
+//!
+//! - Transient: the run completes with the right verdict, both against an identical side (blue
+//!   itself: equivalent) and a drifted one (green, where one ConfigMap differs: different, with
+//!   exactly that object), and reads exactly as many objects as a run without faults.
+//! - Persistent: never `equivalent`; exit 2. A fault on a type's list makes that type, and only
+//!   it, incomplete with the fault's specific reason while every other type is still compared;
+//!   a fault on discovery stops the run with one clear error. Every case is bounded in time.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::faultproxy::{FaultProxy, parse_script, scratch};
+use common::*;
+
+const NS: &str = "faults-matrix";
+/// The per-type deadline the matrix runs with (`--timeout`): short, so persistent faults end fast.
+const TIMEOUT: &str = "6s";
+/// A whole run under a persistent fault must end within this (deadline, plus discovery, plus
+/// the other types): no case may hang.
+const RUN_BOUND: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Discovery,
+    FirstPage,
+    LaterPage,
+}
+
+impl Place {
+    fn script(self) -> &'static str {
+        match self {
+            Place::Discovery => "discovery /apis",
+            Place::FirstPage => "first-page configmaps",
+            Place::LaterPage => "continue configmaps",
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Place::Discovery => "discovery (/apis)",
+            Place::FirstPage => "first page",
+            Place::LaterPage => "later page",
+        }
+    }
+}
+
+/// A fault, how often it fires when transient, and the reason code a persistent one must give.
+struct FaultSpec {
+    fault: &'static str,
+    transient_times: u32,
+    reason: &'static str,
+    /// Words the one-line error of a persistent discovery fault must contain.
+    discovery_words: &'static [&'static str],
+}
+
+const FAULTS: &[FaultSpec] = &[
+    FaultSpec { fault: "429", transient_times: 2, reason: "throttled", discovery_words: &["throttled"] },
+    FaultSpec { fault: "500", transient_times: 2, reason: "server_error", discovery_words: &["server error 500"] },
+    FaultSpec { fault: "503", transient_times: 2, reason: "unavailable", discovery_words: &["unavailable"] },
+    FaultSpec { fault: "504", transient_times: 2, reason: "server_error", discovery_words: &["server error 504"] },
+    FaultSpec { fault: "reset", transient_times: 2, reason: "transport", discovery_words: &["transport error"] },
+    FaultSpec { fault: "stall", transient_times: 1, reason: "timeout", discovery_words: &["timeout"] },
+    FaultSpec { fault: "truncate", transient_times: 2, reason: "decode", discovery_words: &["broken JSON"] },
+    FaultSpec { fault: "410", transient_times: 1, reason: "gone", discovery_words: &[] },
+    FaultSpec { fault: "401", transient_times: 1, reason: "unauthorized", discovery_words: &["authenticate", "401"] },
+    FaultSpec { fault: "trickle", transient_times: 1, reason: "timeout", discovery_words: &["timeout"] },
+];
+
+struct Case {
+    spec: &'static FaultSpec,
+    place: Place,
+    persistent: bool,
+}
+
+struct Outcome {
+    row: String,
+    failures: Vec<String>,
+}
+
+/// What a run without faults reads: the yardstick of every case.
+struct Baseline {
+    objects_old: u64,
+    configmaps_old: u64,
+}
+
+fn kparity_via(kubeconfig: &str, other: &str) -> Run {
+    let mut cmd = kparity();
+    cmd.env("KUBECONFIG", kubeconfig).args([
+        "diff",
+        "ctx:faulty",
+        &format!("ctx:{other}"),
+        "-n",
+        NS,
+        "-o",
+        "json",
+        "--timeout",
+        TIMEOUT,
+        // Small pages, so every type with more than two objects has continue pages.
+        "--page-size",
+        "2",
+    ]);
+    cmd.timeout(Duration::from_secs(120));
+    run_cmd(&mut cmd)
+}
+
+fn kind_count(report: &serde_json::Value, kind: &str, side: &str) -> u64 {
+    report["kinds"]
+        .as_array()
+        .and_then(|ks| ks.iter().find(|k| k["kind"] == kind && k["group"] == ""))
+        .and_then(|k| k[side].as_u64())
+        .unwrap_or(0)
+}
+
+fn run_case(case: &Case, base: &Baseline) -> Outcome {
+    let times = if case.persistent { "always".to_string() } else { format!("x{}", case.spec.transient_times) };
+    let fault = match case.spec.fault {
+        // Longer than the 2 s per-request bound (a third of the 6 s deadline), shorter than a run.
+        "trickle" => "trickle=4s",
+        f => f,
+    };
+    let script = format!("{} {fault} {times}", case.place.script());
+    let mut failures = Vec::new();
+    let mut fail = |m: String| failures.push(format!("[{script}] {m}"));
+    let runs: &[(&str, i32)] = if case.persistent { &[("blue", 2)] } else { &[("blue", 0), ("green", 1)] };
+    let mut verdicts = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for &(other, want_code) in runs {
+        let proxy = FaultProxy::start("blue", &script);
+        let (_dir, dir) = scratch();
+        let kc = proxy.kubeconfig(&dir, "faulty");
+        let run = kparity_via(&kc, other);
+        slowest = slowest.max(run.elapsed);
+        let hits = proxy.hits()[0];
+        let ctx = || {
+            format!(
+                "vs {other}: exit {}, {:.1}s, fault fired {hits}x\nstderr: {}\nrequests: {:?}",
+                run.code,
+                run.elapsed.as_secs_f32(),
+                run.stderr.trim(),
+                proxy
+                    .requests()
+                    .iter()
+                    .filter(|r| r.contains("configmaps") || !r.contains("namespaces"))
+                    .collect::<Vec<_>>()
+            )
+        };
+        // A case whose fault never fired proves nothing.
+        if case.persistent && hits == 0 || !case.persistent && hits != case.spec.transient_times {
+            fail(format!("the fault fired {hits} times; {}", ctx()));
+        }
+        if run.code != want_code {
+            fail(format!("expected exit {want_code}; {}", ctx()));
+        }
+        if run.elapsed > RUN_BOUND {
+            fail(format!("took longer than {RUN_BOUND:?}; {}", ctx()));
+        }
+        if run.stderr.contains("panicked") || run.stderr.contains("RUST_BACKTRACE") {
+            fail(format!("panicked; {}", ctx()));
+        }
+        let report: Option<serde_json::Value> = serde_json::from_str(&run.stdout).ok();
+        let verdict = report.as_ref().and_then(|r| r["verdict"].as_str()).unwrap_or("(no report)").to_string();
+        // The one property above all: never equivalent unless everything was read.
+        if case.persistent && (verdict == "equivalent" || run.code == 0) {
+            fail(format!("said equivalent under a persistent fault; {}", ctx()));
+        }
+        match (case.persistent, case.place, &report) {
+            (false, _, Some(r)) => {
+                let want = if other == "blue" { "equivalent" } else { "different" };
+                if verdict != want {
+                    fail(format!("verdict {verdict}, expected {want}; {}\n{}", ctx(), r["incomplete"]));
+                }
+                if r["summary"]["objects_old"].as_u64() != Some(base.objects_old) {
+                    fail(format!(
+                        "read {} objects, a run without faults reads {}",
+                        r["summary"]["objects_old"], base.objects_old
+                    ));
+                }
+                if other == "green" {
+                    let objs = r["objects"].as_array().cloned().unwrap_or_default();
+                    let only_settings = objs.len() == 1
+                        && objs[0]["key"]["kind"] == "ConfigMap"
+                        && objs[0]["key"]["name"] == "settings"
+                        && objs[0]["change"] == "changed";
+                    if !only_settings {
+                        fail(format!("expected exactly ConfigMap settings changed, got {}", r["objects"]));
+                    }
+                }
+            }
+            (false, _, None) => fail(format!("no JSON report; {}", ctx())),
+            (true, Place::Discovery, _) => {
+                if report.is_some() {
+                    fail(format!("a failed discovery still produced a report; {}", ctx()));
+                }
+                let first = run.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+                if !first.contains("failed to read OLD (ctx:faulty)") {
+                    fail(format!("the error does not say which side failed; {}", ctx()));
+                }
+                if !case.spec.discovery_words.iter().any(|w| first.contains(w)) {
+                    fail(format!("the error does not name the fault ({:?}); {}", case.spec.discovery_words, ctx()));
+                }
+            }
+            (true, _, Some(r)) => {
+                if verdict != "incomplete" {
+                    fail(format!("verdict {verdict}, expected incomplete; {}", ctx()));
+                }
+                let inc = r["incomplete"].as_array().cloned().unwrap_or_default();
+                let only_cm = inc.len() == 1
+                    && inc[0]["side"] == "old"
+                    && inc[0]["resource"] == "configmaps"
+                    && inc[0]["reason"] == case.spec.reason;
+                if !only_cm {
+                    fail(format!(
+                        "expected exactly old configmaps incomplete with reason {}, got {}",
+                        case.spec.reason, r["incomplete"]
+                    ));
+                }
+                // Every other type was still read and compared.
+                let want = base.objects_old - base.configmaps_old;
+                let got =
+                    r["summary"]["objects_old"].as_u64().unwrap_or(0).saturating_sub(kind_count(r, "ConfigMap", "old"));
+                if got != want {
+                    fail(format!("the other types hold {got} objects, a run without faults reads {want}"));
+                }
+            }
+            (true, _, None) => fail(format!("no JSON report; {}", ctx())),
+        }
+        let reason = report
+            .as_ref()
+            .and_then(|r| {
+                r["incomplete"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .map(|i| i["reason"].as_str().unwrap_or("").to_string())
+            })
+            .unwrap_or_default();
+        verdicts.push(if case.persistent {
+            if report.is_some() {
+                format!("{verdict} ({reason}), exit {}", run.code)
+            } else {
+                format!("run refused, exit {}", run.code)
+            }
+        } else {
+            format!("{verdict} vs {other}")
+        });
+    }
+    let mode =
+        if case.persistent { "persistent".to_string() } else { format!("transient (x{})", case.spec.transient_times) };
+    let row = format!(
+        "| {} | {} | {} | {} | {:.1} s |",
+        case.spec.fault,
+        case.place.label(),
+        mode,
+        verdicts.join("; "),
+        slowest.as_secs_f32()
+    );
+    Outcome { row, failures }
+}
+
+#[test]
+fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_ones() {
+    require_clusters();
+    let _g = serial();
+    let ns = TestNamespace::new(NS, &["blue", "green"]);
+    let mut extra = String::new();
+    for i in 1..=3 {
+        write!(
+            extra,
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}, namespace: {NS}}}\ndata: {{n: \"{i}\"}}\n"
+        )
+        .unwrap();
+    }
+    for ctx in ["blue", "green"] {
+        apply(ctx, &workloads(&ns.name, "s3cret"), &[]);
+        apply(ctx, &extra, &[]);
+    }
+    kubectl(
+        "green",
+        &["-n", NS, "patch", "configmap", "settings", "--type=merge", "-p", r#"{"data":{"timeout":"45s"}}"#],
+    );
+
+    // The yardstick: through the proxy with no fault, identical to blue.
+    let proxy = FaultProxy::start("blue", "");
+    let (_dir, dir) = scratch();
+    let base_run = kparity_via(&proxy.kubeconfig(&dir, "faulty"), "blue");
+    assert_eq!(
+        base_run.code, 0,
+        "without faults the proxied blue must equal blue:\n{}\n{}",
+        base_run.stdout, base_run.stderr
+    );
+    let r = base_run.json();
+    let base = Baseline {
+        objects_old: r["summary"]["objects_old"].as_u64().expect("objects_old"),
+        configmaps_old: kind_count(&r, "ConfigMap", "old"),
+    };
+    assert!(base.configmaps_old >= 6, "the namespace must hold enough ConfigMaps for continue pages: {}", r["kinds"]);
+    assert!(base.objects_old > base.configmaps_old + 5, "other types must hold objects too: {}", r["kinds"]);
+    assert!(proxy.requests().iter().any(|r| r.contains("continue=")), "page size 2 must produce continue pages");
+    drop(proxy);
+
+    let mut cases = VecDeque::new();
+    for spec in FAULTS {
+        for place in [Place::Discovery, Place::FirstPage, Place::LaterPage] {
+            // 410 Gone is the answer to an expired continue token: it exists only on later pages.
+            if spec.fault == "410" && place != Place::LaterPage {
+                continue;
+            }
+            for persistent in [false, true] {
+                cases.push_back(Case { spec, place, persistent });
+            }
+        }
+    }
+    let total = cases.len();
+    let queue = Mutex::new(cases.into_iter().enumerate().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    let started = Instant::now();
+    // Three cases at a time: each is mostly waiting (backoffs, stalls), and the machine is shared.
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some((i, case)) = next else { break };
+                    let out = run_case(&case, &base);
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push((i, out));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    let mut table = String::from("| fault | where | mode | verdict | time (slowest run) |\n|---|---|---|---|---|\n");
+    let mut failures = Vec::new();
+    let mut failed_cases = 0;
+    for (_, out) in &results {
+        table.push_str(&out.row);
+        table.push('\n');
+        failed_cases += usize::from(!out.failures.is_empty());
+        failures.extend(out.failures.iter().cloned());
+    }
+    println!("{table}\n{total} cases in {:.0} s", started.elapsed().as_secs_f32());
+    let _ = std::fs::write(root().join("target/fault-matrix.md"), &table);
+    assert_eq!(results.len(), total);
+    assert!(failures.is_empty(), "{failed_cases} of {total} cases failed:\n\n{}\n\n{table}", failures.join("\n\n"));
+}
+
+#[test]
+fn fault_scripts_parse_and_reject_mistakes() {
+    let rules = parse_script(
+        "# comment\nfirst-page configmaps 503 x2\ncontinue * 410 always # trailing\ndiscovery /apis stall=30s x1\n",
+    )
+    .expect("valid script");
+    assert_eq!(rules.len(), 3);
+    assert_eq!(rules[0].times, Some(2));
+    assert_eq!(rules[1].times, None);
+    assert_eq!(rules[2].fault, common::faultproxy::Fault::Stall(Duration::from_secs(30)));
+    for bad in ["first-page configmaps 503", "somewhere x 503 x1", "any * 418 x1", "any * 503 twice"] {
+        assert!(parse_script(bad).is_err(), "{bad}");
+    }
+}
