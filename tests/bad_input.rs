@@ -109,7 +109,7 @@ fn missing_exec_credential_plugin_is_trouble_with_a_hint() {
     assert_trouble(
         &run,
         "missing exec plugin",
-        &["authenticate", "\"prod\"", "\"kparity-test-no-such-plugin\" was not found"],
+        &["failed to get credentials", "\"prod\"", "\"kparity-test-no-such-plugin\"", "could not be started"],
     );
     assert!(run.stderr.contains("exec plugin"), "the hint names the plugin as the suspect: {}", run.stderr);
 }
@@ -124,7 +124,11 @@ fn failing_exec_credential_plugin_is_trouble_with_a_hint() {
     std::fs::write(&kc, kubeconfig_text(&blue_cluster_entry(), &exec_user(path_str(&plugin)))).expect("write");
     let run = run_with_kubeconfig(&kc, &["diff", "prod", "prod"]);
     // The plugin's own explanation reaches the user, on the one error line.
-    assert_trouble(&run, "failing exec plugin", &["authenticate", "\"prod\"", "exit status 255", "run aws sso login"]);
+    assert_trouble(
+        &run,
+        "failing exec plugin",
+        &["failed to get credentials", "\"prod\"", "exit status: 255", "run aws sso login"],
+    );
 }
 
 /// The blue test cluster's `cluster:` entry (server and CA), indented for `kubeconfig_text`.
