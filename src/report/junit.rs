@@ -186,29 +186,7 @@ fn cases(c: &Comparison) -> Vec<Case> {
 
 /// `~ Deployment.apps shop/web` and its field changes, as the table report shows them.
 fn describe_object(d: &ObjectDiff) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "{} {}", change_marker(d.change), d.key);
-    match d.change {
-        Change::Changed => {
-            for f in &d.fields {
-                let value = if f.hidden {
-                    "changed (value hidden)".to_string()
-                } else {
-                    format!("{} → {}", show_value(f.change.old.as_ref()), show_value(f.change.new.as_ref()))
-                };
-                let _ = writeln!(s, "    {}: {value}", f.change.display_path());
-                if let Some(reason) = &f.waived {
-                    let _ = writeln!(s, "      waived: {reason}");
-                }
-            }
-        }
-        Change::Missing | Change::Extra => {
-            if let Some(reason) = &d.waived {
-                let _ = writeln!(s, "    waived: {reason}");
-            }
-        }
-    }
-    s
+    super::object_lines(d, false)
 }
 
 fn write_case(out: &mut String, case: &Case) {

@@ -61,11 +61,7 @@ pub fn render(c: &Comparison) -> String {
             if d.change == Change::Changed {
                 let _ = writeln!(out, "  ```");
                 for f in &d.fields {
-                    let value = if f.hidden {
-                        "changed (value hidden)".to_string()
-                    } else {
-                        format!("{} → {}", show_value(f.change.old.as_ref()), show_value(f.change.new.as_ref()))
-                    };
+                    let value = super::field_change_text(f);
                     let w = if f.waived.is_some() { "  [waived]" } else { "" };
                     let _ = writeln!(out, "  {}: {value}{w}", f.change.display_path());
                 }

@@ -125,6 +125,40 @@ pub(crate) fn show_value(v: Option<&Value>) -> String {
     }
 }
 
+/// A field change as people read it: `old → new`, or `changed (value hidden)` for a secret.
+pub(crate) fn field_change_text(f: &crate::diff::FieldDiff) -> String {
+    if f.hidden {
+        "changed (value hidden)".to_string()
+    } else {
+        format!("{} → {}", show_value(f.change.old.as_ref()), show_value(f.change.new.as_ref()))
+    }
+}
+
+/// `~ Deployment.apps shop/web` and its indented field changes and waivers, as the table and
+/// the JUnit failure text show a differing object.
+pub(crate) fn object_lines(d: &crate::diff::ObjectDiff, mark_waived: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let waived = if mark_waived && d.is_waived() { "  [waived]" } else { "" };
+    let _ = writeln!(s, "{} {}{waived}", change_marker(d.change), d.key);
+    match d.change {
+        Change::Changed => {
+            for f in &d.fields {
+                let _ = writeln!(s, "    {}: {}", f.change.display_path(), field_change_text(f));
+                if let Some(reason) = &f.waived {
+                    let _ = writeln!(s, "      waived: {reason}");
+                }
+            }
+        }
+        Change::Missing | Change::Extra => {
+            if let Some(reason) = &d.waived {
+                let _ = writeln!(s, "    waived: {reason}");
+            }
+        }
+    }
+    s
+}
+
 pub(crate) fn change_marker(c: Change) -> &'static str {
     match c {
         Change::Changed => "~",

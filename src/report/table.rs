@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use super::{change_marker, describe_source, headline, show_value};
-use crate::diff::{Change, Comparison};
+use super::{describe_source, headline, object_lines};
+use crate::diff::Comparison;
 
 pub fn render(c: &Comparison) -> String {
     let mut out = String::new();
@@ -49,28 +49,7 @@ pub fn render(c: &Comparison) -> String {
     if !c.objects.is_empty() {
         let _ = writeln!(out, "\nDifferences (~ changed, - missing in new, + extra in new):");
         for d in &c.objects {
-            let waived = if d.is_waived() { "  [waived]" } else { "" };
-            let _ = writeln!(out, "{} {}{waived}", change_marker(d.change), d.key);
-            match d.change {
-                Change::Changed => {
-                    for f in &d.fields {
-                        let value = if f.hidden {
-                            "changed (value hidden)".to_string()
-                        } else {
-                            format!("{} → {}", show_value(f.change.old.as_ref()), show_value(f.change.new.as_ref()))
-                        };
-                        let _ = writeln!(out, "    {}: {value}", f.change.display_path());
-                        if let Some(reason) = &f.waived {
-                            let _ = writeln!(out, "      waived: {reason}");
-                        }
-                    }
-                }
-                Change::Missing | Change::Extra => {
-                    if let Some(reason) = &d.waived {
-                        let _ = writeln!(out, "    waived: {reason}");
-                    }
-                }
-            }
+            out.push_str(&object_lines(d, true));
         }
     }
 

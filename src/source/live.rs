@@ -121,6 +121,11 @@ pub async fn read(
         .await;
 
     for (ty, res) in results {
+        if res.is_err() {
+            // The pages read before the failure are a partial, arbitrary subset: they are
+            // forgotten, so an incomplete type makes no claim at all, in a diff or an archive.
+            sink.restart(&ty);
+        }
         match res {
             Ok(_) => {}
             Err(Failure::Auth(m)) => return Err(SourceError::Auth { context: context.to_string(), message: m }),
