@@ -48,7 +48,11 @@ pub fn render(c: &Comparison) -> String {
         let _ = writeln!(out, "\nDifferences (~ changed, - missing in new, + extra in new):");
         for d in &c.objects {
             let waived = if d.is_waived() { "  [waived]" } else { "" };
-            let _ = writeln!(out, "{} {}{waived}", change_marker(d.change), d.key);
+            let across = match c.read_across_versions(&d.key.group, &d.key.kind) {
+                Some((o, n)) => format!("  [compared across versions: old {o}, new {n}]"),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "{} {}{waived}{across}", change_marker(d.change), d.key);
             match d.change {
                 Change::Changed => {
                     for f in &d.fields {
@@ -96,6 +100,24 @@ pub fn render(c: &Comparison) -> String {
         for a in &c.api_differences {
             let gv = if a.group.is_empty() { a.version.clone() } else { format!("{}/{}", a.group, a.version) };
             let _ = writeln!(out, "  only {}: {gv} {} ({})", a.side, a.resource, a.kind);
+        }
+    }
+    if !c.preferred_versions.is_empty() {
+        let _ = writeln!(out, "\nAPI differences (preferred version differs):");
+        for p in &c.preferred_versions {
+            let _ = writeln!(out, "  {}", super::describe_preferred(p));
+        }
+    }
+    if !c.unserved_on_new.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nAPI differences (objects on old only under versions new does not serve; they will not survive the migration as they are):"
+        );
+        for u in &c.unserved_on_new {
+            let _ = writeln!(out, "  {}", super::describe_unserved(u));
+            for k in &u.objects {
+                let _ = writeln!(out, "    {k}");
+            }
         }
     }
 
