@@ -564,3 +564,81 @@ fn unserved_on_new(old: &Dump, new: &Dump) -> Vec<UnservedOnNew> {
     }
     out
 }
+
+#[cfg(test)]
+mod api_version_tests {
+    use super::*;
+    use crate::dump::SourceKind;
+    use crate::model::ApiType;
+    use crate::secrets::KeyInfo;
+
+    fn ty(version: &str) -> ApiType {
+        ApiType {
+            group: "x.io".into(),
+            version: version.into(),
+            resource: "widgets".into(),
+            kind: "Widget".into(),
+            namespaced: true,
+        }
+    }
+
+    fn dump(served: &[&str], preferred: &str, listed: &str, objects: &[&str]) -> Dump {
+        Dump {
+            info: SourceInfo {
+                kind: SourceKind::Context,
+                name: "c".into(),
+                server: "s".into(),
+                kubernetes_version: None,
+                time: String::new(),
+                secret_key: KeyInfo::Keyed { fingerprint: "run:x".into() },
+                origin_context: None,
+            },
+            objects: objects
+                .iter()
+                .map(|n| {
+                    let key = ObjectKey {
+                        group: "x.io".into(),
+                        kind: "Widget".into(),
+                        namespace: Some("a".into()),
+                        name: n.to_string(),
+                    };
+                    (key, Normalized::Content(serde_json::json!({"spec": {"size": 1}})))
+                })
+                .collect(),
+            incomplete: Vec::new(),
+            excluded: Vec::new(),
+            served: served.iter().map(|v| ty(v)).collect(),
+            preferred: vec![ty(preferred)],
+            listed: vec![ty(listed)],
+            rule_hits: Vec::new(),
+            type_skips: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn a_moved_preferred_version_read_in_a_common_version_is_not_across_versions() {
+        let old = dump(&["v1beta1", "v1"], "v1beta1", "v1", &["w"]);
+        let new = dump(&["v1"], "v1", "v1", &["w"]);
+        let p = preferred_versions(&old, &new);
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].old_preferred.as_str(), p[0].new_preferred.as_str()), ("v1beta1", "v1"));
+        assert_eq!(p[0].across_versions(), None);
+        assert!(unserved_on_new(&old, &new).is_empty(), "v1 is served by both");
+    }
+
+    #[test]
+    fn objects_only_under_versions_new_does_not_serve_are_listed() {
+        let old = dump(&["v1alpha1"], "v1alpha1", "v1alpha1", &["w"]);
+        let new = dump(&["v1"], "v1", "v1", &["w"]);
+        assert_eq!(preferred_versions(&old, &new)[0].across_versions(), Some(("v1alpha1", "v1")));
+        let u = unserved_on_new(&old, &new);
+        assert_eq!(u.len(), 1);
+        assert_eq!(
+            (u[0].old_versions.clone(), u[0].new_versions.clone()),
+            (vec!["v1alpha1".into()], vec!["v1".into()])
+        );
+        assert_eq!(u[0].objects.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["w"]);
+        // A type with no objects on OLD strands nothing.
+        assert!(unserved_on_new(&dump(&["v1alpha1"], "v1alpha1", "v1alpha1", &[]), &new).is_empty());
+    }
+}
