@@ -88,10 +88,13 @@ impl Match {
 }
 
 /// A field requirement holds: the field equals the string, or exists at all when it is `*`.
+/// A number or boolean equals the string it prints as (`maxUnavailable: 1` matches `"1"`): YAML
+/// rules files cannot otherwise name a server default that is not a string.
 fn field_is(obj: &Value, ptr: &str, expected: &str) -> bool {
     match obj.pointer(ptr) {
         None => false,
         Some(_) if expected == "*" => true,
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string() == expected,
         Some(v) => v.as_str() == Some(expected),
     }
 }
@@ -338,6 +341,16 @@ mod version_tests {
         check(Some("v1.37.2"), Some("v1.37.1-eks-1"), &["always"]);
         check(Some("v1.33.0"), Some("v1.37.2"), &["always"]);
         check(None, Some("v1.37.2"), &["always"]);
+    }
+
+    #[test]
+    fn field_requirements_match_numbers_and_booleans_by_their_text() {
+        let obj = serde_json::json!({"spec": {"n": 1, "b": true, "s": "1"}});
+        assert!(field_is(&obj, "/spec/n", "1"));
+        assert!(field_is(&obj, "/spec/b", "true"));
+        assert!(field_is(&obj, "/spec/s", "1"));
+        assert!(!field_is(&obj, "/spec/n", "2"));
+        assert!(!field_is(&obj, "/spec/missing", "1"));
     }
 
     #[test]
