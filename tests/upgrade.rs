@@ -334,6 +334,12 @@ fn objects_on_legacy_under_a_version_green_does_not_serve_are_reported_as_such()
     let table = run_kparity(&["diff", OLD, NEW, "--profile", "upgrade", "-n", &ns.name]).stdout;
     assert!(table.contains("will not survive the migration"), "{table}");
     assert!(table.contains("[compared across versions: old v1alpha1, new v1]"), "{table}");
+    let markdown = run_kparity(&["diff", OLD, NEW, "-n", &ns.name, "-o", "markdown"]).stdout;
+    assert!(markdown.contains("will not survive the migration"), "{markdown}");
+    assert!(
+        markdown.contains("Gadget.upgrade.example.com (gadgets): 1 object(s); old serves v1alpha1, new serves v1"),
+        "{markdown}"
+    );
 
     for ctx in [OLD, NEW] {
         drop(kubectl_raw(ctx, &["delete", "-n", &ns.name, "gadgets.upgrade.example.com", "--all"]));

@@ -94,7 +94,7 @@ fn field_is(obj: &Value, ptr: &str, expected: &str) -> bool {
     match obj.pointer(ptr) {
         None => false,
         Some(_) if expected == "*" => true,
-        Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string() == expected,
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => serde_json::from_str::<Value>(expected).is_ok_and(|e| &e == v),
         Some(v) => v.as_str() == Some(expected),
     }
 }
