@@ -51,6 +51,10 @@ pub struct Dump {
     pub excluded: Vec<Excluded>,
     /// Every listable type the server serves, all versions (for API differences).
     pub served: Vec<ApiType>,
+    /// The types in each group's preferred version on this side (for API differences).
+    pub preferred: Vec<ApiType>,
+    /// The types as they were listed, in the version read (for objects compared across versions).
+    pub listed: Vec<ApiType>,
     /// How many objects each rule took effect on, by rule index.
     pub rule_hits: Vec<usize>,
     /// Rules that removed a whole type before listing.

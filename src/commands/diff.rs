@@ -1,5 +1,6 @@
 //! `kparity diff OLD NEW`: reads both sides concurrently, compares, reports, and maps the
-//! verdict to an exit code.
+//! verdict to an exit code. Live sides are read in two phases: both are connected and
+//! discovered first, so each type can then be listed in a version both sides serve.
 
 use anyhow::Context as _;
 
@@ -7,12 +8,13 @@ use crate::cli::DiffArgs;
 use crate::diff::{CompareOptions, compare};
 use crate::dump::{Collector, Dump};
 use crate::exit::Exit;
+use crate::model::ApiType;
 use crate::progress::{Progress, SideProgress};
 use crate::report::{Format, RunInfo, junit, metrics, style};
 use crate::rules::{self, RuleSet};
 use crate::secrets::SecretKey;
 use crate::source::kubeconfig::Kubeconfigs;
-use crate::source::{ReadOptions, SourceSpec, kubeconfig, live};
+use crate::source::{ReadOptions, SourceSpec, kubeconfig, live, plan};
 
 pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, quiet: bool) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
@@ -94,7 +96,7 @@ async fn read_and_compare(
     kubeconfig_path: Option<&std::path::Path>,
     quiet: bool,
 ) -> anyhow::Result<crate::diff::Comparison> {
-    let rules = rules::load(&args.rules.to_options())?;
+    let all_rules = rules::load(&args.rules.to_options())?;
     let read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
     let old_spec = SourceSpec::parse(&args.old);
     let new_spec = SourceSpec::parse(&args.new);
@@ -112,14 +114,46 @@ async fn read_and_compare(
 
     let progress = Progress::new(quiet);
     let (old_p, new_p) = (progress.side(&format!("old {}", args.old)), progress.side(&format!("new {}", args.new)));
-    let (old, new) = tokio::join!(
-        read_side(&old_spec, &configs, &read, &rules, &key, &old_p),
-        read_side(&new_spec, &configs, &read, &rules, &key, &new_p),
-    );
-    let (old, new) = (
-        old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-        new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-    );
+    let (old, new, rules) = if let (SourceSpec::Context(old_ctx), SourceSpec::Context(new_ctx)) = (&old_spec, &new_spec)
+    {
+        let (old, new) = tokio::join!(
+            live::prepare(&configs, old_ctx, &read, &all_rules),
+            live::prepare(&configs, new_ctx, &read, &all_rules),
+        );
+        let (old, new) = (
+            old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+            new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+        );
+        // Version-scoped rules (the `upgrade` profile) are in force only between the versions
+        // they were measured on; both sides' versions are known once both are prepared.
+        let rules = all_rules.for_versions(old.kubernetes_version(), new.kubernetes_version());
+        let plan = plan::reconcile(
+            plan::Discovery { preferred: &old.preferred, served: &old.served },
+            plan::Discovery { preferred: &new.preferred, served: &new.served },
+        );
+        let (old, new) = tokio::join!(
+            list_side(old, &plan.old, &read, &rules, &key, &old_p),
+            list_side(new, &plan.new, &read, &rules, &key, &new_p),
+        );
+        (
+            old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+            new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+            rules,
+        )
+    } else {
+        // A snapshot's version is known only once it is read: version-scoped rules stay off, so
+        // such differences are reported rather than excused on a guess.
+        let rules = all_rules.for_versions(None, None);
+        let (old, new) = tokio::join!(
+            read_side(&old_spec, &configs, &read, &rules, &key, &old_p),
+            read_side(&new_spec, &configs, &read, &rules, &key, &new_p),
+        );
+        (
+            old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+            new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+            rules,
+        )
+    };
 
     Ok(compare(
         &old,
@@ -140,19 +174,35 @@ pub async fn read_side(
 ) -> anyhow::Result<Dump> {
     match spec {
         SourceSpec::Context(ctx) => {
-            let collector = Collector::new(rules);
-            let live = live::read(configs, ctx, read, rules, key, key.run_info(), &collector, progress).await?;
-            let (objects, rule_hits) = collector.finish();
-            Ok(Dump {
-                info: live.info,
-                objects,
-                incomplete: live.incomplete,
-                excluded: live.excluded,
-                served: live.served,
-                rule_hits,
-                type_skips: live.type_skips,
-            })
+            let prepared = live::prepare(configs, ctx, read, rules).await?;
+            let plan = prepared.preferred.clone();
+            list_side(prepared, &plan, read, rules, key, progress).await
         }
         SourceSpec::Snapshot(path) => crate::snapshot::read_dump(path, read, rules),
     }
+}
+
+/// Lists a prepared live side in the versions of `plan` into a normalized dump.
+async fn list_side(
+    prepared: live::Prepared,
+    plan: &[ApiType],
+    read: &ReadOptions,
+    rules: &RuleSet,
+    key: &SecretKey,
+    progress: &SideProgress,
+) -> anyhow::Result<Dump> {
+    let collector = Collector::new(rules);
+    let live = live::list(prepared, plan, read, rules, key, key.run_info(), &collector, progress).await?;
+    let (objects, rule_hits) = collector.finish();
+    Ok(Dump {
+        info: live.info,
+        objects,
+        incomplete: live.incomplete,
+        excluded: live.excluded,
+        served: live.served,
+        preferred: live.preferred,
+        listed: live.listed,
+        rule_hits,
+        type_skips: live.type_skips,
+    })
 }

@@ -26,7 +26,10 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
     let writer = SnapshotWriter::new(&args.output, user_key.is_some())?;
     let progress = Progress::new(quiet);
     let side = progress.side(&args.context);
-    let live = live::read(&configs, &args.context, &read, &no_rules, &key, key.archive_info(), &writer, &side).await?;
+    let prepared = live::prepare(&configs, &args.context, &read, &no_rules).await?;
+    // An archive has no other side to agree a version with: each type in its preferred version.
+    let plan = prepared.preferred.clone();
+    let live = live::list(prepared, &plan, &read, &no_rules, &key, key.archive_info(), &writer, &side).await?;
 
     let f = &args.read;
     let header = Header {

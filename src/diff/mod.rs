@@ -124,6 +124,45 @@ pub struct ApiDifference {
     pub kind: String,
 }
 
+/// A type whose preferred version differs between the sides (an upgrade moved it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PreferredVersionDifference {
+    pub group: String,
+    pub resource: String,
+    pub kind: String,
+    pub old_preferred: String,
+    pub new_preferred: String,
+    /// The versions the sides were listed in (None where a side did not list the type, e.g.
+    /// excluded): equal when a version both serve was found.
+    pub old_read: Option<String>,
+    pub new_read: Option<String>,
+}
+
+impl PreferredVersionDifference {
+    /// Both sides were listed, in different versions: their objects were compared across
+    /// versions, so a field the conversion renames shows up as a change.
+    pub fn across_versions(&self) -> Option<(&str, &str)> {
+        match (&self.old_read, &self.new_read) {
+            (Some(a), Some(b)) if a != b => Some((a, b)),
+            _ => None,
+        }
+    }
+}
+
+/// Objects of OLD whose type NEW serves in none of the versions OLD serves it in: they exist
+/// only under a version NEW does not serve and will not survive the migration as they are
+/// (re-applying their manifests to NEW fails until they are rewritten).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnservedOnNew {
+    pub group: String,
+    pub resource: String,
+    pub kind: String,
+    pub old_versions: Vec<String>,
+    /// Empty when NEW does not serve the type in any version.
+    pub new_versions: Vec<String>,
+    pub objects: Vec<ObjectKey>,
+}
+
 /// A problem with the rules themselves, reported so a typo cannot silently do nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleWarning {
@@ -165,9 +204,20 @@ pub struct Comparison {
     pub incomplete: Vec<(Side, Incomplete)>,
     pub excluded: Vec<(Side, Excluded)>,
     pub api_differences: Vec<ApiDifference>,
+    /// Types whose preferred version differs between the sides.
+    pub preferred_versions: Vec<PreferredVersionDifference>,
+    /// Objects of OLD that exist only under versions NEW does not serve.
+    pub unserved_on_new: Vec<UnservedOnNew>,
     pub rule_warnings: Vec<RuleWarning>,
     pub unproven: Vec<Unproven>,
     pub profiles: Vec<String>,
+}
+
+impl Comparison {
+    /// The versions OLD and NEW were read in, when objects of `gk` were compared across versions.
+    pub fn read_across_versions(&self, group: &str, kind: &str) -> Option<(&str, &str)> {
+        self.preferred_versions.iter().filter(|p| p.group == group && p.kind == kind).find_map(|p| p.across_versions())
+    }
 }
 
 /// Options that change what counts as proven.
@@ -343,6 +393,8 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
         incomplete,
         excluded,
         api_differences: api_differences(old, new),
+        preferred_versions: preferred_versions(old, new),
+        unserved_on_new: unserved_on_new(old, new),
         rule_warnings,
         unproven,
         profiles: rules.profiles.clone(),
@@ -466,4 +518,149 @@ fn api_differences(old: &Dump, new: &Dump) -> Vec<ApiDifference> {
         }
     }
     out
+}
+
+fn preferred_versions(old: &Dump, new: &Dump) -> Vec<PreferredVersionDifference> {
+    let by_resource = |types: &[crate::model::ApiType]| -> BTreeMap<(String, String), (String, String)> {
+        types.iter().map(|t| ((t.group.clone(), t.resource.clone()), (t.version.clone(), t.kind.clone()))).collect()
+    };
+    let (old_pref, new_pref) = (by_resource(&old.preferred), by_resource(&new.preferred));
+    let (old_read, new_read) = (by_resource(&old.listed), by_resource(&new.listed));
+    let mut out = Vec::new();
+    for (key, (ov, kind)) in &old_pref {
+        let Some((nv, _)) = new_pref.get(key) else { continue };
+        if ov == nv {
+            continue;
+        }
+        out.push(PreferredVersionDifference {
+            group: key.0.clone(),
+            resource: key.1.clone(),
+            kind: kind.clone(),
+            old_preferred: ov.clone(),
+            new_preferred: nv.clone(),
+            old_read: old_read.get(key).map(|(v, _)| v.clone()),
+            new_read: new_read.get(key).map(|(v, _)| v.clone()),
+        });
+    }
+    out
+}
+
+fn unserved_on_new(old: &Dump, new: &Dump) -> Vec<UnservedOnNew> {
+    // Without NEW's list of served APIs (an old archive, a failed discovery) nothing can be said.
+    if new.served.is_empty() {
+        return Vec::new();
+    }
+    let versions = |d: &Dump| -> BTreeMap<(String, String), (String, BTreeSet<String>)> {
+        let mut m: BTreeMap<(String, String), (String, BTreeSet<String>)> = BTreeMap::new();
+        for t in &d.served {
+            let e = m.entry((t.group.clone(), t.resource.clone())).or_insert_with(|| (t.kind.clone(), BTreeSet::new()));
+            e.1.insert(t.version.clone());
+        }
+        m
+    };
+    let (old_v, new_v) = (versions(old), versions(new));
+    let mut out = Vec::new();
+    for ((group, resource), (kind, ov)) in old_v {
+        let nv = new_v.get(&(group.clone(), resource.clone())).map(|(_, v)| v.clone()).unwrap_or_default();
+        if ov.iter().any(|v| nv.contains(v)) {
+            continue;
+        }
+        // Compared objects only: an object a skip rule leaves out is not part of the migration.
+        let objects: Vec<ObjectKey> = old
+            .objects
+            .iter()
+            .filter(|(k, n)| k.group == group && k.kind == kind && !matches!(n, Normalized::Skipped(_)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if objects.is_empty() {
+            continue;
+        }
+        out.push(UnservedOnNew {
+            group,
+            resource,
+            kind,
+            old_versions: ov.into_iter().collect(),
+            new_versions: nv.into_iter().collect(),
+            objects,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod api_version_tests {
+    use super::*;
+    use crate::dump::SourceKind;
+    use crate::model::ApiType;
+    use crate::secrets::KeyInfo;
+
+    fn ty(version: &str) -> ApiType {
+        ApiType {
+            group: "x.io".into(),
+            version: version.into(),
+            resource: "widgets".into(),
+            kind: "Widget".into(),
+            namespaced: true,
+        }
+    }
+
+    fn dump(served: &[&str], preferred: &str, listed: &str, objects: &[&str]) -> Dump {
+        Dump {
+            info: SourceInfo {
+                kind: SourceKind::Context,
+                name: "c".into(),
+                server: "s".into(),
+                kubernetes_version: None,
+                time: String::new(),
+                secret_key: KeyInfo::Keyed { fingerprint: "run:x".into() },
+                origin_context: None,
+            },
+            objects: objects
+                .iter()
+                .map(|n| {
+                    let key = ObjectKey {
+                        group: "x.io".into(),
+                        kind: "Widget".into(),
+                        namespace: Some("a".into()),
+                        name: n.to_string(),
+                    };
+                    (key, Normalized::Content(serde_json::json!({"spec": {"size": 1}})))
+                })
+                .collect(),
+            incomplete: Vec::new(),
+            excluded: Vec::new(),
+            served: served.iter().map(|v| ty(v)).collect(),
+            preferred: vec![ty(preferred)],
+            listed: vec![ty(listed)],
+            rule_hits: Vec::new(),
+            type_skips: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn a_moved_preferred_version_read_in_a_common_version_is_not_across_versions() {
+        let old = dump(&["v1beta1", "v1"], "v1beta1", "v1", &["w"]);
+        let new = dump(&["v1"], "v1", "v1", &["w"]);
+        let p = preferred_versions(&old, &new);
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].old_preferred.as_str(), p[0].new_preferred.as_str()), ("v1beta1", "v1"));
+        assert_eq!(p[0].across_versions(), None);
+        assert!(unserved_on_new(&old, &new).is_empty(), "v1 is served by both");
+    }
+
+    #[test]
+    fn objects_only_under_versions_new_does_not_serve_are_listed() {
+        let old = dump(&["v1alpha1"], "v1alpha1", "v1alpha1", &["w"]);
+        let new = dump(&["v1"], "v1", "v1", &["w"]);
+        assert_eq!(preferred_versions(&old, &new)[0].across_versions(), Some(("v1alpha1", "v1")));
+        let u = unserved_on_new(&old, &new);
+        assert_eq!(u.len(), 1);
+        assert_eq!(
+            (u[0].old_versions.clone(), u[0].new_versions.clone()),
+            (vec!["v1alpha1".into()], vec!["v1".into()])
+        );
+        assert_eq!(u[0].objects.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["w"]);
+        // A type with no objects on OLD strands nothing.
+        assert!(unserved_on_new(&dump(&["v1alpha1"], "v1alpha1", "v1alpha1", &[]), &new).is_empty());
+    }
 }

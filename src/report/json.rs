@@ -25,6 +25,10 @@ pub struct Report<'a> {
     incomplete: Vec<IncompleteEntry<'a>>,
     excluded: Vec<ExcludedEntry<'a>>,
     api_differences: Vec<ApiDifference<'a>>,
+    /// Types whose preferred version differs between the sides, and the versions they were read in.
+    api_preferred_versions: Vec<PreferredVersion<'a>>,
+    /// Objects of OLD that exist only under versions NEW does not serve.
+    api_unserved_on_new: Vec<UnservedOnNew<'a>>,
     /// Why a verdict is incomplete although every type was read.
     unproven: Vec<&'a str>,
     warnings: Vec<String>,
@@ -98,6 +102,38 @@ struct Object<'a> {
     /// RFC 6902 operations turning the normalized OLD object into the normalized NEW one.
     #[serde(skip_serializing_if = "Option::is_none")]
     patch: Option<Value>,
+    /// Present when no version is served by both sides, so the object was compared across versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compared_across_versions: Option<Versions<'a>>,
+}
+
+#[derive(Serialize)]
+struct Versions<'a> {
+    old: &'a str,
+    new: &'a str,
+}
+
+#[derive(Serialize)]
+struct PreferredVersion<'a> {
+    group: &'a str,
+    resource: &'a str,
+    kind: &'a str,
+    old_preferred: &'a str,
+    new_preferred: &'a str,
+    /// The versions listed on each side (null where the side did not list the type).
+    old_read: Option<&'a str>,
+    new_read: Option<&'a str>,
+    across_versions: bool,
+}
+
+#[derive(Serialize)]
+struct UnservedOnNew<'a> {
+    group: &'a str,
+    resource: &'a str,
+    kind: &'a str,
+    old_versions: &'a [String],
+    new_versions: &'a [String],
+    objects: Vec<Key<'a>>,
 }
 
 #[derive(Serialize)]
@@ -171,8 +207,11 @@ pub fn waiver_path(f: &FieldDiff) -> String {
         .collect()
 }
 
-fn object(d: &ObjectDiff) -> Object<'_> {
+fn object<'a>(c: &'a Comparison, d: &'a ObjectDiff) -> Object<'a> {
     Object {
+        compared_across_versions: c
+            .read_across_versions(&d.key.group, &d.key.kind)
+            .map(|(old, new)| Versions { old, new }),
         key: Key { group: &d.key.group, kind: &d.key.kind, namespace: d.key.namespace.as_deref(), name: &d.key.name },
         change: d.change.as_str(),
         waived: d.is_waived(),
@@ -226,7 +265,7 @@ pub fn build(c: &Comparison) -> Report<'_> {
                 excluded_new: k.skipped_new,
             })
             .collect(),
-        objects: c.objects.iter().map(object).collect(),
+        objects: c.objects.iter().map(|d| object(c, d)).collect(),
         incomplete: c
             .incomplete
             .iter()
@@ -259,6 +298,36 @@ pub fn build(c: &Comparison) -> Report<'_> {
                 version: &a.version,
                 resource: &a.resource,
                 kind: &a.kind,
+            })
+            .collect(),
+        api_preferred_versions: c
+            .preferred_versions
+            .iter()
+            .map(|p| PreferredVersion {
+                group: &p.group,
+                resource: &p.resource,
+                kind: &p.kind,
+                old_preferred: &p.old_preferred,
+                new_preferred: &p.new_preferred,
+                old_read: p.old_read.as_deref(),
+                new_read: p.new_read.as_deref(),
+                across_versions: p.across_versions().is_some(),
+            })
+            .collect(),
+        api_unserved_on_new: c
+            .unserved_on_new
+            .iter()
+            .map(|u| UnservedOnNew {
+                group: &u.group,
+                resource: &u.resource,
+                kind: &u.kind,
+                old_versions: &u.old_versions,
+                new_versions: &u.new_versions,
+                objects: u
+                    .objects
+                    .iter()
+                    .map(|k| Key { group: &k.group, kind: &k.kind, namespace: k.namespace.as_deref(), name: &k.name })
+                    .collect(),
             })
             .collect(),
         unproven: c.unproven.iter().map(|u| u.message.as_str()).collect(),

@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::{RunInfo, change_marker, describe_source, headline, show_value};
-use crate::diff::{Change, Comparison, ObjectDiff};
+use super::{RunInfo, describe_source, headline};
+use crate::diff::{Comparison, ObjectDiff};
 
 /// One `<testcase>`, before it is written out.
 struct Case {

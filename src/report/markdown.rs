@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{change_marker, describe_source, headline, show_value};
+use super::{change_marker, describe_source, headline};
 use crate::diff::{Change, Comparison, Verdict};
 
 /// Escapes text for a Markdown table cell.
@@ -57,7 +57,12 @@ pub fn render(c: &Comparison) -> String {
                 Change::Missing => "missing in new",
                 Change::Extra => "extra in new",
             };
-            let _ = writeln!(out, "- `{} {}` {what}{waived}", change_marker(d.change), cell(&d.key.to_string()));
+            let across = match c.read_across_versions(&d.key.group, &d.key.kind) {
+                Some((o, n)) => format!(" _(compared across versions: old {o}, new {n})_"),
+                None => String::new(),
+            };
+            let _ =
+                writeln!(out, "- `{} {}` {what}{waived}{across}", change_marker(d.change), cell(&d.key.to_string()));
             if d.change == Change::Changed {
                 let _ = writeln!(out, "  ```");
                 for f in &d.fields {
@@ -90,6 +95,24 @@ pub fn render(c: &Comparison) -> String {
             let _ = writeln!(out, "- only {}: `{gv}` {} ({})", a.side, a.resource, a.kind);
         }
         let _ = writeln!(out, "\n</details>\n");
+    }
+    if !c.preferred_versions.is_empty() {
+        let _ = writeln!(out, "**API differences (preferred version differs):**\n");
+        for p in &c.preferred_versions {
+            let _ = writeln!(out, "- {}", cell(&super::describe_preferred(p)));
+        }
+        let _ = writeln!(out);
+    }
+    if !c.unserved_on_new.is_empty() {
+        let _ = writeln!(
+            out,
+            "**API differences (objects on old only under versions new does not serve; they will not survive the migration as they are):**\n"
+        );
+        for u in &c.unserved_on_new {
+            let objects: Vec<String> = u.objects.iter().map(|k| format!("`{}`", cell(&k.to_string()))).collect();
+            let _ = writeln!(out, "- {}: {}", cell(&super::describe_unserved(u)), objects.join(", "));
+        }
+        let _ = writeln!(out);
     }
     if !c.rule_warnings.is_empty() {
         let _ = writeln!(out, "**Rule warnings:**\n");

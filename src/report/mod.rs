@@ -166,3 +166,26 @@ pub(crate) fn change_marker(c: Change) -> &'static str {
         Change::Extra => "+",
     }
 }
+
+/// One line about a type whose preferred version moved, saying how its objects were compared.
+pub(crate) fn describe_preferred(p: &crate::diff::PreferredVersionDifference) -> String {
+    let gk = crate::model::GroupKind { group: p.group.clone(), kind: p.kind.clone() };
+    let how = match (&p.old_read, &p.new_read) {
+        (Some(a), Some(b)) if a == b => format!("both read as {a}"),
+        (Some(a), Some(b)) => format!("no version served by both: compared across versions (old {a}, new {b})"),
+        _ => "not listed on both sides".to_string(),
+    };
+    format!("{gk} ({}): old prefers {}, new prefers {}; {how}", p.resource, p.old_preferred, p.new_preferred)
+}
+
+/// One line about objects of OLD that NEW serves in none of their versions.
+pub(crate) fn describe_unserved(u: &crate::diff::UnservedOnNew) -> String {
+    let gk = crate::model::GroupKind { group: u.group.clone(), kind: u.kind.clone() };
+    let new = if u.new_versions.is_empty() { "none".to_string() } else { u.new_versions.join(", ") };
+    format!(
+        "{gk} ({}): {} object(s); old serves {}, new serves {new}",
+        u.resource,
+        u.objects.len(),
+        u.old_versions.join(", ")
+    )
+}

@@ -49,7 +49,13 @@ pub fn render(c: &Comparison) -> String {
     if !c.objects.is_empty() {
         let _ = writeln!(out, "\nDifferences (~ changed, - missing in new, + extra in new):");
         for d in &c.objects {
-            out.push_str(&object_lines(d, true));
+            let mut lines = object_lines(d, true);
+            if let Some((o, n)) = c.read_across_versions(&d.key.group, &d.key.kind) {
+                // Marks the first line: the object was read in different versions on each side.
+                let end = lines.find('\n').unwrap_or(lines.len());
+                lines.insert_str(end, &format!("  [compared across versions: old {o}, new {n}]"));
+            }
+            out.push_str(&lines);
         }
     }
 
@@ -77,6 +83,24 @@ pub fn render(c: &Comparison) -> String {
         for a in &c.api_differences {
             let gv = if a.group.is_empty() { a.version.clone() } else { format!("{}/{}", a.group, a.version) };
             let _ = writeln!(out, "  only {}: {gv} {} ({})", a.side, a.resource, a.kind);
+        }
+    }
+    if !c.preferred_versions.is_empty() {
+        let _ = writeln!(out, "\nAPI differences (preferred version differs):");
+        for p in &c.preferred_versions {
+            let _ = writeln!(out, "  {}", super::describe_preferred(p));
+        }
+    }
+    if !c.unserved_on_new.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nAPI differences (objects on old only under versions new does not serve; they will not survive the migration as they are):"
+        );
+        for u in &c.unserved_on_new {
+            let _ = writeln!(out, "  {}", super::describe_unserved(u));
+            for k in &u.objects {
+                let _ = writeln!(out, "    {k}");
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use time::Date;
 use time::macros::format_description;
 
 use super::pattern::{NameGlob, PointerPattern, Selector};
-use super::{Action, Match, Origin, Rule, Waiver};
+use super::{Action, Match, MinorVersion, Origin, Rule, Waiver};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
@@ -158,6 +158,7 @@ struct RawRule {
     why: String,
     matcher: RawMatch,
     action: Action,
+    kubernetes_versions: Option<Vec<MinorVersion>>,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +174,10 @@ struct RawRuleFields {
     drop: Option<Vec<PointerPattern>>,
     #[serde(default)]
     presence: Option<bool>,
+    /// The Kubernetes minor versions between which this difference was measured: the rule is in
+    /// force only when the two sides run different minor versions, both listed.
+    #[serde(default, rename = "kubernetesVersions")]
+    kubernetes_versions: Option<Vec<MinorVersion>>,
 }
 
 impl TryFrom<RawRuleFields> for RawRule {
@@ -183,6 +188,15 @@ impl TryFrom<RawRuleFields> for RawRule {
         }
         if r.why.trim().is_empty() {
             return Err(format!("rule {:?} needs a `why`: say why this difference is benign", r.name));
+        }
+        if let Some(v) = &r.kubernetes_versions {
+            let distinct: std::collections::BTreeSet<_> = v.iter().collect();
+            if distinct.len() < 2 {
+                return Err(format!(
+                    "rule {:?}: `kubernetesVersions` must list at least two distinct minor versions (the versions between which the difference was measured)",
+                    r.name
+                ));
+            }
         }
         let mut actions = Vec::new();
         if r.skip == Some(true) {
@@ -198,7 +212,13 @@ impl TryFrom<RawRuleFields> for RawRule {
             actions.push(Action::Drop(paths));
         }
         match actions.len() {
-            1 => Ok(RawRule { name: r.name, why: r.why, matcher: r.matcher, action: actions.remove(0) }),
+            1 => Ok(RawRule {
+                name: r.name,
+                why: r.why,
+                matcher: r.matcher,
+                action: actions.remove(0),
+                kubernetes_versions: r.kubernetes_versions,
+            }),
             0 => Err(format!(
                 "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`",
                 r.name
@@ -269,6 +289,7 @@ pub fn parse_rule_file(text: &str, origin: Origin) -> Result<RuleFile, RulesErro
                 why: r.why,
                 matcher: r.matcher.into(),
                 action: r.action,
+                kubernetes_versions: r.kubernetes_versions,
                 origin: origin.clone(),
             })
             .collect(),
@@ -298,6 +319,8 @@ pub(crate) struct RuleView {
     drop: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     presence: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kubernetes_versions: Option<Vec<MinorVersion>>,
 }
 
 impl From<&Rule> for RuleView {
@@ -307,7 +330,15 @@ impl From<&Rule> for RuleView {
             Action::Presence => (None, None, Some(true)),
             Action::Drop(p) => (None, Some(p.iter().map(|p| p.as_str().to_string()).collect()), None),
         };
-        RuleView { name: r.name.clone(), why: r.why.clone(), matcher: (&r.matcher).into(), skip, drop, presence }
+        RuleView {
+            name: r.name.clone(),
+            why: r.why.clone(),
+            matcher: (&r.matcher).into(),
+            skip,
+            drop,
+            presence,
+            kubernetes_versions: r.kubernetes_versions.clone(),
+        }
     }
 }
 
@@ -394,10 +425,29 @@ waivers:
     }
 
     #[test]
+    fn version_scoped_rules_need_two_valid_minor_versions() {
+        let f = parse_rule_file(
+            "rules:\n  - name: a\n    why: b\n    kubernetesVersions: [\"1.34\", \"1.37\"]\n    drop: [/a]\n",
+            Origin::File("rules.yaml".into()),
+        )
+        .unwrap();
+        let v: Vec<String> = f.rules[0].kubernetes_versions.iter().flatten().map(|v| v.to_string()).collect();
+        assert_eq!(v, ["1.34", "1.37"]);
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    kubernetesVersions: [\"1.34\"]\n    drop: [/a]\n",
+            "rules.yaml:2:3: rules: rule \"a\": `kubernetesVersions` must list at least two distinct minor versions (the versions between which the difference was measured)",
+        );
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    kubernetesVersions: [\"1.34\", \"v1.37.2\"]\n    drop: [/a]\n",
+            "rules.yaml:4:25: rules[0].kubernetesVersions: invalid Kubernetes minor version \"v1.37.2\": write MAJOR.MINOR, e.g. \"1.34\"",
+        );
+    }
+
+    #[test]
     fn errors_name_file_line_and_column() {
         check_error(
             "rules:\n  - name: a\n    why: b\n    match: {kind: X}\n    dorp: [/a]\n",
-            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`",
+            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `kubernetesVersions`",
         );
         check_error(
             "rules:\n  - name: a\n    why: b\n    drop: [metadata/uid]\n",

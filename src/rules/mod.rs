@@ -88,10 +88,13 @@ impl Match {
 }
 
 /// A field requirement holds: the field equals the string, or exists at all when it is `*`.
+/// A number or boolean equals the string it prints as (`maxUnavailable: 1` matches `"1"`): YAML
+/// rules files cannot otherwise name a server default that is not a string.
 fn field_is(obj: &Value, ptr: &str, expected: &str) -> bool {
     match obj.pointer(ptr) {
         None => false,
         Some(_) if expected == "*" => true,
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => serde_json::from_str::<Value>(expected).is_ok_and(|e| &e == v),
         Some(v) => v.as_str() == Some(expected),
     }
 }
@@ -131,7 +134,61 @@ pub struct Rule {
     pub why: String,
     pub matcher: Match,
     pub action: Action,
+    /// When set, the rule is in force only between sides running two different of these minor
+    /// versions (an upgrade difference measured between them); elsewhere it does not exist.
+    pub kubernetes_versions: Option<Vec<MinorVersion>>,
     pub origin: Origin,
+}
+
+/// A Kubernetes minor version, `MAJOR.MINOR` (`1.34`), as rules name the versions they apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MinorVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl MinorVersion {
+    /// The minor version of a server's `gitVersion` (`v1.34.4`, `v1.37.2-eks-1234`).
+    pub fn of_git_version(v: &str) -> Option<MinorVersion> {
+        let mut parts = v.trim_start_matches('v').split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor: String = parts.next()?.chars().take_while(char::is_ascii_digit).collect();
+        Some(MinorVersion { major, minor: minor.parse().ok()? })
+    }
+}
+
+impl std::fmt::Display for MinorVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl std::str::FromStr for MinorVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid Kubernetes minor version {s:?}: write MAJOR.MINOR, e.g. \"1.34\"");
+        let (major, minor) = s.split_once('.').ok_or_else(bad)?;
+        let num = |p: &str| -> Result<u32, String> {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            p.parse().map_err(|_| bad())
+        };
+        Ok(MinorVersion { major: num(major)?, minor: num(minor)? })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MinorVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for MinorVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
 }
 
 /// An accepted, explained difference. Waived differences are still reported, marked as waived,
@@ -177,6 +234,22 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// The rules in force between sides running `old` and `new` (their servers' `gitVersion`):
+    /// a version-scoped rule stays only when both versions are known, differ, and are listed.
+    /// Unknown versions (e.g. an archive without one) drop it: a difference is then reported
+    /// rather than excused on a guess.
+    pub fn for_versions(&self, old: Option<&str>, new: Option<&str>) -> RuleSet {
+        let (old, new) = (old.and_then(MinorVersion::of_git_version), new.and_then(MinorVersion::of_git_version));
+        let in_force = |r: &Rule| match &r.kubernetes_versions {
+            None => true,
+            Some(list) => match (old, new) {
+                (Some(a), Some(b)) => a != b && list.contains(&a) && list.contains(&b),
+                _ => false,
+            },
+        };
+        RuleSet { rules: self.rules.iter().filter(|r| in_force(r)).cloned().collect(), ..self.clone() }
+    }
+
     /// The first type-level `skip` rule that removes this whole type from the comparison.
     pub fn skipped_type(&self, ty: &ApiType) -> Option<&Rule> {
         self.skipped_group_kind(&ty.group, &ty.kind)
@@ -241,4 +314,49 @@ pub fn load(opts: &RuleOptions) -> Result<RuleSet, RulesError> {
         set.files.push(path.clone());
     }
     Ok(set)
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    fn set() -> RuleSet {
+        let file = parse_rule_file(
+            "rules:\n  - {name: always, why: w, drop: [/a]}\n  - {name: upgrade, why: w, kubernetesVersions: [\"1.34\", \"1.37\"], drop: [/b]}\n",
+            Origin::Profile("test".into()),
+        )
+        .unwrap();
+        RuleSet { rules: file.rules, ..Default::default() }
+    }
+
+    fn check(old: Option<&str>, new: Option<&str>, expected: &[&str]) {
+        let names: Vec<String> = set().for_versions(old, new).rules.into_iter().map(|r| r.name).collect();
+        assert_eq!(names, expected, "{old:?} vs {new:?}");
+    }
+
+    #[test]
+    fn version_scoped_rules_apply_only_between_listed_different_versions() {
+        check(Some("v1.34.4"), Some("v1.37.2"), &["always", "upgrade"]);
+        check(Some("v1.37.2"), Some("v1.34.4"), &["always", "upgrade"]);
+        check(Some("v1.37.2"), Some("v1.37.1-eks-1"), &["always"]);
+        check(Some("v1.33.0"), Some("v1.37.2"), &["always"]);
+        check(None, Some("v1.37.2"), &["always"]);
+    }
+
+    #[test]
+    fn field_requirements_match_numbers_and_booleans_by_their_text() {
+        let obj = serde_json::json!({"spec": {"n": 1, "b": true, "s": "1"}});
+        assert!(field_is(&obj, "/spec/n", "1"));
+        assert!(field_is(&obj, "/spec/b", "true"));
+        assert!(field_is(&obj, "/spec/s", "1"));
+        assert!(!field_is(&obj, "/spec/n", "2"));
+        assert!(!field_is(&obj, "/spec/missing", "1"));
+    }
+
+    #[test]
+    fn minor_versions_parse_from_git_versions() {
+        assert_eq!(MinorVersion::of_git_version("v1.34.4"), Some(MinorVersion { major: 1, minor: 34 }));
+        assert_eq!(MinorVersion::of_git_version("v1.30+"), Some(MinorVersion { major: 1, minor: 30 }));
+        assert_eq!(MinorVersion::of_git_version("garbage"), None);
+    }
 }

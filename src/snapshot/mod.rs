@@ -154,6 +154,9 @@ pub fn read_dump(path: &Path, read_opts: &ReadOptions, rules: &RuleSet) -> anyho
         incomplete,
         excluded,
         served: h.api_resources.iter().map(ApiType::from).collect(),
+        // An archive lists each type once, in the version preferred at capture.
+        preferred: verified.trailer.types.iter().map(|t| ApiType::from(&t.ty)).collect(),
+        listed: verified.trailer.types.iter().map(|t| ApiType::from(&t.ty)).collect(),
         rule_hits,
         type_skips,
     })

@@ -27,6 +27,8 @@ use crate::secrets::{KeyInfo, SecretKey};
 pub struct LiveRead {
     pub info: SourceInfo,
     pub served: Vec<ApiType>,
+    /// The types in each group's preferred version, as discovery reported them.
+    pub preferred: Vec<ApiType>,
     pub incomplete: Vec<Incomplete>,
     pub excluded: Vec<Excluded>,
     pub type_skips: BTreeSet<usize>,
@@ -40,7 +42,29 @@ struct VersionInfo {
     git_version: Option<String>,
 }
 
-/// Reads `context` into `sink`.
+/// A connected and discovered cluster, not yet listed. Splitting reading in two lets a caller
+/// look at both sides' discovery before either is listed (to read both in a common version).
+pub struct Prepared {
+    api: ApiClient,
+    context: String,
+    server: String,
+    version: Option<String>,
+    started: time::OffsetDateTime,
+    /// Listable types in each group's preferred version, as discovery reported them.
+    pub preferred: Vec<ApiType>,
+    /// Every listable type in every served version.
+    pub served: Vec<ApiType>,
+    incomplete: Vec<Incomplete>,
+}
+
+impl Prepared {
+    /// The server's `gitVersion`, when `/version` answered one.
+    pub fn kubernetes_version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+}
+
+/// Reads `context` into `sink` in each group's preferred version.
 #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
 pub async fn read(
     configs: &Kubeconfigs,
@@ -52,6 +76,18 @@ pub async fn read(
     sink: &dyn Sink,
     progress: &SideProgress,
 ) -> Result<LiveRead, SourceError> {
+    let prepared = prepare(configs, context, opts, rules).await?;
+    let plan = prepared.preferred.clone();
+    list(prepared, &plan, opts, rules, secret_key, key_info, sink, progress).await
+}
+
+/// Connects to `context` and runs discovery: the first phase of a read.
+pub async fn prepare(
+    configs: &Kubeconfigs,
+    context: &str,
+    opts: &ReadOptions,
+    rules: &RuleSet,
+) -> Result<Prepared, SourceError> {
     let (client, server) =
         client_for(configs, context, ClientSettings { connect_timeout: Duration::from_secs(5) }).await?;
     let policy = RetryPolicy { request_timeout: request_timeout(opts.timeout), ..RetryPolicy::default() };
@@ -75,12 +111,29 @@ pub async fn read(
     let mut incomplete: Vec<Incomplete> =
         failed.into_iter().map(|(type_ref, reason)| Incomplete { type_ref, reason }).collect();
     incomplete.extend(unavailable_api_services(&api, &served, &incomplete, rules, opts).await);
+    Ok(Prepared { api, context: context.to_string(), server, version, started, preferred, served, incomplete })
+}
 
+/// Lists the types of `plan` (normally `prepared.preferred`, or the versions chosen by
+/// `source::plan` so both sides read a kind in the same version): the second phase of a read.
+#[allow(clippy::too_many_arguments)] // two call sites; a struct would only rename the list
+pub async fn list(
+    prepared: Prepared,
+    plan: &[ApiType],
+    opts: &ReadOptions,
+    rules: &RuleSet,
+    secret_key: &SecretKey,
+    key_info: KeyInfo,
+    sink: &dyn Sink,
+    progress: &SideProgress,
+) -> Result<LiveRead, SourceError> {
+    let Prepared { api, context, server, version, started, preferred, served, mut incomplete } = prepared;
+    let context = context.as_str();
     let mut excluded = Vec::new();
     let mut type_skips = BTreeSet::new();
     let mut to_list = Vec::new();
     let mut seen = HashSet::new();
-    for ty in preferred {
+    for ty in plan.iter().cloned() {
         if !seen.insert((ty.group.clone(), ty.resource.clone())) {
             continue;
         }
@@ -154,7 +207,7 @@ pub async fn read(
         secret_key: key_info,
         origin_context: None,
     };
-    Ok(LiveRead { info, served, incomplete, excluded, type_skips, listed: to_list })
+    Ok(LiveRead { info, served, preferred, incomplete, excluded, type_skips, listed: to_list })
 }
 
 /// The bound of one request within a type's deadline: a third of it (between 1 s and 30 s), so

@@ -7,6 +7,7 @@ pub mod http;
 pub mod kubeconfig;
 pub mod list;
 pub mod live;
+pub mod plan;
 
 use std::path::PathBuf;
 use std::time::Duration;

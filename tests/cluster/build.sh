@@ -5,7 +5,7 @@
 # pin the upstream versions; Go's module and build caches make a rebuild after a cache hit cheap,
 # and an existing binary whose stamp matches its module is reused without invoking Go at all.
 #
-# usage: tests/cluster/build.sh [all|k8s-1.37|etcd]...
+# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd]...
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -16,12 +16,14 @@ export CGO_ENABLED=0 GOFLAGS=-mod=mod
 # A stamp ties a built binary to the exact go.mod/go.sum it came from, so a version bump rebuilds.
 stamp_of() { cat "$1/go.mod" "$1/go.sum" | sha256sum | cut -c1-16; }
 
-build_k8s() { # DIR SUFFIX
+build_k8s() { # DIR SUFFIX [CMDS...]  (CMDS default: apiserver, controller-manager and kubectl)
   local dir=$1 suffix=$2 version stamp
+  shift 2
+  local cmds=("$@"); [ ${#cmds[@]} -gt 0 ] || cmds=(kube-apiserver kube-controller-manager kubectl)
   version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3} $1=="k8s.io/kubernetes" {print $2}' "$dir/go.mod" | head -1)
   stamp=$(stamp_of "$dir")
   if [ -f "$bin/.stamp-k8s$suffix" ] && [ "$(cat "$bin/.stamp-k8s$suffix")" = "$stamp" ] \
-     && [ -x "$bin/kube-apiserver$suffix" ] && [ -x "$bin/kube-controller-manager$suffix" ] && [ -x "$bin/kubectl$suffix" ]; then
+     && all_built "$suffix" "${cmds[@]}"; then
     return 0
   fi
   local major minor
@@ -31,13 +33,17 @@ build_k8s() { # DIR SUFFIX
     ld+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  echo "building kube-apiserver, kube-controller-manager, kubectl $version (cold: ~20-40 min on 2 cores)" >&2
+  echo "building ${cmds[*]} $version (cold: ~20-40 min on 2 cores)" >&2
   local tmp; tmp=$(mktemp -d "$bin/.build.XXXX")
-  (cd "$dir" && go build -trimpath -ldflags "-s -w $ld" -o "$tmp/" \
-      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
-  for b in kube-apiserver kube-controller-manager kubectl; do mv "$tmp/$b" "$bin/$b$suffix"; done
+  (cd "$dir" && go build -trimpath -ldflags "-s -w $ld" -o "$tmp/" "${cmds[@]/#/k8s.io/kubernetes/cmd/}")
+  for b in "${cmds[@]}"; do mv "$tmp/$b" "$bin/$b$suffix"; done
   rmdir "$tmp"
   echo "$stamp" > "$bin/.stamp-k8s$suffix"
+}
+
+all_built() { # SUFFIX CMDS...
+  local suffix=$1 b; shift
+  for b in "$@"; do [ -x "$bin/$b$suffix" ] || return 1; done
 }
 
 build_etcd() {
@@ -52,12 +58,17 @@ build_etcd() {
   echo "$stamp" > "$bin/.stamp-etcd"
 }
 
+# The `legacy` cluster's control plane (upgrade parity, issue 8); kubectl stays the 1.37 one,
+# which is within the supported client skew of a 1.34 server.
+build_legacy() { build_k8s "$here/k8s-1.34" -1.34 kube-apiserver kube-controller-manager; }
+
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(all)
 for t in "${targets[@]}"; do
   case $t in
-    all) build_etcd; build_k8s "$here/k8s-1.37" "" ;;
+    all) build_etcd; build_k8s "$here/k8s-1.37" ""; build_legacy ;;
     etcd) build_etcd ;;
     k8s-1.37) build_k8s "$here/k8s-1.37" "" ;;
+    k8s-1.34) build_legacy ;;
     *) echo "unknown build target: $t" >&2; exit 2 ;;
   esac
 done

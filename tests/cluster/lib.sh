@@ -18,12 +18,14 @@ ETCD_PEER_PORT=$((23800 + OFFSET))
 # The clusters, each: apiserver port, controller-manager port, service CIDR, first service IP,
 # binary suffix (which build of the control plane runs it). Distinct service CIDRs make the
 # allocated clusterIPs differ between clusters, as they do between real ones.
-CLUSTERS=(blue green)
-declare -A API_PORT=([blue]=$((16443 + OFFSET)) [green]=$((26443 + OFFSET)))
-declare -A KCM_PORT=([blue]=$((16257 + OFFSET)) [green]=$((26257 + OFFSET)))
-declare -A SVC_CIDR=([blue]=10.96.0.0/16 [green]=10.100.0.0/16)
-declare -A SVC_IP=([blue]=10.96.0.1 [green]=10.100.0.1)
-declare -A BIN_SUFFIX=([blue]="" [green]="")
+# `legacy` runs the previous Kubernetes minor (1.34, built by build.sh with suffix -1.34): it is
+# the OLD side of the upgrade-parity tests (tests/upgrade.rs), compared against green.
+CLUSTERS=(blue green legacy)
+declare -A API_PORT=([blue]=$((16443 + OFFSET)) [green]=$((26443 + OFFSET)) [legacy]=$((36443 + OFFSET)))
+declare -A KCM_PORT=([blue]=$((16257 + OFFSET)) [green]=$((26257 + OFFSET)) [legacy]=$((36257 + OFFSET)))
+declare -A SVC_CIDR=([blue]=10.96.0.0/16 [green]=10.100.0.0/16 [legacy]=10.104.0.0/16)
+declare -A SVC_IP=([blue]=10.96.0.1 [green]=10.100.0.1 [legacy]=10.104.0.1)
+declare -A BIN_SUFFIX=([blue]="" [green]="" [legacy]="-1.34")
 
 # The user bound to the `view` ClusterRole; its client certificate backs the blue-viewer context.
 VIEWER_USER=kparity-viewer

@@ -373,3 +373,15 @@ pub fn install_widget_crd(ctx: &str) {
 
 /// The fault-injecting proxy (issue 6): a real apiserver behind scripted faults.
 pub mod faultproxy;
+
+/// Panics with instructions unless the test cluster behind `ctx` answers (e.g. `legacy`, the
+/// Kubernetes 1.34 cluster of the upgrade-parity tests, which `require_clusters` does not check).
+pub fn require_context(ctx: &str) {
+    require_clusters();
+    let out = kubectl_raw(ctx, &["get", "--raw", "/readyz"]);
+    assert!(
+        out.status.success(),
+        "test cluster {ctx} is not ready: run tests/cluster/up.sh (it starts blue, green and legacy)\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
