@@ -39,6 +39,16 @@ if [ -d "$PIDS" ]; then
   for f in "$PIDS"/*-apiserver.pid; do [ -e "$f" ] && stop "$(basename "$f" .pid)"; done
   for f in "$PIDS"/*.pid; do [ -e "$f" ] && stop "$(basename "$f" .pid)"; done
 fi
+# Safety net: a component of this checkout whose pid file was lost (e.g. an interrupted start)
+# still runs a binary from our bin/ folder; no other checkout's process does.
+for pid in $(pgrep -f "^$BIN/" || true); do
+  if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "^$BIN/"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    $quiet || echo "stopped stray process $pid" >&2
+  fi
+done
 if $purge; then
   rm -rf "$STATE/etcd"
   $quiet || echo "purged cluster data" >&2

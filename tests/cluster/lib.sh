@@ -52,8 +52,14 @@ alive() {
 # spawn NAME BINARY ARGS...: starts a process in its own session, logs to logs/NAME.log.
 spawn() {
   local name=$1; shift
-  setsid "$@" > "$LOGS/$name.log" 2>&1 < /dev/null &
-  echo $! > "$PIDS/$name.pid"
+  # The process records its own pid before exec'ing the binary: `setsid` forks when it is
+  # started as a process-group leader, so `$!` is not always the component's pid.
+  rm -f "$PIDS/$name.pid"
+  setsid bash -c 'echo $$ > "$1"; shift; exec "$@"' spawn "$PIDS/$name.pid" "$@" > "$LOGS/$name.log" 2>&1 < /dev/null &
+  local i
+  for i in $(seq 1 50); do [ -s "$PIDS/$name.pid" ] && return 0; sleep 0.1; done
+  echo "failed to start $name: no pid recorded" >&2
+  return 1
 }
 
 pki() { echo "$STATE/pki/$1"; }
