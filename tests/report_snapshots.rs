@@ -48,6 +48,8 @@ fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete:
             by: "rule events".into(),
         }],
         served: vec![],
+        preferred: vec![],
+        listed: vec![],
         rule_hits,
         type_skips: BTreeSet::new(),
     }

@@ -110,6 +110,8 @@ pub fn different() -> Comparison {
         incomplete: Vec::new(),
         excluded: vec![(Side::Old, Excluded { group_kind: gk("", "Event"), by: "rule core/events".into() })],
         api_differences: Vec::new(),
+        preferred_versions: Vec::new(),
+        unserved_on_new: Vec::new(),
         rule_warnings: Vec::new(),
         unproven: Vec::new(),
         profiles: vec!["core".into()],
