@@ -10,20 +10,25 @@
 # Every figure is the median of --runs runs (wall time, CPU time = user + sys, peak RSS), with the
 # 1-minute load average sampled when each run started. Prints the figures table (markdown).
 #
-# usage: bench/run.sh [--sizes 10000,100000] [--runs 3] [--drift 20] [--no-reset]
-#   --no-reset  measure the clusters as they are (no purge, no load): for re-running figures.
+# usage: bench/run.sh [--sizes 10000,100000] [--runs 3] [--drift 20] [--no-reset] [--out DIR]
+#   --no-reset  measure the clusters as they are (no purge, no load), e.g. after loading them
+#               with bench/run.sh --load-only (one size at a time).
+#   --load-only purge, restart and load the clusters for the size given, then stop.
+#   --out DIR   add to the results in DIR (the table then covers every size measured there).
 # Honors KPARITY_TEST_PORT_OFFSET like tests/cluster/*.sh. Results: target/bench/<time>/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-sizes=10000,100000 runs=3 drift=20 reset=true
+sizes=10000,100000 runs=3 drift=20 reset=true load_only=false out=
 while [ $# -gt 0 ]; do
   case $1 in
     --sizes) sizes=$2; shift ;;
     --runs) runs=$2; shift ;;
     --drift) drift=$2; shift ;;
     --no-reset) reset=false ;;
-    *) echo "usage: bench/run.sh [--sizes N,N] [--runs R] [--drift D] [--no-reset]" >&2; exit 2 ;;
+    --load-only) load_only=true ;;
+    --out) out=$2; shift ;;
+    *) echo "usage: bench/run.sh [--sizes N,N] [--runs R] [--drift D] [--no-reset] [--load-only] [--out DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -31,7 +36,7 @@ done
 kc=$root/target/test-cluster/kubeconfig
 kubectl=$root/target/test-cluster/bin/kubectl
 bin=$root/target/release
-out=$root/target/bench/$(date -u +%Y%m%dT%H%M%SZ)
+out=${out:-$root/target/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 # A fixed key makes both snapshots' secret digests comparable with each other.
 export KPARITY_SECRET_KEY=kparity-bench-key
@@ -39,7 +44,7 @@ export KPARITY_SECRET_KEY=kparity-bench-key
 (cd "$root" && cargo build --release --quiet -p kparity -p kparity-bench)
 
 results=$out/results.tsv
-printf 'size\tmeasure\trun\twall_s\tcpu_s\trss_kib\tload1\trc\n' > "$results"
+[ -f "$results" ] || printf 'size\tmeasure\trun\twall_s\tcpu_s\trss_kib\tload1\trc\n' > "$results"
 
 # measure SIZE NAME RUN CMD...: runs CMD under GNU time and appends one row to results.tsv.
 measure() {
@@ -57,7 +62,7 @@ measure() {
 }
 
 # counts: the ceiling's per-context object counts, to see when the controllers have settled.
-counts() { "$bin/kparity-ceiling" --kubeconfig "$kc" blue green | grep -v elapsed | tr '\n' ' '; }
+counts() { "$bin/kparity-ceiling" --kubeconfig "$kc" blue green | grep -v elapsed | sed "s/ bytes=[0-9]*//" | tr "\n" " "; }
 
 for size in ${sizes//,/ }; do
   echo "== $size objects per cluster" >&2
@@ -75,6 +80,7 @@ for size in ${sizes//,/ }; do
     while [ "$prev" != "$now" ]; do prev=$now; sleep 10; now=$(counts); done
     echo "settled: $now" >&2
   fi
+  if $load_only; then continue; fi
   echo "$(counts)" > "$out/$size.counts"
 
   for run in $(seq 1 "$runs"); do
@@ -94,4 +100,4 @@ for size in ${sizes//,/ }; do
   done
 done
 
-python3 "$here/summarize.py" "$out"
+if ! $load_only; then python3 "$here/summarize.py" "$out"; fi

@@ -49,7 +49,11 @@ fn dump(rules: &RuleSet, n: usize, drift_every: usize) -> Dump {
     let mut objects = BTreeMap::new();
     for i in 0..n {
         let (ns, name) = (format!("team-{}", i / 40), format!("app-{i}"));
-        let image = if drift_every > 0 && i % drift_every == 0 { "registry.example.com/app:2.0" } else { "registry.example.com/app:1.0" };
+        let image = if drift_every > 0 && i % drift_every == 0 {
+            "registry.example.com/app:2.0"
+        } else {
+            "registry.example.com/app:1.0"
+        };
         let k = key(&ns, &name);
         let out = normalize(&k, deployment(&ns, &name, image), rules);
         objects.insert(k, Stored::from(out.normalized));

@@ -130,7 +130,8 @@ async fn discover(c: &kube::Client) -> anyhow::Result<Vec<String>> {
     let mut paths = Vec::new();
     for list in lists {
         let list = list?;
-        let prefix = if list.group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{}", list.group_version) };
+        let prefix =
+            if list.group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{}", list.group_version) };
         for r in list.resources {
             if !r.name.contains('/') && r.verbs.iter().any(|v| v == "list") {
                 paths.push(format!("{prefix}/{}", r.name));

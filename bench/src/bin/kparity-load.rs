@@ -36,6 +36,8 @@ struct Args {
 /// Objects per namespace, the namespace included.
 const PER_NAMESPACE: usize = 40;
 const CRD_GROUP: &str = "bench.parity.example.com";
+const TIERS: [&str; 3] = ["web", "api", "batch"];
+const COLORS: [&str; 3] = ["red", "green", "blue"];
 
 /// One object to create: the collection path to POST to, and the body.
 struct Create {
@@ -171,7 +173,8 @@ async fn install_crd(client: &kube::Client) -> anyhow::Result<()> {
             }]
         }
     });
-    create(client, &Create { path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".into(), body: crd }).await?;
+    create(client, &Create { path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".into(), body: crd })
+        .await?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (s, _) = kparity_bench::get(client, &format!("/apis/{CRD_GROUP}/v1/gadgets")).await?;
@@ -188,7 +191,7 @@ async fn install_crd(client: &kube::Client) -> anyhow::Result<()> {
 /// The objects of namespace number `n`, the Namespace first. Deterministic in `n`.
 fn platform_namespace(n: usize) -> Vec<Create> {
     let ns = format!("team-{n:05}");
-    let labels = json!({"team": format!("team-{}", n % 50), "tier": ["web", "api", "batch"][n % 3]});
+    let labels = json!({"team": format!("team-{}", n % 50), "tier": TIERS[n % 3]});
     let p = |coll: &str| format!("/api/v1/namespaces/{ns}/{coll}");
     let g = |gv: &str, coll: &str| format!("/apis/{gv}/namespaces/{ns}/{coll}");
     let mut out = vec![Create {
@@ -274,7 +277,7 @@ fn platform_namespace(n: usize) -> Vec<Create> {
         out.push(Create {
             path: g(&format!("{CRD_GROUP}/v1"), "gadgets"),
             body: json!({"apiVersion": format!("{CRD_GROUP}/v1"), "kind": "Gadget", "metadata": {"name": format!("gadget-{i}")},
-                "spec": {"size": i, "color": ["red", "green", "blue"][i % 3], "owner": ns, "replicas": n % 5}}),
+                "spec": {"size": i, "color": COLORS[i % 3], "owner": ns, "replicas": n % 5}}),
         });
     }
     debug_assert_eq!(out.len(), PER_NAMESPACE);
