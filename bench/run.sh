@@ -15,11 +15,13 @@
 #               with bench/run.sh --load-only (one size at a time).
 #   --load-only purge, restart and load the clusters for the size given, then stop.
 #   --out DIR   add to the results in DIR (the table then covers every size measured there).
+#   --kubeconfig FILE  measure the clusters of another kubeconfig (with --no-reset): e.g. a second
+#               cluster set started from a copy of tests/cluster with another port offset.
 # Honors KPARITY_TEST_PORT_OFFSET like tests/cluster/*.sh. Results: target/bench/<time>/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-sizes=10000,100000 runs=3 drift=20 reset=true load_only=false out=
+sizes=10000,100000 runs=3 drift=20 reset=true load_only=false out= kc=
 while [ $# -gt 0 ]; do
   case $1 in
     --sizes) sizes=$2; shift ;;
@@ -28,12 +30,13 @@ while [ $# -gt 0 ]; do
     --no-reset) reset=false ;;
     --load-only) load_only=true ;;
     --out) out=$2; shift ;;
+    --kubeconfig) kc=$2; shift ;;
     *) echo "usage: bench/run.sh [--sizes N,N] [--runs R] [--drift D] [--no-reset] [--load-only] [--out DIR]" >&2; exit 2 ;;
   esac
   shift
 done
 
-kc=$root/target/test-cluster/kubeconfig
+kc=${kc:-$root/target/test-cluster/kubeconfig}
 kubectl=$root/target/test-cluster/bin/kubectl
 bin=$root/target/release
 out=${out:-$root/target/bench/$(date -u +%Y%m%dT%H%M%SZ)}
