@@ -89,33 +89,66 @@ impl From<Normalized> for Stored {
 /// memory of its JSON text, and both sides of a large cluster are held until the diff: keeping
 /// bytes bounds kparity's memory near the size of what it compares. The diff compares bytes and
 /// parses back only the objects that differ.
+///
+/// Objects above `COMPRESS_ABOVE` bytes (large ConfigMaps, CRDs with their schemas) are kept
+/// zstd-compressed. Compression is deterministic for a given input and level, and whether an
+/// object is compressed depends only on its length, so equal objects still have equal bytes.
 #[derive(Clone, PartialEq, Eq)]
-pub struct CanonicalJson(Box<[u8]>);
+pub struct CanonicalJson {
+    compressed: bool,
+    bytes: Box<[u8]>,
+}
+
+/// Objects smaller than this are kept as plain JSON: compressing them saves little and costs a
+/// compression context per object.
+const COMPRESS_ABOVE: usize = 2048;
+/// zstd's fastest standard level: the point is memory, at a cost well below parsing.
+const COMPRESS_LEVEL: i32 = 1;
 
 impl CanonicalJson {
     pub fn from_value(v: &Value) -> Self {
         // Serializing a Value cannot fail: its map keys are strings and it holds no non-finite
         // numbers. The empty fallback could never equal a real object's bytes anyway.
-        CanonicalJson(serde_json::to_vec(v).unwrap_or_default().into_boxed_slice())
+        let plain = serde_json::to_vec(v).unwrap_or_default();
+        if plain.len() > COMPRESS_ABOVE {
+            if let Ok(z) = zstd::bulk::compress(&plain, COMPRESS_LEVEL) {
+                return CanonicalJson { compressed: true, bytes: z.into_boxed_slice() };
+            }
+        }
+        CanonicalJson { compressed: false, bytes: plain.into_boxed_slice() }
+    }
+
+    /// The canonical JSON text.
+    pub fn json(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        if self.compressed {
+            zstd::decode_all(&self.bytes[..]).map(std::borrow::Cow::Owned)
+        } else {
+            Ok(std::borrow::Cow::Borrowed(&self.bytes[..]))
+        }
     }
 
     /// The object back as a value. Fails only if the bytes were not written by `from_value`.
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
-        serde_json::from_slice(&self.0)
+        let json = self.json().map_err(serde_json::Error::io)?;
+        serde_json::from_slice(&json)
     }
 
+    /// Bytes held in memory.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.bytes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.bytes.is_empty()
     }
 }
 
 impl std::fmt::Debug for CanonicalJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.0))
+        match self.json() {
+            Ok(json) => f.write_str(&String::from_utf8_lossy(&json)),
+            Err(e) => write!(f, "(unreadable compressed object: {e})"),
+        }
     }
 }
 
@@ -209,6 +242,20 @@ mod tests {
             CanonicalJson::from_value(&a),
             CanonicalJson::from_value(&json!({"b": 2, "a": {"x": "s", "y": [1, 2]}}))
         );
+    }
+
+    #[test]
+    fn large_objects_are_kept_compressed_and_still_compare_by_bytes() {
+        let big = |tail: &str| json!({"data": {"dashboard.json": format!("{}{tail}", "panel ".repeat(2000))}});
+        let (a, b, c) = (
+            CanonicalJson::from_value(&big("x")),
+            CanonicalJson::from_value(&big("x")),
+            CanonicalJson::from_value(&big("y")),
+        );
+        assert!(a.len() < 2000, "a 12 KB object is held compressed, got {} bytes", a.len());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(c.to_value().unwrap(), big("y"));
     }
 
     #[test]
