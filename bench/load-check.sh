@@ -7,21 +7,22 @@
 # Fill the clusters first, e.g.:
 #   target/release/kparity-load --context blue --objects 20000
 #   target/release/kparity-load --context green --objects 20000 --drift 20
-# usage: bench/load-check.sh [--old blue] [--new green] [--min-objects 20000]
+# usage: bench/load-check.sh [--old blue] [--new green] [--min-objects 20000] [--kubeconfig FILE]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-old=blue new=green min=20000
+old=blue new=green min=20000 kc=
 while [ $# -gt 0 ]; do
   case $1 in
     --old) old=$2; shift ;;
     --new) new=$2; shift ;;
     --min-objects) min=$2; shift ;;
-    *) echo "usage: bench/load-check.sh [--old CTX] [--new CTX] [--min-objects N]" >&2; exit 2 ;;
+    --kubeconfig) kc=$2; shift ;;
+    *) echo "usage: bench/load-check.sh [--old CTX] [--new CTX] [--min-objects N] [--kubeconfig FILE]" >&2; exit 2 ;;
   esac
   shift
 done
-kc=$root/target/test-cluster/kubeconfig
+kc=${kc:-$root/target/test-cluster/kubeconfig}
 kubectl=$root/target/test-cluster/bin/kubectl
 bin=$root/target/release
 out=$root/target/bench/load-check-$(date -u +%Y%m%dT%H%M%SZ)

@@ -14,6 +14,7 @@
 #   --no-reset  measure the clusters as they are (no purge, no load), e.g. after loading them
 #               with bench/run.sh --load-only (one size at a time).
 #   --load-only purge, restart and load the clusters for the size given, then stop.
+#   --kubectl-runs R  runs of the kubectl loop (default: --runs); it is by far the slowest.
 #   --out DIR   add to the results in DIR (the table then covers every size measured there).
 #   --kubeconfig FILE  measure the clusters of another kubeconfig (with --no-reset): e.g. a second
 #               cluster set started from a copy of tests/cluster with another port offset.
@@ -21,11 +22,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-sizes=10000,100000 runs=3 drift=20 reset=true load_only=false out= kc=
+sizes=10000,100000 runs=3 kubectl_runs= drift=20 reset=true load_only=false out= kc=
 while [ $# -gt 0 ]; do
   case $1 in
     --sizes) sizes=$2; shift ;;
     --runs) runs=$2; shift ;;
+    --kubectl-runs) kubectl_runs=$2; shift ;;
     --drift) drift=$2; shift ;;
     --no-reset) reset=false ;;
     --load-only) load_only=true ;;
@@ -87,7 +89,9 @@ for size in ${sizes//,/ }; do
   echo "$(counts)" > "$out/$size.counts"
 
   for run in $(seq 1 "$runs"); do
-    measure "$size" kubectl-loop "$run" "$here/kubectl-loop.sh" "$kubectl" "$kc" "$out/$size.kubectl.$run" blue green
+    if [ "$run" -le "${kubectl_runs:-$runs}" ]; then
+      measure "$size" kubectl-loop "$run" "$here/kubectl-loop.sh" "$kubectl" "$kc" "$out/$size.kubectl.$run" blue green
+    fi
     measure "$size" ceiling "$run" "$bin/kparity-ceiling" --kubeconfig "$kc" blue green
     measure "$size" kparity "$run" "$bin/kparity" --kubeconfig "$kc" diff blue green -o json
   done
