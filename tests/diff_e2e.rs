@@ -114,7 +114,10 @@ fn drift_on_green_is_reported_exactly() {
         "green",
         &["-n", n, "patch", "secret", "db-credentials", "-p", r#"{"stringData":{"password":"changed-value"}}"#],
     );
-    kubectl("green", &["-n", n, "patch", "widget", "alpha", "--type=merge", "-p", r#"{"spec":{"size":4}}"#]);
+    kubectl(
+        "green",
+        &["-n", n, "patch", "widgets.parity.example.com", "alpha", "--type=merge", "-p", r#"{"spec":{"size":4}}"#],
+    );
 
     let run = run_kparity(&["diff", "blue", "green", "-n", n, "-o", "json"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);

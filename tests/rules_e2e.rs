@@ -179,12 +179,28 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
         load_fixtures(ctx);
         install_widget_crd(ctx);
         set_ingress_webhook_policy(ctx, "Ignore");
+        // A CRD deleted by an earlier run may still be terminating (its custom resources are
+        // being cleaned up); re-creating it then never serves. Wait until it is gone.
+        wait_for("a terminating gadgets CRD to disappear", Duration::from_secs(120), || {
+            let out = kubectl_raw(
+                ctx,
+                &[
+                    "get",
+                    "crd",
+                    "gadgets.rules.example.com",
+                    "--ignore-not-found",
+                    "-o",
+                    "jsonpath={.metadata.deletionTimestamp}",
+                ],
+            );
+            out.status.success() && String::from_utf8_lossy(&out.stdout).trim().is_empty()
+        });
         apply(ctx, GADGET_CRD, &[]);
         apply(ctx, WEBHOOK, &[]);
         kubectl(ctx, &["wait", "--for=condition=Established", "crd/gadgets.rules.example.com", "--timeout=60s"]);
     }
-    wait_for("gadgets served", Duration::from_secs(30), || {
-        ["blue", "green"].iter().all(|c| kubectl_raw(c, &["get", "gadgets", "-A"]).status.success())
+    wait_for("gadgets served", Duration::from_secs(90), || {
+        ["blue", "green"].iter().all(|c| kubectl_raw(c, &["get", "gadgets.rules.example.com", "-A"]).status.success())
     });
 
     // Velero-like: populate blue, then recreate on green the way a restore does.
@@ -245,7 +261,7 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
         "-p",
         r#"[{"op":"add","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/color","value":{"type":"string"}}]"#,
     ]);
-    g(&["-n", v, "patch", "widget", "beta", "--type=merge", "-p", r#"{"spec":{"color":"red"}}"#]);
+    g(&["-n", v, "patch", "widgets.parity.example.com", "beta", "--type=merge", "-p", r#"{"spec":{"color":"red"}}"#]);
     g(&[
         "-n",
         v,

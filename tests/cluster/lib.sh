@@ -268,7 +268,9 @@ start_controller_manager() {
   return 1
 }
 
-kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
+# kubectl's discovery cache for this checkout's clusters only (cleared by up.sh on a fresh start).
+KUBECTL_CACHE="$STATE/kubectl-cache"
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_OUT" --cache-dir "$KUBECTL_CACHE" "$@"; }
 
 # bootstrap_rbac CLUSTER: binds the viewer user to `view`. Done on every cluster, not only blue,
 # so that fresh clusters hold the same objects and compare equivalent.

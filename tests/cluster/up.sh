@@ -33,6 +33,7 @@ on_failure() {
 trap on_failure ERR
 
 mkdir -p "$STATE" "$LOGS" "$PIDS"
+rm -rf "$KUBECTL_CACHE"
 for c in "${CLUSTERS[@]}"; do make_pki "$c"; done
 start_etcd
 for c in "${CLUSTERS[@]}"; do start_apiserver "$c"; done

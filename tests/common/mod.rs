@@ -56,6 +56,11 @@ pub fn kubectl_raw(ctx: &str, args: &[&str]) -> Output {
     Command::new(kubectl_bin())
         .arg("--kubeconfig")
         .arg(kubeconfig())
+        // A discovery cache of this checkout's clusters only (up.sh clears it on a fresh start):
+        // ~/.kube/cache is shared by every cluster ever served on the same loopback port, and a
+        // stale entry maps a short resource name to a CRD of an earlier run.
+        .arg("--cache-dir")
+        .arg(root().join("target/test-cluster/kubectl-cache"))
         .arg("--context")
         .arg(ctx)
         .args(args)
@@ -367,7 +372,7 @@ pub fn install_widget_crd(ctx: &str) {
     apply(ctx, WIDGET_CRD, &[]);
     kubectl(ctx, &["wait", "--for=condition=Established", "crd/widgets.parity.example.com", "--timeout=60s"]);
     wait_for("widgets served", Duration::from_secs(30), || {
-        kubectl_raw(ctx, &["get", "widgets", "-A"]).status.success()
+        kubectl_raw(ctx, &["get", "widgets.parity.example.com", "-A"]).status.success()
     });
 }
 
