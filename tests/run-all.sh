@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 # xmllint validates the JUnit report against tests/schemas/junit.xsd (report::junit tests).
 if ! command -v xmllint >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq libxml2-utils >/dev/null
 fi
 tests/cluster/up.sh
