@@ -27,6 +27,18 @@ declare -A SVC_CIDR=([blue]=10.96.0.0/16 [green]=10.100.0.0/16 [legacy]=10.104.0
 declare -A SVC_IP=([blue]=10.96.0.1 [green]=10.100.0.1 [legacy]=10.104.0.1)
 declare -A BIN_SUFFIX=([blue]="" [green]="" [legacy]="-1.34")
 
+# The cross-process lock of every shared setup step (fixtures, CRDs, cluster-wide objects), taken
+# by load-fixtures.sh, the tool scripts and the Rust tests (tests/common/mod.rs `setup_lock`):
+# concurrent `kubectl apply` of one object on a fresh cluster fails with AlreadyExists.
+SETUP_LOCK="$STATE/setup.lock"
+# take_setup_lock: holds the lock on fd 9 until the script exits (or release_setup_lock).
+take_setup_lock() {
+  mkdir -p "$STATE"
+  exec 9>>"$SETUP_LOCK"
+  flock 9
+}
+release_setup_lock() { flock -u 9; exec 9>&-; }
+
 # The user bound to the `view` ClusterRole; its client certificate backs the blue-viewer context.
 VIEWER_USER=kparity-viewer
 

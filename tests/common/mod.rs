@@ -80,8 +80,39 @@ pub fn kubectl(ctx: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `kubectl apply` of a YAML document given as text (extra args e.g. `--server-side`).
+/// The cross-process lock of every shared setup step (fixtures, CRDs, cluster-wide objects,
+/// every `apply`): tests within a binary run on two threads, binaries run one after another, and
+/// `tests/cluster/load-fixtures.sh` and the tool scripts (`velero-restore.sh`, ...) take the same
+/// lock (`flock` on the same file), so two `kubectl apply` of one object never race on a fresh
+/// cluster (the loser of such a race fails with `AlreadyExists`). Held until the guard drops;
+/// never held while running a script that takes it itself (flock does not nest across open files).
+pub struct SetupLock(std::fs::File);
+
+pub fn setup_lock() -> SetupLock {
+    let path = setup_lock_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    file.lock().unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    SetupLock(file)
+}
+
+/// `target/test-cluster/setup.lock`, shared with tests/cluster/lib.sh (`SETUP_LOCK`).
+pub fn setup_lock_path() -> PathBuf {
+    root().join("target/test-cluster/setup.lock")
+}
+
+/// `kubectl apply` of a YAML document given as text (extra args e.g. `--server-side`), under the
+/// shared setup lock: an apply of a cluster-wide object (CRD, ClusterRole, webhook) by one test
+/// never races the same apply by another.
 pub fn apply(ctx: &str, yaml: &str, extra: &[&str]) {
+    let _lock = setup_lock();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("manifest.yaml");
     std::fs::write(&file, yaml).expect("write manifest");
@@ -90,6 +121,7 @@ pub fn apply(ctx: &str, yaml: &str, extra: &[&str]) {
     kubectl(ctx, &args);
 }
 
+/// Loads the shared fixtures (the script takes the shared setup lock itself).
 pub fn load_fixtures(ctx: &str) {
     let status = Command::new(root().join("tests/cluster/load-fixtures.sh"))
         .arg(ctx)
@@ -370,6 +402,7 @@ spec: {{size: 5, color: green}}
 /// Installs the Widget CRD on a context and waits until it is served.
 pub fn install_widget_crd(ctx: &str) {
     apply(ctx, WIDGET_CRD, &[]);
+    let _lock = setup_lock();
     kubectl(ctx, &["wait", "--for=condition=Established", "crd/widgets.parity.example.com", "--timeout=60s"]);
     wait_for("widgets served", Duration::from_secs(30), || {
         kubectl_raw(ctx, &["get", "widgets.parity.example.com", "-A"]).status.success()
