@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the example archives snapshots/blue.kparity and snapshots/green.kparity from the
 # real test clusters, which it RESETS (down --purge, up): blue holds the fixtures and a few
-# namespaces of ordinary workloads; green gets the same state the way a Velero restore recreates
-# it, plus a handful of realistic drifts. Both are taken with a published demo key, so the diff
+# namespaces of ordinary workloads; green gets the same state by a real Velero backup and restore
+# (tests/cluster/velero-restore.sh; Velero's installation is identical on both sides), plus a
+# handful of realistic drifts. Both are taken with a published demo key, so the diff
 # of the two compares Secret values; never use that key for real archives.
 #
 # usage: snapshots/make-examples.sh
@@ -31,7 +32,7 @@ for ns in "${namespaces[@]}"; do
   sed "s/NAMESPACE/$ns/g" snapshots/examples/workloads.yaml | k blue apply -f - >/dev/null
 done
 sleep 3
-tests/cluster/velero-like-restore.py --from blue --to green "${namespaces[@]}"
+tests/cluster/velero-restore.sh --from blue --to green "${namespaces[@]}"
 sleep 2
 
 # Realistic drift on green, as found after real migrations.

@@ -203,18 +203,18 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
         ["blue", "green"].iter().all(|c| kubectl_raw(c, &["get", "gadgets.rules.example.com", "-A"]).status.success())
     });
 
-    // Velero-like: populate blue, then recreate on green the way a restore does.
+    // Velero: populate blue, then a real Velero backup on blue restored on green.
     let velero = TestNamespace::new(VELERO_NS, &["blue"]);
     apply("blue", &workloads(VELERO_NS, "velero-pw"), &[]);
     apply("blue", &widgets(VELERO_NS), &[]);
     apply("blue", &extras(VELERO_NS, "1Gi"), &[]);
     kubectl("blue", &["-n", VELERO_NS, "annotate", "service", "web", "team=payments"]);
     std::thread::sleep(Duration::from_secs(2));
-    let status = std::process::Command::new(root().join("tests/cluster/velero-like-restore.py"))
+    let out = std::process::Command::new(root().join("tests/cluster/velero-restore.sh"))
         .args(["--from", "blue", "--to", "green", VELERO_NS])
-        .status()
-        .expect("run velero-like-restore.py");
-    assert!(status.success());
+        .output()
+        .expect("run tests/cluster/velero-restore.sh");
+    assert!(out.status.success(), "the real Velero restore failed:\n{}", String::from_utf8_lossy(&out.stderr));
     // The restore created the namespace on green: clean it up on both sides from now on.
     std::mem::forget(velero);
     let velero = TestNamespace::adopt(VELERO_NS, &["blue", "green"]);

@@ -5,7 +5,8 @@
 # pin the upstream versions; Go's module and build caches make a rebuild after a cache hit cheap,
 # and an existing binary whose stamp matches its module is reused without invoking Go at all.
 #
-# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd]...
+# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|tools]...
+#   all: the clusters' binaries; tools: the real tools run against them (velero; issue 14).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -58,6 +59,47 @@ build_etcd() {
   echo "$stamp" > "$bin/.stamp-etcd"
 }
 
+# build_tool NAME DIR OUT LDFLAGS PKG: one binary of a real tool (Velero, its AWS plugin, the S3
+# store) from its own Go module under tests/cluster/ (which pins the version), reused while its
+# stamp matches. A tool that cannot be built fails loudly, naming it.
+build_tool() {
+  local name=$1 dir=$2 out=$3 ld=$4 pkg=$5 stamp
+  stamp=$(stamp_of "$dir")
+  if [ -f "$bin/.stamp-$name" ] && [ "$(cat "$bin/.stamp-$name")" = "$stamp" ] && [ -x "$out" ]; then
+    return 0
+  fi
+  echo "building $name ($pkg)" >&2
+  mkdir -p "$(dirname "$out")"
+  if ! (cd "$dir" && go build -trimpath -ldflags "-s -w $ld" -o "$out.tmp" "$pkg"); then
+    echo "error: building $name from $dir failed" >&2
+    exit 1
+  fi
+  mv "$out.tmp" "$out"
+  echo "$stamp" > "$bin/.stamp-$name"
+}
+
+mod_version() { # DIR MODULE: the version DIR/go.mod requires
+  awk -v m="$2" '($1=="require" && $2==m) {print $3} ($1==m) {print $2}' "$1/go.mod" | head -1
+}
+
+# Velero (server and CLI), the velero-plugin-for-aws it execs from its plugin dir, and versitygw,
+# the S3-compatible store of the shared BackupStorageLocation (tests/cluster/velero-lib.sh).
+# controller-runtime's metrics listener defaults to ":8080" on every interface and Velero gives no
+# flag for it; its default is set to "0" (off) at link time: Velero's own metrics listener
+# (--metrics-address) is the one the tests bind, on loopback.
+build_velero() {
+  local v p g
+  v=$(mod_version "$here/velero" github.com/vmware-tanzu/velero)
+  build_tool velero "$here/velero" "$bin/velero" \
+    "-X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$v -X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0" \
+    github.com/vmware-tanzu/velero/cmd/velero
+  p=$(mod_version "$here/velero-plugin-for-aws" github.com/vmware-tanzu/velero-plugin-for-aws)
+  build_tool velero-plugin-for-aws "$here/velero-plugin-for-aws" "$bin/velero-plugins/velero-plugin-for-aws" "" \
+    github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws
+  g=$(mod_version "$here/versitygw" github.com/versity/versitygw)
+  build_tool versitygw "$here/versitygw" "$bin/versitygw" "-X main.Version=$g" github.com/versity/versitygw/cmd/versitygw
+}
+
 # The `legacy` cluster's control plane (upgrade parity, issue 8); kubectl stays the 1.37 one,
 # which is within the supported client skew of a 1.34 server.
 build_legacy() { build_k8s "$here/k8s-1.34" -1.34 kube-apiserver kube-controller-manager; }
@@ -67,6 +109,8 @@ for t in "${targets[@]}"; do
   case $t in
     all) build_etcd; build_k8s "$here/k8s-1.37" ""; build_legacy ;;
     etcd) build_etcd ;;
+    velero) build_velero ;;
+    tools) build_velero ;;
     k8s-1.37) build_k8s "$here/k8s-1.37" "" ;;
     k8s-1.34) build_legacy ;;
     *) echo "unknown build target: $t" >&2; exit 2 ;;
