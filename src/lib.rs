@@ -12,6 +12,7 @@ pub mod commands;
 pub mod diff;
 pub mod dump;
 pub mod exit;
+pub mod helm_release;
 pub mod model;
 pub mod normalize;
 pub mod progress;

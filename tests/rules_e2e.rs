@@ -439,7 +439,7 @@ fn broken_rule_files_name_file_line_and_column() {
 fn rules_command_prints_valid_rules_users_can_start_from() {
     let run = run_kparity(&["rules"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("# Profiles: core, velero, argocd, upgrade"), "{}", run.stdout);
+    assert!(run.stdout.contains("# Profiles: core, velero, argocd, helm, upgrade"), "{}", run.stdout);
     // The printed rules of each profile parse again as a user rules file.
     let body = run.stdout.split("# --- from profile core ---\n").nth(1).expect("core section");
     let core = body.split("\n# --- from").next().unwrap();
@@ -448,7 +448,7 @@ fn rules_command_prints_valid_rules_users_can_start_from() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("server-assigned-metadata"));
     let opt_in = run_kparity(&["rules", "--profile", "argocd-label-tracking", "--no-profile", "velero"]);
-    assert!(opt_in.stdout.contains("# Profiles: core, argocd, upgrade, argocd-label-tracking"), "{}", opt_in.stdout);
+    assert!(opt_in.stdout.contains("# Profiles: core, argocd, helm, upgrade, argocd-label-tracking"), "{}", opt_in.stdout);
     let unknown = run_kparity(&["rules", "--profile", "nope"]);
     assert_eq!(unknown.code, 2);
     assert!(unknown.stderr.contains("unknown profile \"nope\""), "{}", unknown.stderr);

@@ -17,6 +17,7 @@ pub const PROFILES: &[Profile] = &[
     Profile { name: "core", default: true, text: include_str!("../../ignore-rules/core.yaml") },
     Profile { name: "velero", default: true, text: include_str!("../../ignore-rules/velero.yaml") },
     Profile { name: "argocd", default: true, text: include_str!("../../ignore-rules/argocd.yaml") },
+    Profile { name: "helm", default: true, text: include_str!("../../ignore-rules/helm.yaml") },
     // On by default: every rule in it is scoped to the Kubernetes versions it was measured
     // between, so it is inert unless the two sides run two different listed minor versions.
     Profile { name: "upgrade", default: true, text: include_str!("../../ignore-rules/upgrade.yaml") },

@@ -85,6 +85,8 @@ pub async fn list_type(
             let mut items = page.items.unwrap_or_default();
             if is_secret {
                 for item in &mut items {
+                    // A Helm release is split into its parts before its values are digested.
+                    crate::helm_release::expand(item);
                     digest_secret(item, cx.secret_key);
                 }
             }
