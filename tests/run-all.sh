@@ -9,6 +9,10 @@ if ! command -v xmllint >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq libxml2-utils >/dev/null
 fi
+# The real tools the suite runs against the clusters (Velero, its AWS plugin, versitygw, Helm),
+# built from the versions pinned in tests/cluster/*/go.mod; a tool that cannot be built stops
+# the suite here, named.
+tests/cluster/build.sh tools
 tests/cluster/up.sh
 trap 'tests/cluster/down.sh' EXIT
 # Fixtures are loaded into both clusters once; tests that need them also load them (idempotent).

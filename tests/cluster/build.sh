@@ -5,8 +5,8 @@
 # pin the upstream versions; Go's module and build caches make a rebuild after a cache hit cheap,
 # and an existing binary whose stamp matches its module is reused without invoking Go at all.
 #
-# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|tools]...
-#   all: the clusters' binaries; tools: the real tools run against them (velero; issue 14).
+# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|helm|tools]...
+#   all: the clusters' binaries; tools: the real tools run against them (velero, helm; issue 14).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -100,6 +100,13 @@ build_velero() {
   build_tool versitygw "$here/versitygw" "$bin/versitygw" "-X main.Version=$g" github.com/versity/versitygw/cmd/versitygw
 }
 
+# Helm 3 (tests/helm_e2e.rs installs the vendored chart tests/fixtures/charts/podinfo with it).
+build_helm() {
+  local v
+  v=$(mod_version "$here/helm" helm.sh/helm/v3)
+  build_tool helm "$here/helm" "$bin/helm" "-X helm.sh/helm/v3/internal/version.version=$v" helm.sh/helm/v3/cmd/helm
+}
+
 # The `legacy` cluster's control plane (upgrade parity, issue 8); kubectl stays the 1.37 one,
 # which is within the supported client skew of a 1.34 server.
 build_legacy() { build_k8s "$here/k8s-1.34" -1.34 kube-apiserver kube-controller-manager; }
@@ -110,7 +117,8 @@ for t in "${targets[@]}"; do
     all) build_etcd; build_k8s "$here/k8s-1.37" ""; build_legacy ;;
     etcd) build_etcd ;;
     velero) build_velero ;;
-    tools) build_velero ;;
+    helm) build_helm ;;
+    tools) build_velero; build_helm ;;
     k8s-1.37) build_k8s "$here/k8s-1.37" "" ;;
     k8s-1.34) build_legacy ;;
     *) echo "unknown build target: $t" >&2; exit 2 ;;
