@@ -72,18 +72,28 @@ impl Dump {
 pub enum Stored {
     /// Compared in full.
     Content(CanonicalJson),
-    /// Only its existence is compared (rule index).
-    Presence(usize),
-    /// Not compared (rule index); reported as excluded.
-    Skipped(usize),
+    /// Only its existence is compared (rule index), when the rule matches both sides' objects.
+    Presence(usize, CanonicalJson),
+    /// Not compared (rule index), when the rule matches both sides' objects (or the other side
+    /// has none); reported as excluded.
+    Skipped(usize, CanonicalJson),
+}
+
+impl Stored {
+    /// The normalized content, whatever rule matched (compared when a rule matched one side only).
+    pub fn content(&self) -> &CanonicalJson {
+        match self {
+            Stored::Content(c) | Stored::Presence(_, c) | Stored::Skipped(_, c) => c,
+        }
+    }
 }
 
 impl From<Normalized> for Stored {
     fn from(n: Normalized) -> Self {
         match n {
             Normalized::Content(v) => Stored::Content(CanonicalJson::from_value(&v)),
-            Normalized::Presence(i) => Stored::Presence(i),
-            Normalized::Skipped(i) => Stored::Skipped(i),
+            Normalized::Presence(i, v) => Stored::Presence(i, CanonicalJson::from_value(&v)),
+            Normalized::Skipped(i, v) => Stored::Skipped(i, CanonicalJson::from_value(&v)),
         }
     }
 }

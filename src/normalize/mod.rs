@@ -14,10 +14,12 @@ use crate::rules::{Action, RuleSet};
 pub enum Normalized {
     /// Compared in full.
     Content(Value),
-    /// Only its existence is compared (rule index).
-    Presence(usize),
-    /// Not compared (rule index); reported as excluded.
-    Skipped(usize),
+    /// Only its existence is compared (rule index). The content is kept too: a rule decides
+    /// for a pair only when it matches on both sides (see `diff`), otherwise the pair is
+    /// compared in full.
+    Presence(usize, Value),
+    /// Not compared (rule index); reported as excluded. Content kept as for `Presence`.
+    Skipped(usize, Value),
 }
 
 /// The result of normalizing one object: what to compare, and which rules took effect (indices
@@ -31,16 +33,16 @@ pub struct Outcome {
 /// Normalizes `obj`, identified by `key`, under `rules`.
 pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
     let mut rule_hits = Vec::new();
-    for (i, rule) in rules.rules.iter().enumerate() {
-        match rule.action {
-            Action::Skip | Action::Presence if rule.matcher.matches_object(key, &obj) => {
-                rule_hits.push(i);
-                let normalized =
-                    if rule.action == Action::Skip { Normalized::Skipped(i) } else { Normalized::Presence(i) };
-                return Outcome { normalized, rule_hits };
-            }
-            _ => {}
-        }
+    // The first skip or presence rule matching the object decides for it, but only if it also
+    // matches the other side's object: the content is normalized anyway, so a pair the rule
+    // matches on one side only (a FlowSchema customized on one side, a bare Pod beside an owned
+    // one) is compared in full.
+    let object_rule = rules
+        .rules
+        .iter()
+        .position(|r| matches!(r.action, Action::Skip | Action::Presence) && r.matcher.matches_object(key, &obj));
+    if let Some(i) = object_rule {
+        rule_hits.push(i);
     }
     // Drop rules are matched against the object as read, before any of them removes a field
     // another one's match depends on (e.g. a label selector).
@@ -59,8 +61,28 @@ pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
             }
         }
     }
+    mark_pending_deletion(&mut obj);
     canonicalize(key, &mut obj);
-    Outcome { normalized: Normalized::Content(obj), rule_hits }
+    let normalized = match object_rule {
+        Some(i) if rules.rules[i].action == Action::Skip => Normalized::Skipped(i, obj),
+        Some(i) => Normalized::Presence(i, obj),
+        None => Normalized::Content(obj),
+    };
+    Outcome { normalized, rule_hits }
+}
+
+/// What `metadata.deletionTimestamp` says when set.
+pub const PENDING_DELETION: &str = "(pending deletion)";
+
+/// An object whose `deletionTimestamp` is set is being deleted (finalizers hold it): that is
+/// state, and never equal to a live object. When it is set, its time (assigned by each server)
+/// is replaced by one mark, so two objects both pending deletion still compare equal.
+fn mark_pending_deletion(obj: &mut Value) {
+    if let Some(ts) = obj.pointer_mut("/metadata/deletionTimestamp") {
+        if !ts.is_null() {
+            *ts = Value::String(PENDING_DELETION.into());
+        }
+    }
 }
 
 /// Spelling differences that never carry meaning, applied after the rules.
@@ -211,8 +233,27 @@ mod tests {
     #[test]
     fn skip_and_presence_win_over_drop() {
         let r = "rules: [{name: a, why: b, drop: [/x]}, {name: s, why: b, match: {kind: Event}, skip: true}, {name: p, why: b, match: {kind: ConfigMap}, presence: true}]";
-        check("Event", r, json!({"x": 1}), Normalized::Skipped(1));
-        check("ConfigMap", r, json!({"x": 1}), Normalized::Presence(2));
+        check("Event", r, json!({"x": 1, "y": 2}), Normalized::Skipped(1, json!({"y": 2})));
+        check("ConfigMap", r, json!({"x": 1, "y": 2}), Normalized::Presence(2, json!({"y": 2})));
+    }
+
+    #[test]
+    fn an_object_pending_deletion_is_marked_whatever_its_time() {
+        let r = "rules: [{name: a, why: b, drop: [/metadata/deletionGracePeriodSeconds]}]";
+        check(
+            "ConfigMap",
+            r,
+            json!({"metadata": {"name": "x", "deletionTimestamp": "2026-11-24T07:00:00Z", "deletionGracePeriodSeconds": 0, "finalizers": ["f"]}}),
+            Normalized::Content(
+                json!({"metadata": {"name": "x", "deletionTimestamp": PENDING_DELETION, "finalizers": ["f"]}}),
+            ),
+        );
+        check(
+            "ConfigMap",
+            r,
+            json!({"metadata": {"name": "x"}}),
+            Normalized::Content(json!({"metadata": {"name": "x"}})),
+        );
     }
 
     #[test]
