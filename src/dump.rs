@@ -186,6 +186,24 @@ pub fn key_of(ty: &ApiType, obj: &Value) -> ObjectKey {
     }
 }
 
+/// The identity an object is compared under: its key, except for a dynamically provisioned
+/// PersistentVolume bound to a claim. Its name (`pvc-<claim uid>`) is generated in each cluster,
+/// so it is identified by its claim, `claim:NAMESPACE/NAME` (a name no PersistentVolume can have,
+/// since names hold no `/` or `:`), and its own settings are still compared. A claim binds one
+/// volume at a time, so no two bound volumes share this identity.
+pub fn compare_key_of(ty: &ApiType, obj: &Value) -> ObjectKey {
+    let mut key = key_of(ty, obj);
+    if key.group.is_empty() && key.kind == "PersistentVolume" {
+        let provisioned = obj.pointer("/metadata/annotations/pv.kubernetes.io~1provisioned-by").is_some();
+        let bound = obj.pointer("/status/phase").and_then(Value::as_str) == Some("Bound");
+        let claim = |f: &str| obj.pointer(&format!("/spec/claimRef/{f}")).and_then(Value::as_str);
+        if let (true, true, Some(ns), Some(name)) = (provisioned, bound, claim("namespace"), claim("name")) {
+            key.name = format!("claim:{ns}/{name}");
+        }
+    }
+    key
+}
+
 /// A sink that normalizes each object as it arrives and keeps only the normalized form.
 pub struct Collector<'r> {
     rules: &'r RuleSet,
@@ -226,7 +244,7 @@ impl Sink for Collector<'_> {
         let normalized: Vec<_> = items
             .into_iter()
             .map(|obj| {
-                let key = key_of(ty, &obj);
+                let key = compare_key_of(ty, &obj);
                 let out = normalize(&key, obj, self.rules);
                 (key, Stored::from(out.normalized), out.rule_hits)
             })
