@@ -82,13 +82,18 @@ pub const EXPLICIT_ALLOCATIONS: &str = "x-kparity-explicit-allocations";
 /// `healthCheckNodePort`) some field manager set. A value the server allocated belongs to no
 /// manager (allocation happens after the request's fields are recorded, for create, update,
 /// client- and server-side apply alike); one the user asked for belongs to the manager that
-/// sent it. Firewalls and load balancers target an explicit port or IP, so it is compared; an
+/// sent it (the API server's own writes excepted). Firewalls and load balancers target an explicit port or IP, so it is compared; an
 /// allocated one is dropped by the `service-allocated-*` rules.
 pub fn record_explicit_allocations(obj: &mut Value) {
     let mut owned: Vec<String> = Vec::new();
     let managers = obj.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
     let ports = obj.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
     for m in &managers {
+        // The API server writes its own `default/kubernetes` Service with the first IP of its
+        // range: that is the server's configuration, not a user's request.
+        if m.get("manager").and_then(Value::as_str) == Some("kube-apiserver") {
+            continue;
+        }
         let Some(spec) = m.pointer("/fieldsV1/f:spec").and_then(Value::as_object) else { continue };
         for field in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
             if spec.contains_key(&format!("f:{field}")) {
