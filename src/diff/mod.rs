@@ -262,12 +262,12 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
         // A skip rule decides for a pair only when it matches every object of the pair: an
         // object it matches on one side only (a FlowSchema customized on one side, a bare Pod
         // beside an owned one) differs in what the rule looks at, so the pair is compared in full.
-        let excluded = match (a, b) {
+        let excluded = matches!(
+            (a, b),
             (Some(Stored::Skipped(..)), Some(Stored::Skipped(..)))
-            | (Some(Stored::Skipped(..)), None)
-            | (None, Some(Stored::Skipped(..))) => true,
-            _ => false,
-        };
+                | (Some(Stored::Skipped(..)), None)
+                | (None, Some(Stored::Skipped(..)))
+        );
         if excluded {
             entry.skipped_old += usize::from(a.is_some());
             entry.skipped_new += usize::from(b.is_some());

@@ -153,10 +153,10 @@ pub const PENDING_DELETION: &str = "(pending deletion)";
 /// state, and never equal to a live object. When it is set, its time (assigned by each server)
 /// is replaced by one mark, so two objects both pending deletion still compare equal.
 fn mark_pending_deletion(obj: &mut Value) {
-    if let Some(ts) = obj.pointer_mut("/metadata/deletionTimestamp") {
-        if !ts.is_null() {
-            *ts = Value::String(PENDING_DELETION.into());
-        }
+    if let Some(ts) = obj.pointer_mut("/metadata/deletionTimestamp")
+        && !ts.is_null()
+    {
+        *ts = Value::String(PENDING_DELETION.into());
     }
 }
 
