@@ -90,8 +90,9 @@ pub fn record_explicit_allocations(obj: &mut Value) {
     let ports = obj.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
     for m in &managers {
         // The API server writes its own `default/kubernetes` Service with the first IP of its
-        // range: that is the server's configuration, not a user's request.
-        if m.get("manager").and_then(Value::as_str) == Some("kube-apiserver") {
+        // range: that is the server's configuration, not a user's request. Its manager is named
+        // after its binary (`kube-apiserver`, or e.g. `kube-apiserver-1.34` when renamed).
+        if m.get("manager").and_then(Value::as_str).is_some_and(|n| n.starts_with("kube-apiserver")) {
             continue;
         }
         let Some(spec) = m.pointer("/fieldsV1/f:spec").and_then(Value::as_object) else { continue };
