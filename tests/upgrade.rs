@@ -136,9 +136,8 @@ fn fresh_legacy_and_green_with_the_same_manifests_are_equivalent_under_the_upgra
     .into_iter()
     .map(|(k, n)| (k.to_string(), n.to_string()))
     .collect();
-    let (rules_paths, others): (BTreeSet<_>, BTreeSet<_>) = reported(&run.json())
-        .into_iter()
-        .partition(|(k, n, _)| rules_changed.contains(&(k.clone(), n.clone())));
+    let (rules_paths, others): (BTreeSet<_>, BTreeSet<_>) =
+        reported(&run.json()).into_iter().partition(|(k, n, _)| rules_changed.contains(&(k.clone(), n.clone())));
     assert_eq!(others, expected, "{}", run.stdout);
     let roles: BTreeSet<(String, String)> = rules_paths.iter().map(|(k, n, _)| (k.clone(), n.clone())).collect();
     assert_eq!(roles, rules_changed, "{}", run.stdout);
