@@ -291,6 +291,28 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_dynamically_provisioned_volume_is_identified_by_its_claim() {
+        let ty = ApiType {
+            group: "".into(),
+            version: "v1".into(),
+            resource: "persistentvolumes".into(),
+            kind: "PersistentVolume".into(),
+            namespaced: false,
+        };
+        let pv = |phase: &str, annotated: bool| {
+            let mut v = json!({"metadata": {"name": "pvc-1234"}, "spec": {"claimRef": {"namespace": "shop", "name": "data"}}, "status": {"phase": phase}});
+            if annotated {
+                v["metadata"]["annotations"] = json!({"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"});
+            }
+            v
+        };
+        assert_eq!(compare_key_of(&ty, &pv("Bound", true)).name, "claim:shop/data");
+        // Released (its claim is gone) or statically provisioned: its own name.
+        assert_eq!(compare_key_of(&ty, &pv("Released", true)).name, "pvc-1234");
+        assert_eq!(compare_key_of(&ty, &pv("Bound", false)).name, "pvc-1234");
+    }
+
+    #[test]
     fn canonical_bytes_give_the_same_object_back() {
         let v = json!({"spec": {"replicas": 3, "ratio": 0.5, "big": 18446744073709551615u64, "neg": -1}, "s": "é\n"});
         assert_eq!(CanonicalJson::from_value(&v).to_value().unwrap(), v);
