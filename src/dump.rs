@@ -72,18 +72,28 @@ impl Dump {
 pub enum Stored {
     /// Compared in full.
     Content(CanonicalJson),
-    /// Only its existence is compared (rule index).
-    Presence(usize),
-    /// Not compared (rule index); reported as excluded.
-    Skipped(usize),
+    /// Only its existence is compared (rule index), when the rule matches both sides' objects.
+    Presence(usize, CanonicalJson),
+    /// Not compared (rule index), when the rule matches both sides' objects (or the other side
+    /// has none); reported as excluded.
+    Skipped(usize, CanonicalJson),
+}
+
+impl Stored {
+    /// The normalized content, whatever rule matched (compared when a rule matched one side only).
+    pub fn content(&self) -> &CanonicalJson {
+        match self {
+            Stored::Content(c) | Stored::Presence(_, c) | Stored::Skipped(_, c) => c,
+        }
+    }
 }
 
 impl From<Normalized> for Stored {
     fn from(n: Normalized) -> Self {
         match n {
             Normalized::Content(v) => Stored::Content(CanonicalJson::from_value(&v)),
-            Normalized::Presence(i) => Stored::Presence(i),
-            Normalized::Skipped(i) => Stored::Skipped(i),
+            Normalized::Presence(i, v) => Stored::Presence(i, CanonicalJson::from_value(&v)),
+            Normalized::Skipped(i, v) => Stored::Skipped(i, CanonicalJson::from_value(&v)),
         }
     }
 }
@@ -176,6 +186,24 @@ pub fn key_of(ty: &ApiType, obj: &Value) -> ObjectKey {
     }
 }
 
+/// The identity an object is compared under: its key, except for a dynamically provisioned
+/// PersistentVolume bound to a claim. Its name (`pvc-<claim uid>`) is generated in each cluster,
+/// so it is identified by its claim, `claim:NAMESPACE/NAME` (a name no PersistentVolume can have,
+/// since names hold no `/` or `:`), and its own settings are still compared. A claim binds one
+/// volume at a time, so no two bound volumes share this identity.
+pub fn compare_key_of(ty: &ApiType, obj: &Value) -> ObjectKey {
+    let mut key = key_of(ty, obj);
+    if key.group.is_empty() && key.kind == "PersistentVolume" {
+        let provisioned = obj.pointer("/metadata/annotations/pv.kubernetes.io~1provisioned-by").is_some();
+        let bound = obj.pointer("/status/phase").and_then(Value::as_str) == Some("Bound");
+        let claim = |f: &str| obj.pointer(&format!("/spec/claimRef/{f}")).and_then(Value::as_str);
+        if let (true, true, Some(ns), Some(name)) = (provisioned, bound, claim("namespace"), claim("name")) {
+            key.name = format!("claim:{ns}/{name}");
+        }
+    }
+    key
+}
+
 /// A sink that normalizes each object as it arrives and keeps only the normalized form.
 pub struct Collector<'r> {
     rules: &'r RuleSet,
@@ -216,7 +244,7 @@ impl Sink for Collector<'_> {
         let normalized: Vec<_> = items
             .into_iter()
             .map(|obj| {
-                let key = key_of(ty, &obj);
+                let key = compare_key_of(ty, &obj);
                 let out = normalize(&key, obj, self.rules);
                 (key, Stored::from(out.normalized), out.rule_hits)
             })
@@ -260,6 +288,28 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(c.to_value().unwrap(), big("y"));
+    }
+
+    #[test]
+    fn a_bound_dynamically_provisioned_volume_is_identified_by_its_claim() {
+        let ty = ApiType {
+            group: "".into(),
+            version: "v1".into(),
+            resource: "persistentvolumes".into(),
+            kind: "PersistentVolume".into(),
+            namespaced: false,
+        };
+        let pv = |phase: &str, annotated: bool| {
+            let mut v = json!({"metadata": {"name": "pvc-1234"}, "spec": {"claimRef": {"namespace": "shop", "name": "data"}}, "status": {"phase": phase}});
+            if annotated {
+                v["metadata"]["annotations"] = json!({"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"});
+            }
+            v
+        };
+        assert_eq!(compare_key_of(&ty, &pv("Bound", true)).name, "claim:shop/data");
+        // Released (its claim is gone) or statically provisioned: its own name.
+        assert_eq!(compare_key_of(&ty, &pv("Released", true)).name, "pvc-1234");
+        assert_eq!(compare_key_of(&ty, &pv("Bound", false)).name, "pvc-1234");
     }
 
     #[test]

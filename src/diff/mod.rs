@@ -259,39 +259,48 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
         let entry = kinds.entry(gk).or_default();
         let a = old.objects.get(key);
         let b = new.objects.get(key);
-        let compared = |n: Option<&Stored>| n.is_some_and(|n| !matches!(n, Stored::Skipped(_)));
-        if matches!(a, Some(Stored::Skipped(_))) {
-            entry.skipped_old += 1;
+        // A skip rule decides for a pair only when it matches every object of the pair: an
+        // object it matches on one side only (a FlowSchema customized on one side, a bare Pod
+        // beside an owned one) differs in what the rule looks at, so the pair is compared in full.
+        let excluded = matches!(
+            (a, b),
+            (Some(Stored::Skipped(..)), Some(Stored::Skipped(..)))
+                | (Some(Stored::Skipped(..)), None)
+                | (None, Some(Stored::Skipped(..)))
+        );
+        if excluded {
+            entry.skipped_old += usize::from(a.is_some());
+            entry.skipped_new += usize::from(b.is_some());
+            continue;
         }
-        if matches!(b, Some(Stored::Skipped(_))) {
-            entry.skipped_new += 1;
-        }
-        let (in_old, in_new) = (compared(a), compared(b));
+        let (in_old, in_new) = (a.is_some(), b.is_some());
         entry.old += usize::from(in_old);
         entry.new += usize::from(in_new);
         summary.objects_old += usize::from(in_old);
         summary.objects_new += usize::from(in_new);
 
-        let diff = match (a, b) {
-            (Some(Stored::Skipped(_)), _) | (_, Some(Stored::Skipped(_))) => {
-                // A skip rule that matched one side only still leaves the object out: the rule
-                // says the object is not comparable, whatever the other side holds.
-                None
+        // Waivers match the objects as compared, on every side where the object exists.
+        let side_values = || -> Vec<Value> {
+            if active.is_empty() {
+                return Vec::new();
             }
+            [a, b].into_iter().flatten().filter_map(|s| s.content().to_value().ok()).collect()
+        };
+        let diff = match (a, b) {
             (Some(_), None) if unread(new, key) => None,
             (None, Some(_)) if unread(old, key) => None,
-            (Some(_), None) => Some(whole_object_diff(key, Change::Missing, &active, &mut waiver_used)),
-            (None, Some(_)) => Some(whole_object_diff(key, Change::Extra, &active, &mut waiver_used)),
+            (Some(_), None) => Some(whole_object_diff(key, Change::Missing, &side_values(), &active, &mut waiver_used)),
+            (None, Some(_)) => Some(whole_object_diff(key, Change::Extra, &side_values(), &active, &mut waiver_used)),
+            // A presence rule matching both objects: existence is what is compared, and both exist.
+            (Some(Stored::Presence(..)), Some(Stored::Presence(..))) => None,
             // Equal canonical bytes are equal objects: most objects never become values again.
-            (Some(Stored::Content(ca)), Some(Stored::Content(cb))) if ca == cb => None,
-            (Some(Stored::Content(ca)), Some(Stored::Content(cb))) => match (ca.to_value(), cb.to_value()) {
+            (Some(sa), Some(sb)) if sa.content() == sb.content() => None,
+            (Some(sa), Some(sb)) => match (sa.content().to_value(), sb.content().to_value()) {
                 (Ok(va), Ok(vb)) => content_diff(key, &va, &vb, &active, &mut waiver_used, opts.ignore_secret_values),
                 // Unreachable in practice (the bytes were serialized from values); if it ever
                 // happens the object must not pass as equal.
-                _ => Some(whole_object_diff(key, Change::Changed, &[], &mut [])),
+                _ => Some(whole_object_diff(key, Change::Changed, &[], &[], &mut [])),
             },
-            // Presence on either side: existence is what is compared, and both exist.
-            (Some(_), Some(_)) => None,
             (None, None) => None,
         };
         match diff {
@@ -405,14 +414,20 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
     }
 }
 
+/// The first active waiver accepting a difference at `path` (`None`: the whole object) of `key`.
+/// Its `match` is evaluated in full against the objects as compared (after the rules), and must
+/// hold on every side where the object exists: a waiver for `labels: team=search` does not
+/// accept another team's object, nor an object that left the team on one side.
 fn waiver_for<'a>(
     key: &ObjectKey,
     path: Option<&[String]>,
+    objects: &[Value],
     active: &[(usize, &'a Waiver)],
     used: &mut [bool],
 ) -> Option<&'a Waiver> {
     let (i, w) = active.iter().find(|(_, w)| {
         w.matcher.matches_key(key)
+            && objects.iter().all(|obj| w.matcher.matches_object(key, obj))
             && match (&w.path, path) {
                 (None, _) => true,
                 (Some(p), Some(path)) => p.covers(path),
@@ -423,8 +438,14 @@ fn waiver_for<'a>(
     Some(w)
 }
 
-fn whole_object_diff(key: &ObjectKey, change: Change, active: &[(usize, &Waiver)], used: &mut [bool]) -> ObjectDiff {
-    let waived = waiver_for(key, None, active, used).map(|w| w.reason.clone());
+fn whole_object_diff(
+    key: &ObjectKey,
+    change: Change,
+    objects: &[Value],
+    active: &[(usize, &Waiver)],
+    used: &mut [bool],
+) -> ObjectDiff {
+    let waived = waiver_for(key, None, objects, active, used).map(|w| w.reason.clone());
     ObjectDiff { key: key.clone(), change, fields: Vec::new(), patch: Vec::new(), waived }
 }
 
@@ -436,57 +457,68 @@ fn content_diff(
     used: &mut [bool],
     ignore_secret_values: bool,
 ) -> Option<ObjectDiff> {
+    let secret = is_secret(key);
+    // `--ignore-secret-values` ignores values only: which keys a Secret holds, and its type,
+    // are still compared.
+    let (old, new) = if secret && ignore_secret_values {
+        (std::borrow::Cow::Owned(ignore_values(old)), std::borrow::Cow::Owned(ignore_values(new)))
+    } else {
+        (std::borrow::Cow::Borrowed(old), std::borrow::Cow::Borrowed(new))
+    };
     if old == new {
         return None;
     }
-    let d = value::diff(old, new);
-    let secret = is_secret(key);
+    let d = value::diff(&old, &new);
+    let objects = [old.into_owned(), new.into_owned()];
     let mut fields = Vec::new();
     for mut change in d.changes {
         let path = change.key_path();
         let hidden = secret && is_secret_value_path(&path);
-        if hidden && ignore_secret_values {
-            continue;
-        }
         if hidden {
             change.old = change.old.map(|_| Value::String(HIDDEN.into()));
             change.new = change.new.map(|_| Value::String(HIDDEN.into()));
         }
-        let waived = waiver_for(key, Some(&path), active, used).map(|w| w.reason.clone());
+        let waived = waiver_for(key, Some(&path), &objects, active, used).map(|w| w.reason.clone());
         fields.push(FieldDiff { change, waived, hidden });
     }
     if fields.is_empty() {
         return None;
     }
-    let patch = if secret { mask_secret_values(d.patch, ignore_secret_values) } else { d.patch };
+    let patch = if secret { mask_secret_values(d.patch) } else { d.patch };
     Some(ObjectDiff { key: key.clone(), change: Change::Changed, fields, patch, waived: None })
+}
+
+/// A Secret with every value of `data` (and `stringData`) replaced by one constant: keys stay.
+fn ignore_values(secret: &Value) -> Value {
+    let mut v = secret.clone();
+    for field in ["data", "stringData"] {
+        if let Some(Value::Object(m)) = v.get_mut(field) {
+            for val in m.values_mut() {
+                *val = Value::String(HIDDEN.into());
+            }
+        }
+    }
+    v
 }
 
 /// Replaces the values of ops touching Secret data, so the JSON report carries no value (not
 /// even a digest) of a secret.
-fn mask_secret_values(patch: Vec<PatchOperation>, drop_them: bool) -> Vec<PatchOperation> {
+fn mask_secret_values(patch: Vec<PatchOperation>) -> Vec<PatchOperation> {
     let touches_data = |p: &json_patch::jsonptr::Pointer| {
         matches!(p.first().map(|t| t.decoded().into_owned()).as_deref(), Some("data" | "stringData"))
     };
     patch
         .into_iter()
-        .filter_map(|op| match op {
+        .map(|op| match op {
             PatchOperation::Add(mut o) if touches_data(&o.path) => {
-                if drop_them {
-                    return None;
-                }
                 o.value = mask(&o.value);
-                Some(PatchOperation::Add(o))
+                PatchOperation::Add(o)
             }
             PatchOperation::Replace(mut o) if touches_data(&o.path) => {
-                if drop_them {
-                    return None;
-                }
                 o.value = mask(&o.value);
-                Some(PatchOperation::Replace(o))
+                PatchOperation::Replace(o)
             }
-            PatchOperation::Remove(o) if touches_data(&o.path) && drop_them => None,
-            other => Some(other),
+            other => other,
         })
         .collect()
 }
@@ -573,7 +605,7 @@ fn unserved_on_new(old: &Dump, new: &Dump) -> Vec<UnservedOnNew> {
         let objects: Vec<ObjectKey> = old
             .objects
             .iter()
-            .filter(|(k, n)| k.group == group && k.kind == kind && !matches!(n, Stored::Skipped(_)))
+            .filter(|(k, n)| k.group == group && k.kind == kind && !matches!(n, Stored::Skipped(..)))
             .map(|(k, _)| k.clone())
             .collect();
         if objects.is_empty() {
@@ -666,5 +698,232 @@ mod api_version_tests {
         assert_eq!(u[0].objects.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["w"]);
         // A type with no objects on OLD strands nothing.
         assert!(unserved_on_new(&dump(&["v1alpha1"], "v1alpha1", "v1alpha1", &[]), &new).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod rule_soundness_tests {
+    use super::*;
+    use crate::dump::SourceKind;
+    use crate::normalize::normalize;
+    use crate::rules::parse_rule_file;
+    use crate::secrets::KeyInfo;
+    use serde_json::json;
+
+    fn rules(text: &str) -> RuleSet {
+        let f = parse_rule_file(text, Origin::File("rules.yaml".into())).unwrap();
+        RuleSet { rules: f.rules, waivers: f.waivers, ..Default::default() }
+    }
+
+    fn key(kind: &str, name: &str) -> ObjectKey {
+        let group = if kind == "Deployment" { "apps" } else { "" };
+        ObjectKey { group: group.into(), kind: kind.into(), namespace: Some("ns".into()), name: name.into() }
+    }
+
+    fn dump(objects: &[(&ObjectKey, Value)], rules: &RuleSet) -> Dump {
+        Dump {
+            info: SourceInfo {
+                kind: SourceKind::Context,
+                name: "c".into(),
+                server: "s".into(),
+                kubernetes_version: None,
+                time: String::new(),
+                secret_key: KeyInfo::Keyed { fingerprint: "run:x".into() },
+                origin_context: None,
+            },
+            objects: objects
+                .iter()
+                .map(|(k, v)| ((*k).clone(), Stored::from(normalize(k, v.clone(), rules).normalized)))
+                .collect(),
+            incomplete: Vec::new(),
+            excluded: Vec::new(),
+            served: Vec::new(),
+            preferred: Vec::new(),
+            listed: Vec::new(),
+            rule_hits: vec![0; rules.rules.len()],
+            type_skips: BTreeSet::new(),
+        }
+    }
+
+    fn compare_with(
+        old: &[(&ObjectKey, Value)],
+        new: &[(&ObjectKey, Value)],
+        rules_text: &str,
+        ignore_secret_values: bool,
+    ) -> Comparison {
+        let r = rules(rules_text);
+        let opts = CompareOptions { today: time::macros::date!(2026 - 11 - 24), ignore_secret_values };
+        compare(&dump(old, &r), &dump(new, &r), &r, opts)
+    }
+
+    /// Each differing object as `change name [waived]` and its field paths.
+    fn lines(c: &Comparison) -> Vec<String> {
+        c.objects
+            .iter()
+            .map(|o| {
+                let fields: Vec<String> = o
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        format!("{}{}", f.change.display_path(), if f.waived.is_some() { " (waived)" } else { "" })
+                    })
+                    .collect();
+                format!(
+                    "{} {}{} {}",
+                    o.change.as_str(),
+                    o.key.name,
+                    if o.waived.is_some() { " (waived)" } else { "" },
+                    fields.join(", ")
+                )
+                .trim_end()
+                .to_string()
+            })
+            .collect()
+    }
+
+    fn labelled(team: &str, image: &str) -> Value {
+        json!({"metadata": {"name": "x", "labels": {"team": team}}, "spec": {"image": image}})
+    }
+
+    const TEAM_WAIVERS: &str = "waivers:\n  - match: {kind: Deployment, labels: team=search}\n    reason: search moves later\n  - match: {kind: Deployment, labels: team=search}\n    path: /spec\n    reason: search image pinned\n";
+
+    #[test]
+    fn a_waiver_with_labels_waives_only_objects_carrying_them() {
+        let (s, a) = (key("Deployment", "search"), key("Deployment", "ads"));
+        // Missing objects: only the search team's is waived.
+        let c = compare_with(&[(&s, labelled("search", "1")), (&a, labelled("ads", "1"))], &[], TEAM_WAIVERS, false);
+        assert_eq!(lines(&c), ["missing ads", "missing search (waived)"]);
+        assert_eq!(c.verdict, Verdict::Different);
+        // Changed field: waived for search only.
+        let c = compare_with(
+            &[(&s, labelled("search", "1")), (&a, labelled("ads", "1"))],
+            &[(&s, labelled("search", "2")), (&a, labelled("ads", "2"))],
+            TEAM_WAIVERS,
+            false,
+        );
+        assert_eq!(lines(&c), ["changed ads spec.image", "changed search spec.image (waived)"]);
+        // An object that left the team on one side is not the team's on every side.
+        let c = compare_with(&[(&s, labelled("search", "1"))], &[(&s, labelled("ads", "2"))], TEAM_WAIVERS, false);
+        assert_eq!(lines(&c), ["changed search metadata.labels.team, spec.image"]);
+        // Only the search object differs: everything is waived.
+        let c = compare_with(&[(&s, labelled("search", "1"))], &[], TEAM_WAIVERS, false);
+        assert_eq!(c.verdict, Verdict::Equivalent);
+        // Only another team's object differs: the waiver matched nothing, and says so.
+        let c = compare_with(&[(&a, labelled("ads", "1"))], &[], TEAM_WAIVERS, false);
+        assert_eq!(c.verdict, Verdict::Different);
+        assert_eq!(c.rule_warnings.iter().filter(|w| matches!(w, RuleWarning::WaiverMatchedNothing { .. })).count(), 2);
+    }
+
+    #[test]
+    fn a_waiver_with_fields_and_owner_is_evaluated_in_full() {
+        let d = key("Deployment", "web");
+        let w = "waivers:\n  - match: {kind: Deployment, fields: {/spec/paused: \"true\"}, ownedBy: Rollout}\n    reason: paused rollouts move later\n";
+        let owned = |paused: bool| json!({"metadata": {"name": "web", "ownerReferences": [{"kind": "Rollout", "name": "r", "controller": true}]}, "spec": {"paused": paused}});
+        assert_eq!(lines(&compare_with(&[(&d, owned(true))], &[], w, false)), ["missing web (waived)"]);
+        assert_eq!(lines(&compare_with(&[(&d, owned(false))], &[], w, false)), ["missing web"]);
+        let bare = json!({"metadata": {"name": "web"}, "spec": {"paused": true}});
+        assert_eq!(lines(&compare_with(&[(&d, bare)], &[], w, false)), ["missing web"]);
+    }
+
+    const APF_SKIP: &str = "rules:\n  - name: apf\n    why: stock\n    match: {annotations: \"apf.kubernetes.io/autoupdate-spec=true\"}\n    skip: true\n";
+
+    fn flow(autoupdate: &str, precedence: u32) -> Value {
+        json!({"metadata": {"name": "fs", "annotations": {"apf.kubernetes.io/autoupdate-spec": autoupdate}}, "spec": {"matchingPrecedence": precedence}})
+    }
+
+    #[test]
+    fn a_skip_matching_one_side_only_compares_the_pair_in_full() {
+        let k = key("FlowSchema", "fs");
+        let c = compare_with(&[(&k, flow("true", 1000))], &[(&k, flow("false", 10))], APF_SKIP, false);
+        assert_eq!(
+            lines(&c),
+            ["changed fs metadata.annotations[\"apf.kubernetes.io/autoupdate-spec\"], spec.matchingPrecedence"]
+        );
+        assert_eq!(c.verdict, Verdict::Different);
+        assert_eq!((c.kinds[&k.group_kind()].old, c.kinds[&k.group_kind()].new), (1, 1));
+        // Matching both sides: excluded on both, whatever the content.
+        let c = compare_with(&[(&k, flow("true", 1000))], &[(&k, flow("true", 10))], APF_SKIP, false);
+        assert!(lines(&c).is_empty());
+        assert_eq!((c.kinds[&k.group_kind()].skipped_old, c.kinds[&k.group_kind()].skipped_new), (1, 1));
+        // Matching the only side where the object exists: excluded, not missing.
+        let c = compare_with(&[(&k, flow("true", 1000))], &[], APF_SKIP, false);
+        assert!(lines(&c).is_empty());
+        // Not matching the only side: a missing object as ever.
+        let c = compare_with(&[(&k, flow("false", 1000))], &[], APF_SKIP, false);
+        assert_eq!(lines(&c), ["missing fs"]);
+    }
+
+    #[test]
+    fn a_presence_rule_matching_one_side_only_compares_the_pair_in_full() {
+        let k = key("ConfigMap", "cm");
+        let r = "rules:\n  - name: p\n    why: w\n    match: {labels: generated=true}\n    presence: true\n";
+        let cm = |generated: &str, v: &str| json!({"metadata": {"name": "cm", "labels": {"generated": generated}}, "data": {"k": v}});
+        assert!(lines(&compare_with(&[(&k, cm("true", "1"))], &[(&k, cm("true", "2"))], r, false)).is_empty());
+        assert_eq!(
+            lines(&compare_with(&[(&k, cm("true", "1"))], &[(&k, cm("false", "2"))], r, false)),
+            ["changed cm data.k, metadata.labels.generated"]
+        );
+        assert_eq!(lines(&compare_with(&[(&k, cm("true", "1"))], &[], r, false)), ["missing cm"]);
+    }
+
+    fn secret(ty: &str, data: Value) -> Value {
+        json!({"metadata": {"name": "s"}, "type": ty, "data": data})
+    }
+
+    #[test]
+    fn ignoring_secret_values_still_compares_keys_and_type() {
+        let k = key("Secret", "s");
+        let old = secret("Opaque", json!({"user": "d1", "password": "d2"}));
+        // Values only: quiet.
+        let c = compare_with(
+            &[(&k, old.clone())],
+            &[(&k, secret("Opaque", json!({"user": "d3", "password": "d4"})))],
+            "",
+            true,
+        );
+        assert!(lines(&c).is_empty());
+        assert_eq!(c.verdict, Verdict::Equivalent);
+        // A key removed and one added: shown, values hidden.
+        let c = compare_with(
+            &[(&k, old.clone())],
+            &[(&k, secret("Opaque", json!({"user": "d3", "token": "d5"})))],
+            "",
+            true,
+        );
+        assert_eq!(lines(&c), ["changed s data.password, data.token"]);
+        assert!(c.objects[0].fields.iter().all(|f| f.hidden));
+        let text = format!("{:?}", c.objects[0]);
+        assert!(!text.contains("d2") && !text.contains("d5"), "{text}");
+        // Every key gone.
+        let c =
+            compare_with(&[(&k, old.clone())], &[(&k, json!({"metadata": {"name": "s"}, "type": "Opaque"}))], "", true);
+        assert_eq!(lines(&c), ["changed s data"]);
+        assert!(!format!("{:?}", c.objects[0]).contains("d1"));
+        // The type.
+        let c = compare_with(
+            &[(&k, old)],
+            &[(&k, secret("kubernetes.io/basic-auth", json!({"user": "d1", "password": "d2"})))],
+            "",
+            true,
+        );
+        assert_eq!(lines(&c), ["changed s type"]);
+    }
+
+    #[test]
+    fn an_object_pending_deletion_is_not_equal_to_a_live_one() {
+        let k = key("ConfigMap", "cm");
+        let live = json!({"metadata": {"name": "cm", "finalizers": ["example.com/hold"]}});
+        let deleting = |t: &str| json!({"metadata": {"name": "cm", "finalizers": ["example.com/hold"], "deletionTimestamp": t, "deletionGracePeriodSeconds": 0}});
+        let r = "rules:\n  - {name: g, why: w, drop: [/metadata/deletionGracePeriodSeconds]}\n";
+        let c = compare_with(&[(&k, live)], &[(&k, deleting("2026-11-24T07:00:00Z"))], r, false);
+        assert_eq!(lines(&c), ["changed cm metadata.deletionTimestamp"]);
+        assert_eq!(c.objects[0].fields[0].change.new, Some(Value::String(crate::normalize::PENDING_DELETION.into())));
+        let c = compare_with(
+            &[(&k, deleting("2026-11-24T07:00:00Z"))],
+            &[(&k, deleting("2026-11-24T08:00:00Z"))],
+            r,
+            false,
+        );
+        assert!(lines(&c).is_empty());
     }
 }

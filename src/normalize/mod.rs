@@ -14,10 +14,12 @@ use crate::rules::{Action, RuleSet};
 pub enum Normalized {
     /// Compared in full.
     Content(Value),
-    /// Only its existence is compared (rule index).
-    Presence(usize),
-    /// Not compared (rule index); reported as excluded.
-    Skipped(usize),
+    /// Only its existence is compared (rule index). The content is kept too: a rule decides
+    /// for a pair only when it matches on both sides (see `diff`), otherwise the pair is
+    /// compared in full.
+    Presence(usize, Value),
+    /// Not compared (rule index); reported as excluded. Content kept as for `Presence`.
+    Skipped(usize, Value),
 }
 
 /// The result of normalizing one object: what to compare, and which rules took effect (indices
@@ -31,17 +33,18 @@ pub struct Outcome {
 /// Normalizes `obj`, identified by `key`, under `rules`.
 pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
     let mut rule_hits = Vec::new();
-    for (i, rule) in rules.rules.iter().enumerate() {
-        match rule.action {
-            Action::Skip | Action::Presence if rule.matcher.matches_object(key, &obj) => {
-                rule_hits.push(i);
-                let normalized =
-                    if rule.action == Action::Skip { Normalized::Skipped(i) } else { Normalized::Presence(i) };
-                return Outcome { normalized, rule_hits };
-            }
-            _ => {}
-        }
+    // The first skip or presence rule matching the object decides for it, but only if it also
+    // matches the other side's object: the content is normalized anyway, so a pair the rule
+    // matches on one side only (a FlowSchema customized on one side, a bare Pod beside an owned
+    // one) is compared in full.
+    let object_rule = rules
+        .rules
+        .iter()
+        .position(|r| matches!(r.action, Action::Skip | Action::Presence) && r.matcher.matches_object(key, &obj));
+    if let Some(i) = object_rule {
+        rule_hits.push(i);
     }
+    let explicit = take_explicit_allocations(&mut obj);
     // Drop rules are matched against the object as read, before any of them removes a field
     // another one's match depends on (e.g. a label selector).
     let matching: Vec<usize> = rules
@@ -59,8 +62,103 @@ pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
             }
         }
     }
+    restore_explicit_allocations(&mut obj, explicit);
+    mark_pending_deletion(&mut obj);
     canonicalize(key, &mut obj);
-    Outcome { normalized: Normalized::Content(obj), rule_hits }
+    let normalized = match object_rule {
+        Some(i) if rules.rules[i].action == Action::Skip => Normalized::Skipped(i, obj),
+        Some(i) => Normalized::Presence(i, obj),
+        None => Normalized::Content(obj),
+    };
+    Outcome { normalized, rule_hits }
+}
+
+/// Where `record_explicit_allocations` keeps its fact in an object as read (and archived): the
+/// JSON pointers of server-allocatable fields a field manager set explicitly.
+pub const EXPLICIT_ALLOCATIONS: &str = "x-kparity-explicit-allocations";
+
+/// Records, before `managedFields` are stripped (source/list.rs), which of a Service's
+/// server-allocatable fields (`clusterIP`, `clusterIPs`, `ports[*].nodePort`,
+/// `healthCheckNodePort`) some field manager set. A value the server allocated belongs to no
+/// manager (allocation happens after the request's fields are recorded, for create, update,
+/// client- and server-side apply alike); one the user asked for belongs to the manager that
+/// sent it (the API server's own writes excepted). Firewalls and load balancers target an explicit port or IP, so it is compared; an
+/// allocated one is dropped by the `service-allocated-*` rules.
+pub fn record_explicit_allocations(obj: &mut Value) {
+    let mut owned: Vec<String> = Vec::new();
+    let managers = obj.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ports = obj.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    for m in &managers {
+        // The API server writes its own `default/kubernetes` Service with the first IP of its
+        // range: that is the server's configuration, not a user's request. Its manager is named
+        // after its binary (`kube-apiserver`, or e.g. `kube-apiserver-1.34` when renamed).
+        if m.get("manager").and_then(Value::as_str).is_some_and(|n| n.starts_with("kube-apiserver")) {
+            continue;
+        }
+        let Some(spec) = m.pointer("/fieldsV1/f:spec").and_then(Value::as_object) else { continue };
+        for field in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
+            if spec.contains_key(&format!("f:{field}")) {
+                owned.push(format!("/spec/{field}"));
+            }
+        }
+        let Some(port_keys) = spec.get("f:ports").and_then(Value::as_object) else { continue };
+        for (k, fields) in port_keys {
+            // `k:{"port":80,"protocol":"TCP"}`: ports are keyed by port and protocol.
+            let Some(Ok(pk)) = k.strip_prefix("k:").map(serde_json::from_str::<Value>) else { continue };
+            if fields.get("f:nodePort").is_none() {
+                continue;
+            }
+            let index = ports.iter().position(|p| {
+                p.get("port") == pk.get("port")
+                    && p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                        == pk.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+            });
+            if let Some(i) = index {
+                owned.push(format!("/spec/ports/{i}/nodePort"));
+            }
+        }
+    }
+    owned.sort();
+    owned.dedup();
+    if let (false, Value::Object(map)) = (owned.is_empty(), obj) {
+        map.insert(EXPLICIT_ALLOCATIONS.into(), Value::Array(owned.into_iter().map(Value::String).collect()));
+    }
+}
+
+/// Takes the recorded explicit allocations (and their values) out of the object.
+fn take_explicit_allocations(obj: &mut Value) -> Vec<(String, Value)> {
+    let Some(Value::Array(pointers)) = obj.as_object_mut().and_then(|m| m.remove(EXPLICIT_ALLOCATIONS)) else {
+        return Vec::new();
+    };
+    pointers
+        .iter()
+        .filter_map(Value::as_str)
+        .filter_map(|p| obj.pointer(p).map(|v| (p.to_string(), v.clone())))
+        .collect()
+}
+
+/// Puts explicitly set values back after the drop rules: a value a user asked for is intent.
+fn restore_explicit_allocations(obj: &mut Value, explicit: Vec<(String, Value)>) {
+    for (pointer, value) in explicit {
+        let Some((parent, field)) = pointer.rsplit_once('/') else { continue };
+        if let Some(Value::Object(m)) = obj.pointer_mut(parent) {
+            m.insert(field.to_string(), value);
+        }
+    }
+}
+
+/// What `metadata.deletionTimestamp` says when set.
+pub const PENDING_DELETION: &str = "(pending deletion)";
+
+/// An object whose `deletionTimestamp` is set is being deleted (finalizers hold it): that is
+/// state, and never equal to a live object. When it is set, its time (assigned by each server)
+/// is replaced by one mark, so two objects both pending deletion still compare equal.
+fn mark_pending_deletion(obj: &mut Value) {
+    if let Some(ts) = obj.pointer_mut("/metadata/deletionTimestamp")
+        && !ts.is_null()
+    {
+        *ts = Value::String(PENDING_DELETION.into());
+    }
 }
 
 /// Spelling differences that never carry meaning, applied after the rules.
@@ -211,8 +309,60 @@ mod tests {
     #[test]
     fn skip_and_presence_win_over_drop() {
         let r = "rules: [{name: a, why: b, drop: [/x]}, {name: s, why: b, match: {kind: Event}, skip: true}, {name: p, why: b, match: {kind: ConfigMap}, presence: true}]";
-        check("Event", r, json!({"x": 1}), Normalized::Skipped(1));
-        check("ConfigMap", r, json!({"x": 1}), Normalized::Presence(2));
+        check("Event", r, json!({"x": 1, "y": 2}), Normalized::Skipped(1, json!({"y": 2})));
+        check("ConfigMap", r, json!({"x": 1, "y": 2}), Normalized::Presence(2, json!({"y": 2})));
+    }
+
+    #[test]
+    fn an_object_pending_deletion_is_marked_whatever_its_time() {
+        let r = "rules: [{name: a, why: b, drop: [/metadata/deletionGracePeriodSeconds]}]";
+        check(
+            "ConfigMap",
+            r,
+            json!({"metadata": {"name": "x", "deletionTimestamp": "2026-11-24T07:00:00Z", "deletionGracePeriodSeconds": 0, "finalizers": ["f"]}}),
+            Normalized::Content(
+                json!({"metadata": {"name": "x", "deletionTimestamp": PENDING_DELETION, "finalizers": ["f"]}}),
+            ),
+        );
+        check(
+            "ConfigMap",
+            r,
+            json!({"metadata": {"name": "x"}}),
+            Normalized::Content(json!({"metadata": {"name": "x"}})),
+        );
+    }
+
+    #[test]
+    fn explicitly_set_allocations_survive_the_rules_that_drop_allocated_ones() {
+        let r = "rules: [{name: a, why: b, drop: [/spec/clusterIP, /spec/ports/*/nodePort]}]";
+        let mut svc = json!({
+            "metadata": {"name": "x", "managedFields": [
+                {"manager": "kubectl", "fieldsV1": {"f:spec": {"f:ports": {
+                    "k:{\"port\":443,\"protocol\":\"TCP\"}": {".": {}, "f:nodePort": {}, "f:port": {}},
+                    "k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}}
+                }}}}
+            ]},
+            "spec": {"clusterIP": "10.0.0.7", "ports": [
+                {"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080},
+                {"name": "https", "port": 443, "protocol": "TCP", "nodePort": 30443}
+            ]}
+        });
+        record_explicit_allocations(&mut svc);
+        assert_eq!(svc[EXPLICIT_ALLOCATIONS], json!(["/spec/ports/1/nodePort"]));
+        svc["metadata"].as_object_mut().unwrap().remove("managedFields");
+        check(
+            "Service",
+            r,
+            svc,
+            Normalized::Content(json!({"metadata": {"name": "x"}, "spec": {"ports": [
+                {"name": "http", "port": 80, "protocol": "TCP"},
+                {"name": "https", "port": 443, "protocol": "TCP", "nodePort": 30443}
+            ]}})),
+        );
+        // Nobody owns the allocated values: nothing recorded, everything allocated dropped.
+        let mut svc = json!({"metadata": {"name": "x", "managedFields": [{"manager": "m", "fieldsV1": {"f:spec": {"f:type": {}}}}]}, "spec": {"clusterIP": "10.0.0.7"}});
+        record_explicit_allocations(&mut svc);
+        assert!(svc.get(EXPLICIT_ALLOCATIONS).is_none());
     }
 
     #[test]

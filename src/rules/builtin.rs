@@ -51,3 +51,72 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod what_builtin_rules_hide {
+    use serde_json::{Value, json};
+
+    use crate::model::ObjectKey;
+    use crate::normalize::{Normalized, normalize};
+    use crate::rules::{RuleOptions, load};
+
+    /// `content`, `presence` or `skip`: what the default rules do with the object.
+    fn check(group: &str, kind: &str, namespace: Option<&str>, obj: Value, expected: &str) {
+        let rules = load(&RuleOptions::default()).unwrap();
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let key = ObjectKey { group: group.into(), kind: kind.into(), namespace: namespace.map(String::from), name };
+        let got = match normalize(&key, obj, &rules).normalized {
+            Normalized::Content(_) => "content",
+            Normalized::Presence(..) => "presence",
+            Normalized::Skipped(..) => "skip",
+        };
+        assert_eq!(got, expected, "{key:?}");
+    }
+
+    #[test]
+    fn control_plane_objects_are_compared() {
+        let bootstrap = json!({"rbac.authorization.kubernetes.io/autoupdate": "true"});
+        let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
+        let crb = json!({"metadata": {"name": "cluster-admin", "labels": labels, "annotations": bootstrap}});
+        check("rbac.authorization.k8s.io", "ClusterRoleBinding", None, crb, "content");
+        let fs = json!({"metadata": {"name": "global-default", "annotations": {"apf.kubernetes.io/autoupdate-spec": "true"}}});
+        check("flowcontrol.apiserver.k8s.io", "FlowSchema", None, fs, "content");
+        check(
+            "scheduling.k8s.io",
+            "PriorityClass",
+            None,
+            json!({"metadata": {"name": "system-node-critical"}}),
+            "content",
+        );
+        let local = json!({"metadata": {"name": "v1.apps", "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}}});
+        check("apiregistration.k8s.io", "APIService", None, local, "content");
+        check("", "Service", Some("default"), json!({"metadata": {"name": "kubernetes"}}), "content");
+        let cm = json!({"metadata": {"name": "extension-apiserver-authentication"}, "data": {"client-ca-file": "x"}});
+        check("", "ConfigMap", Some("kube-system"), cm, "content");
+    }
+
+    #[test]
+    fn only_truly_derived_objects_are_left_out() {
+        let ours = json!({"metadata": {"name": "db"}, "subsets": [{"addresses": [{"ip": "192.0.2.1"}]}]});
+        check("", "Endpoints", Some("shop"), ours, "content");
+        let derived = json!({"metadata": {"name": "web", "labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"}}});
+        check("", "Endpoints", Some("shop"), derived, "skip");
+        let older = json!({"metadata": {"name": "web", "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "t"}}});
+        check("", "Endpoints", Some("shop"), older, "skip");
+        let slice = |manager: &str| json!({"metadata": {"name": "web-abcde", "labels": {"kubernetes.io/service-name": "web", "endpointslice.kubernetes.io/managed-by": manager}}});
+        check("discovery.k8s.io", "EndpointSlice", Some("shop"), slice("endpointslice-controller.k8s.io"), "skip");
+        check(
+            "discovery.k8s.io",
+            "EndpointSlice",
+            Some("shop"),
+            slice("endpointslicemirroring-controller.k8s.io"),
+            "skip",
+        );
+        check("discovery.k8s.io", "EndpointSlice", Some("shop"), slice("team.example.com"), "content");
+        let token = |name: &str| json!({"metadata": {"name": name, "annotations": {"kubernetes.io/service-account.name": "ci"}}, "type": "kubernetes.io/service-account-token"});
+        check("", "Secret", Some("shop"), token("ci-token"), "presence");
+        check("", "Secret", Some("shop"), token("ci-token-x7k2p"), "skip");
+        let pv = json!({"metadata": {"name": "pvc-1234", "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}}, "spec": {"claimRef": {"namespace": "shop", "name": "data"}}});
+        check("", "PersistentVolume", None, pv, "content");
+    }
+}

@@ -90,7 +90,11 @@ pub async fn list_type(
                     digest_secret(item, cx.secret_key);
                 }
             }
+            let is_service = ty.group.is_empty() && ty.kind == "Service";
             for item in &mut items {
+                if is_service {
+                    crate::normalize::record_explicit_allocations(item);
+                }
                 strip_managed_fields(item);
             }
             count += items.len();
