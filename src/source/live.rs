@@ -155,7 +155,7 @@ pub async fn list(
 
     progress.set_total(to_list.len());
     let on_objects = |n: usize| progress.add_objects(n);
-    let cx = ListContext { api: &api, page_size: opts.page_size, secret_key, sink, on_objects: &on_objects };
+    let cx = ListContext { api: &api, page_size: opts.page_size, secret_key, rules, sink, on_objects: &on_objects };
     let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let results: Vec<(ApiType, Result<usize, Failure>)> = futures::stream::iter(to_list.iter().cloned())
         .map(|ty| {
