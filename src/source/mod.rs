@@ -132,6 +132,8 @@ pub struct ReadOptions {
     pub page_size: u32,
     /// Deadline of each type's complete listing.
     pub timeout: Duration,
+    /// kubectl's transport flags (`--as`, `--as-group`, `--request-timeout`) and the response cap.
+    pub transport: kubeconfig::Transport,
 }
 
 /// Failures that prevent reading a side at all (as opposed to one type: that is incomplete).
