@@ -45,12 +45,11 @@ pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
     // Digest rules acted when the object was read (in the source); they count as taking effect
     // where a field they designate exists, so a digest rule that matches nothing is reported.
     for (i, rule) in rules.rules.iter().enumerate() {
-        if let Action::Digest(paths) = &rule.action {
-            if rule.matcher.matches_object(key, &obj)
-                && paths.iter().any(|p| p.for_each_mut(&mut obj, &mut |_, _| {}) > 0)
-            {
-                rule_hits.push(i);
-            }
+        if let Action::Digest(paths) = &rule.action
+            && rule.matcher.matches_object(key, &obj)
+            && paths.iter().any(|p| p.for_each_mut(&mut obj, &mut |_, _| {}) > 0)
+        {
+            rule_hits.push(i);
         }
     }
     // Drop rules are matched against the object as read, before any of them removes a field

@@ -177,12 +177,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -209,10 +210,10 @@ pub fn proxy_for(
     if host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
         return None;
     }
-    if let Some(no_proxy) = var("NO_PROXY") {
-        if no_proxy_matches(&no_proxy, &host, port) {
-            return None;
-        }
+    if let Some(no_proxy) = var("NO_PROXY")
+        && no_proxy_matches(&no_proxy, &host, port)
+    {
+        return None;
     }
     let proxy = proxy.trim();
     Some(if proxy.contains("://") { proxy.to_string() } else { format!("http://{proxy}") })
