@@ -288,6 +288,13 @@ fn object_name(obj: &Value) -> (String, String) {
     (s("namespace"), s("name"))
 }
 
+/// True when `v` is a digest as kparity writes them (`hmac-sha256:` and 64 hex digits).
+pub fn is_digest(v: &Value) -> bool {
+    v.as_str()
+        .and_then(|s| s.strip_prefix(DIGEST_PREFIX))
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Digests a field a user's `digest` rule designates in an object of any kind, bound to the
 /// object's identity and the field's path (as for Secret metadata). A string is digested as its
 /// bytes, anything else (a map, a list, a number) as its JSON text.

@@ -126,6 +126,30 @@ pub fn redact(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &SecretKey) 
     }
 }
 
+/// Applies users' `digest` rules to an object read from an archive: a field the archive already
+/// holds as a digest (digested at capture by the same rule) is kept, so it still compares with a
+/// live side digested under the same key; a field in clear (an archive taken without the rule)
+/// is digested now, before any report can print it.
+pub fn redact_archived(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &SecretKey) {
+    let mut digests = rules.digest_rules().peekable();
+    if digests.peek().is_none() {
+        return;
+    }
+    let object = key_of(ty, item);
+    let ns = object.namespace.clone().unwrap_or_default();
+    let identity = [object.group.as_str(), object.kind.as_str(), ns.as_str(), object.name.as_str()];
+    let matching: Vec<_> = digests.filter(|(rule, _)| rule.matcher.matches_object(&object, item)).collect();
+    for (_, paths) in matching {
+        for p in paths {
+            p.for_each_mut(item, &mut |path, v| {
+                if !crate::secrets::is_digest(v) {
+                    *v = digest_field(&identity, path, v, key);
+                }
+            });
+        }
+    }
+}
+
 /// managedFields are large, differ on every server, and are never compared: drop them at once.
 fn strip_managed_fields(item: &mut Value) {
     if let Some(Value::Object(meta)) = item.get_mut("metadata") {
@@ -220,6 +244,13 @@ mod tests {
         let mut again = obj("helm");
         redact(&ty, &mut again, &rules, &key);
         assert_eq!(helm, again);
+        // An archive holding the digest already keeps it; one holding the value digests it alike.
+        let mut archived = helm.clone();
+        redact_archived(&ty, &mut archived, &rules, &key);
+        assert_eq!(archived, helm);
+        let mut clear = obj("helm");
+        redact_archived(&ty, &mut clear, &rules, &key);
+        assert_eq!(clear, helm);
         let mut other = obj("kustomize");
         redact(&ty, &mut other, &rules, &key);
         assert_eq!(other["data"]["values.yaml"], "password: canary");
