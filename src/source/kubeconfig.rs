@@ -310,15 +310,17 @@ pub async fn client_for(
             message: "impersonating groups (--as-group) needs a user to impersonate (--as)".into(),
         });
     }
-    for (name, value) in
-        user.iter().map(|u| ("impersonate-user", u)).chain(groups.iter().map(|g| ("impersonate-group", g)))
-    {
-        let value = http::HeaderValue::from_str(value).map_err(|_| SourceError::ContextConfig {
-            context: context.to_string(),
-            message: format!("cannot impersonate {value:?}: not a valid HTTP header value"),
-        })?;
-        config.headers.push((http::HeaderName::from_static(name), value));
+    for value in user.iter().chain(&groups) {
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(SourceError::ContextConfig {
+                context: context.to_string(),
+                message: format!("cannot impersonate {value:?}: not a valid HTTP header value"),
+            });
+        }
     }
+    // kube sends the Impersonate-User/-Group headers of the configuration's user.
+    config.auth_info.impersonate = user;
+    config.auth_info.impersonate_groups = if groups.is_empty() { None } else { Some(groups) };
     secrets.extend(credentials_of(&config));
     let redactor = Redactor::new(secrets);
     let server = redactor.scrub(config.cluster_url.to_string().trim_end_matches('/'));
