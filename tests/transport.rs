@@ -174,6 +174,7 @@ fn proxy_with_credentials_works_and_a_wrong_password_is_exit_2_without_the_passw
         ]));
         assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
         assert!(run.stderr.contains("failed to reach context"), "{}", run.stderr);
+        assert!(run.stderr.contains("hint: the connection goes through a proxy"), "{}", run.stderr);
         let mut creds = proxy_credential_spellings();
         creds.push(format!("{PROXY_PASSWORD}-wrong"));
         assert_no_credential(&run, &creds);
