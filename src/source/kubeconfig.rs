@@ -289,6 +289,19 @@ pub async fn client_for(
     let env = |name: &str| std::env::var(name).ok();
     let proxy = proxy_for(cluster_proxy_url(configs, context).as_deref(), &config.cluster_url, &env);
     let mut secrets = proxy.as_deref().map(userinfo_spellings).unwrap_or_default();
+    // kube's SOCKS5 connector sends no credentials: refuse them rather than connect without.
+    if let Some(p) = &proxy
+        && p.starts_with("socks5")
+        && !secrets.is_empty()
+    {
+        return Err(SourceError::ContextConfig {
+            context: context.to_string(),
+            message: format!(
+                "the SOCKS5 proxy {} carries credentials, which kparity cannot send to a SOCKS5 proxy; use an HTTP(S) proxy with credentials, or a SOCKS5 proxy without",
+                Redactor::new(secrets.clone()).scrub(p)
+            ),
+        });
+    }
     config.proxy_url = match proxy {
         None => None,
         Some(p) => Some(p.parse::<http::Uri>().map_err(|e| SourceError::ContextConfig {
