@@ -167,6 +167,10 @@ pub struct SnapshotArgs {
     /// The archive to write
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// A rules file whose `digest` rules apply at capture (repeatable); its other rules apply
+    /// when the archive is diffed, with the same --rules
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -216,6 +220,47 @@ pub struct ReadArgs {
     /// Deadline for reading each resource type completely (e.g. 60s, 5m)
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Bound of a single request, as kubectl's (e.g. 10s; 0: no bound but --timeout)
+    /// [default: a third of --timeout, between 1s and 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_request_timeout)]
+    pub request_timeout: Option<Duration>,
+    /// Impersonate this user, as kubectl --as (replaces the kubeconfig user's `as`)
+    #[arg(long = "as", value_name = "USER")]
+    pub impersonate: Option<String>,
+    /// Impersonate this group, as kubectl --as-group (repeatable; needs --as)
+    #[arg(long = "as-group", value_name = "GROUP", requires = "impersonate")]
+    pub impersonate_groups: Vec<String>,
+    /// Largest server response body accepted, after decompression (bytes, or with Ki, Mi, Gi);
+    /// a type whose page is larger is incomplete
+    #[arg(long, value_name = "SIZE", env = "KPARITY_MAX_RESPONSE_BYTES", default_value = "512Mi", value_parser = parse_size)]
+    pub max_response_bytes: u64,
+}
+
+/// kubectl's `--request-timeout`: a duration, or `0` for none.
+pub fn parse_request_timeout(s: &str) -> Result<Duration, String> {
+    if s.trim().trim_end_matches(['s', 'm', 'h']) == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
+}
+
+/// `1048576`, `64Ki`, `512Mi`, `2Gi`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}: write e.g. 512Mi or 1048576"))?;
+    let mult: u64 = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => return Err(format!("invalid size unit in {s:?}: use Ki, Mi or Gi")),
+    };
+    let bytes = n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))?;
+    if bytes < 1024 {
+        return Err(format!("size {s:?} is too small: at least 1Ki"));
+    }
+    Ok(bytes)
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +321,12 @@ impl ReadArgs {
             concurrency: usize::from(self.concurrency),
             page_size: self.page_size,
             timeout: self.timeout,
+            transport: crate::source::kubeconfig::Transport {
+                impersonate: self.impersonate.clone(),
+                impersonate_groups: self.impersonate_groups.clone(),
+                request_timeout: self.request_timeout,
+                max_response_bytes: self.max_response_bytes,
+            },
         })
     }
 }
@@ -313,6 +364,18 @@ mod tests {
         assert!(text.contains("Usage: kubectl parity diff"), "{text}");
         assert!(text.contains("  kubectl parity diff blue green\n"), "examples name the plugin: {text}");
         assert!(!text.contains("  kparity diff"), "{text}");
+    }
+
+    #[test]
+    fn sizes_and_request_timeouts_parse() {
+        assert_eq!(parse_size("512Mi"), Ok(512 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("1Ti").is_err());
+        assert!(parse_size("10").is_err());
+        assert!(parse_size("99999999999Gi").is_err());
+        assert_eq!(parse_request_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_request_timeout("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_request_timeout("15s"), Ok(Duration::from_secs(15)));
     }
 
     #[test]

@@ -174,13 +174,15 @@ pub trait Sink: Send + Sync {
     fn restart(&self, ty: &ApiType);
 }
 
-/// Object identity from a type and an object's metadata.
+/// Object identity from a type and an object's metadata. An object of the core `secrets`
+/// resource is keyed as kind `Secret` whatever kind discovery reported, so every later stage
+/// (normalization, diff, reports) that recognizes Secrets by key recognizes it.
 pub fn key_of(ty: &ApiType, obj: &Value) -> ObjectKey {
     let meta = obj.get("metadata");
     let s = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_string);
     ObjectKey {
         group: ty.group.clone(),
-        kind: ty.kind.clone(),
+        kind: if ty.is_secret() { crate::secrets::SECRET_KIND.to_string() } else { ty.kind.clone() },
         namespace: if ty.namespaced { s("namespace") } else { None },
         name: s("name").unwrap_or_default(),
     }

@@ -82,6 +82,15 @@ pub struct ApiType {
 }
 
 impl ApiType {
+    /// True for the core `secrets` resource. Decided by the resource, which is what the URL reads,
+    /// not only by the kind discovery reports: an odd or hostile server could report another kind
+    /// for `/api/v1/secrets`, and everything read from there must still be treated as a Secret.
+    /// A core type reporting kind `Secret` under another resource name is treated as one too
+    /// (failing safe: its values are digested).
+    pub fn is_secret(&self) -> bool {
+        self.group.is_empty() && (self.resource == "secrets" || self.kind == "Secret")
+    }
+
     pub fn group_kind(&self) -> GroupKind {
         GroupKind { group: self.group.clone(), kind: self.kind.clone() }
     }

@@ -497,14 +497,23 @@ fn nightly_cronjob_example_passes_server_side_dry_run_on_both_clusters() {
         for object in [
             "namespace/kparity",
             "serviceaccount/kparity",
-            "secret/kparity-kubeconfig",
             "configmap/kparity-rules",
             "persistentvolumeclaim/kparity-reports",
             "cronjob.batch/kparity-nightly-drift",
+            "networkpolicy.networking.k8s.io/kparity-egress",
         ] {
             assert!(out.contains(object), "{ctx}: {object} not applied:\n{out}");
         }
         assert!(out.contains("(server dry run)"), "{out}");
+        let rbac =
+            kubectl(ctx, &["apply", "--dry-run=server", "-f", path_str(&root().join("deploy/reader-rbac.yaml"))]);
+        for object in [
+            "serviceaccount/kparity-reader",
+            "clusterrole.rbac.authorization.k8s.io/kparity-reader",
+            "clusterrolebinding.rbac.authorization.k8s.io/kparity-reader",
+        ] {
+            assert!(rbac.contains(object), "{ctx}: {object} not applied:\n{rbac}");
+        }
         // The dry run created nothing.
         let crons = kubectl(ctx, &["-n", &ns.name, "get", "cronjobs", "-o", "name"]);
         assert!(crons.trim().is_empty(), "{ctx}: {crons}");
@@ -526,7 +535,11 @@ fn nightly_cronjob_example_carries_a_usable_kubeconfig_and_rules_file() {
         manifest.split("\n---\n").map(|d| serde_norway::from_str::<Value>(d).expect("each document parses")).collect();
     let find = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"));
 
-    let config = find("Secret")["stringData"]["config"].as_str().expect("Secret holds config").to_string();
+    // The kubeconfig Secret is made with `kubectl create secret --from-file`, never applied
+    // (apply would copy the credentials into an annotation).
+    assert!(docs.iter().all(|d| d["kind"] != "Secret"), "the manifest must not carry the kubeconfig Secret");
+    assert!(manifest.contains("create secret generic kparity-kubeconfig --from-file=config="), "{manifest}");
+    let config = std::fs::read_to_string(root().join("deploy/kubeconfig.example.yaml")).expect("example kubeconfig");
     let kc: Value = serde_norway::from_str(&config).expect("the kubeconfig parses");
     let contexts: Vec<&str> =
         kc["contexts"].as_array().expect("contexts").iter().filter_map(|c| c["name"].as_str()).collect();
@@ -539,10 +552,63 @@ fn nightly_cronjob_example_carries_a_usable_kubeconfig_and_rules_file() {
     for part in ["kparity diff blue green", "-o json", "--metrics-file /reports/kparity.prom", "exit $code"] {
         assert!(script.contains(part), "the CronJob script lacks {part:?}:\n{script}");
     }
+    let image =
+        cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap_or("");
+    let digest = image.split_once("@sha256:").map(|(_, d)| d).unwrap_or("");
+    assert!(digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()), "image not pinned by digest: {image}");
 
     // The waiver file the CronJob mounts is one kparity accepts.
     let waivers = find("ConfigMap")["data"]["waivers.yaml"].as_str().expect("waivers.yaml").to_string();
     let (_dir, file) = temp_file("waivers.yaml", &waivers);
     let run = run_kparity(&["-q", "rules", "--rules", path_str(&file)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// Runs the CronJob's script with `kparity` replaced by `fake` (a shell snippet) and /reports by
+/// a temporary directory that holds last night's metrics; returns the metrics left and the exit.
+fn run_cronjob_script(fake: &str) -> (String, i32) {
+    let manifest = std::fs::read_to_string(deploy_manifest()).expect("read manifest");
+    let docs: Vec<Value> =
+        manifest.split("\n---\n").map(|d| serde_norway::from_str::<Value>(d).expect("each document parses")).collect();
+    let cron = docs.iter().find(|d| d["kind"] == "CronJob").expect("CronJob");
+    let script = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        .as_str()
+        .expect("container script");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reports = dir.path().join("reports");
+    std::fs::create_dir(&reports).expect("mkdir");
+    std::fs::write(
+        reports.join("kparity.prom"),
+        "kparity_verdict{old=\"blue\",new=\"green\",verdict=\"equivalent\"} 1\n",
+    )
+    .expect("stale metrics");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("mkdir");
+    std::fs::write(bin.join("kparity"), format!("#!/bin/sh\n{fake}\n")).expect("fake kparity");
+    std::fs::set_permissions(bin.join("kparity"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let script = script.replace("/reports", path_str(&reports));
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&script)
+        .env("PATH", format!("{}:/usr/bin:/bin", path_str(&bin)))
+        .env("PUSHGATEWAY_URL", "")
+        .output()
+        .expect("run the script");
+    let metrics = std::fs::read_to_string(reports.join("kparity.prom")).unwrap_or_default();
+    (metrics, out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn nightly_cronjob_never_reports_last_nights_verdict_after_a_crash() {
+    // kparity killed before it wrote metrics: the stale `equivalent` is gone, an error is left.
+    let (metrics, code) = run_cronjob_script("kill -9 $$");
+    assert!(!metrics.contains("verdict=\"equivalent\"} 1"), "{metrics}");
+    assert!(metrics.contains("verdict=\"error\"} 1"), "{metrics}");
+    assert_ne!(code, 0);
+    // Control: a run that writes its metrics keeps them.
+    let (metrics, code) = run_cronjob_script(
+        "for a; do [ \"$prev\" = --metrics-file ] && echo 'kparity_verdict{verdict=\"different\"} 1' > \"$a\"; prev=$a; done; exit 1",
+    );
+    assert!(metrics.contains("verdict=\"different\"} 1"), "{metrics}");
+    assert_eq!(code, 1);
 }

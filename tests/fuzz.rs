@@ -219,6 +219,7 @@ fn write_archive(dir: &Path) -> std::path::PathBuf {
         filters: FiltersRecord::default(),
         api_resources: vec![TypeRecord::from(&ty)],
         normalization: "none at capture".into(),
+        redactions: Vec::new(),
     };
     let statuses = vec![TypeStatus { ty: TypeRecord::from(&ty), count: 0, incomplete: None }];
     writer.finish(&out, &header, statuses, vec![], vec![], None).expect("finish");

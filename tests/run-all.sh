@@ -4,11 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-# xmllint validates the JUnit report against tests/schemas/junit.xsd (report::junit tests).
-if ! command -v xmllint >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq libxml2-utils >/dev/null
-fi
+# System tools the tests call (xmllint, tinyproxy), installed once.
+tests/install-test-tools.sh
 # The real tools the suite runs against the clusters (Velero, its AWS plugin, versitygw, Helm),
 # built from the versions pinned in tests/cluster/*/go.mod; a tool that cannot be built stops
 # the suite here, named.

@@ -178,7 +178,7 @@ pub async fn read_side(
             let plan = prepared.preferred.clone();
             list_side(prepared, &plan, read, rules, key, progress).await
         }
-        SourceSpec::Snapshot(path) => crate::snapshot::read_dump(path, read, rules),
+        SourceSpec::Snapshot(path) => crate::snapshot::read_dump(path, read, rules, key),
     }
 }
 

@@ -21,8 +21,22 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
     }
     let key = user_key.clone().unwrap_or_else(SecretKey::random);
     let configs = kubeconfig::load(kubeconfig_path)?;
-    // No rules at capture: the archive keeps everything listable, rules apply at diff time.
-    let no_rules = RuleSet::default();
+    // Only `digest` rules act at capture (credentials must never reach the archive in clear);
+    // every other rule applies at diff time, so the archive keeps everything listable.
+    let user_rules = crate::rules::load(&crate::rules::RuleOptions {
+        no_default_rules: true,
+        files: args.rules.clone(),
+        ..Default::default()
+    })?;
+    let no_rules = RuleSet {
+        rules: user_rules
+            .rules
+            .iter()
+            .filter(|r| matches!(r.action, crate::rules::Action::Digest(_)))
+            .cloned()
+            .collect(),
+        ..RuleSet::default()
+    };
     let writer = SnapshotWriter::new(&args.output, user_key.is_some())?;
     let progress = Progress::new(quiet);
     let side = progress.side(&args.context);
@@ -57,6 +71,15 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
             v
         },
         normalization: "none at capture: rules are applied when the archive is diffed".into(),
+        redactions: no_rules
+            .digest_rules()
+            .map(|(r, paths)| RedactionRecord {
+                rule: r.name.clone(),
+                origin: r.origin.to_string(),
+                rule_text: crate::rules::render(&[r], &[]),
+                digest: paths.iter().map(|p| p.as_str().to_string()).collect(),
+            })
+            .collect(),
     };
     let statuses: Vec<TypeStatus> = live
         .listed

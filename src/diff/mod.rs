@@ -227,13 +227,10 @@ pub struct CompareOptions {
     pub ignore_secret_values: bool,
 }
 
+/// Objects of the core `secrets` resource are keyed as kind `Secret` whatever kind discovery
+/// reported (`dump::key_of`), so the key decides.
 fn is_secret(key: &ObjectKey) -> bool {
-    key.group.is_empty() && key.kind == "Secret"
-}
-
-/// Secret values live under `data` (and `stringData`, folded into it).
-fn is_secret_value_path(path: &[String]) -> bool {
-    matches!(path.first().map(String::as_str), Some("data" | "stringData"))
+    key.group.is_empty() && key.kind == crate::secrets::SECRET_KIND
 }
 
 const HIDDEN: &str = "(value hidden)";
@@ -380,8 +377,9 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
     let mut unproven = Vec::new();
     if !opts.ignore_secret_values {
         if let Some(message) = crate::secrets::comparable(&old.info.secret_key, &new.info.secret_key) {
-            let has_secrets =
-                kinds.iter().any(|(gk, k)| gk.group.is_empty() && gk.kind == "Secret" && (k.old > 0 || k.new > 0));
+            let has_secrets = kinds.iter().any(|(gk, k)| {
+                gk.group.is_empty() && gk.kind == crate::secrets::SECRET_KIND && (k.old > 0 || k.new > 0)
+            });
             if has_secrets {
                 unproven.push(Unproven { message });
             }
@@ -473,10 +471,13 @@ fn content_diff(
     let mut fields = Vec::new();
     for mut change in d.changes {
         let path = change.key_path();
-        let hidden = secret && is_secret_value_path(&path);
-        if hidden {
-            change.old = change.old.map(|_| Value::String(HIDDEN.into()));
-            change.new = change.new.map(|_| Value::String(HIDDEN.into()));
+        // A Secret's values and annotations are never printed (digests neither).
+        let hidden = secret && crate::secrets::secret_path_is_hidden(&path);
+        if secret {
+            // A change at or above a hidden field (e.g. `metadata` added whole) carries it
+            // inside its value: mask what lies below.
+            change.old = change.old.map(|v| mask_below(&path, v));
+            change.new = change.new.map(|v| mask_below(&path, v));
         }
         let waived = waiver_for(key, Some(&path), &objects, active, used).map(|w| w.reason.clone());
         fields.push(FieldDiff { change, waived, hidden });
@@ -484,11 +485,14 @@ fn content_diff(
     if fields.is_empty() {
         return None;
     }
+    // Values were made constant above under --ignore-secret-values, so no op is dropped: an
+    // added or removed key still shows, masked.
     let patch = if secret { mask_secret_values(d.patch) } else { d.patch };
     Some(ObjectDiff { key: key.clone(), change: Change::Changed, fields, patch, waived: None })
 }
 
-/// A Secret with every value of `data` (and `stringData`) replaced by one constant: keys stay.
+/// A Secret with every value of `data` (and `stringData`), and of every digested annotation,
+/// replaced by one constant: keys stay, so which keys a Secret holds is still compared.
 fn ignore_values(secret: &Value) -> Value {
     let mut v = secret.clone();
     for field in ["data", "stringData"] {
@@ -498,29 +502,60 @@ fn ignore_values(secret: &Value) -> Value {
             }
         }
     }
+    if let Some(Value::Object(m)) = v.pointer_mut("/metadata/annotations") {
+        for (k, val) in m.iter_mut() {
+            let path = ["metadata".to_string(), "annotations".to_string(), k.clone()];
+            if crate::secrets::secret_path_is_digested(&path) {
+                *val = Value::String(HIDDEN.into());
+            }
+        }
+    }
     v
 }
 
-/// Replaces the values of ops touching Secret data, so the JSON report carries no value (not
-/// even a digest) of a secret.
+/// Replaces the values of ops touching a Secret's values or annotations, so the JSON report
+/// carries no part of them (not even a digest).
 fn mask_secret_values(patch: Vec<PatchOperation>) -> Vec<PatchOperation> {
-    let touches_data = |p: &json_patch::jsonptr::Pointer| {
-        matches!(p.first().map(|t| t.decoded().into_owned()).as_deref(), Some("data" | "stringData"))
-    };
+    let tokens =
+        |p: &json_patch::jsonptr::Pointer| -> Vec<String> { p.tokens().map(|t| t.decoded().into_owned()).collect() };
     patch
         .into_iter()
         .map(|op| match op {
-            PatchOperation::Add(mut o) if touches_data(&o.path) => {
-                o.value = mask(&o.value);
+            PatchOperation::Add(mut o) => {
+                o.value = mask_below(&tokens(&o.path), o.value);
                 PatchOperation::Add(o)
             }
-            PatchOperation::Replace(mut o) if touches_data(&o.path) => {
-                o.value = mask(&o.value);
+            PatchOperation::Replace(mut o) => {
+                o.value = mask_below(&tokens(&o.path), o.value);
                 PatchOperation::Replace(o)
+            }
+            PatchOperation::Test(mut o) => {
+                o.value = mask_below(&tokens(&o.path), o.value);
+                PatchOperation::Test(o)
             }
             other => other,
         })
         .collect()
+}
+
+/// Masks, within `value` found at `path` of a Secret, every part that is hidden.
+fn mask_below(path: &[String], value: Value) -> Value {
+    if crate::secrets::secret_path_is_hidden(path) {
+        return mask(&value);
+    }
+    match value {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let mut p = path.to_vec();
+                    p.push(k.clone());
+                    let v = mask_below(&p, v);
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Masks every string leaf (a whole `data` map may be added at once).
@@ -698,6 +733,24 @@ mod api_version_tests {
         assert_eq!(u[0].objects.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["w"]);
         // A type with no objects on OLD strands nothing.
         assert!(unserved_on_new(&dump(&["v1alpha1"], "v1alpha1", "v1alpha1", &[]), &new).is_empty());
+    }
+
+    #[test]
+    fn no_part_of_a_secrets_annotations_or_values_reaches_field_changes_or_patches() {
+        let key = ObjectKey { group: "".into(), kind: "Secret".into(), namespace: Some("a".into()), name: "s".into() };
+        let old = serde_json::json!({"metadata": {"labels": {"app": "x"}}, "data": {"p": "hmac-sha256:old"}, "type": "Opaque"});
+        let new = serde_json::json!({
+            "metadata": {"labels": {"app": "x"}, "annotations": {"kapp.k14s.io/original": "hmac-sha256:canary", "kubernetes.io/service-account.name": "canary-sa"}},
+            "data": {"p": "hmac-sha256:new", "q": "hmac-sha256:canary2"},
+            "type": "kubernetes.io/basic-auth"
+        });
+        for ignore in [false, true] {
+            let d = content_diff(&key, &old, &new, &[], &mut [], ignore).unwrap();
+            let text = format!("{:?} {}", d.fields, serde_json::to_string(&d.patch).unwrap());
+            assert!(!text.contains("canary") && !text.contains("hmac-sha256"), "{text}");
+            // What is not secret still shows.
+            assert!(text.contains("kubernetes.io/basic-auth"), "{text}");
+        }
     }
 }
 

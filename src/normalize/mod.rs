@@ -44,6 +44,16 @@ pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
     if let Some(i) = object_rule {
         rule_hits.push(i);
     }
+    // Digest rules acted when the object was read (in the source); they count as taking effect
+    // where a field they designate exists, so a digest rule that matches nothing is reported.
+    for (i, rule) in rules.rules.iter().enumerate() {
+        if let Action::Digest(paths) = &rule.action
+            && rule.matcher.matches_object(key, &obj)
+            && paths.iter().any(|p| p.for_each_mut(&mut obj, &mut |_, _| {}) > 0)
+        {
+            rule_hits.push(i);
+        }
+    }
     let explicit = take_explicit_allocations(&mut obj);
     // Drop rules are matched against the object as read, before any of them removes a field
     // another one's match depends on (e.g. a label selector).
@@ -166,7 +176,7 @@ fn canonicalize(key: &ObjectKey, obj: &mut Value) {
     if let Value::Object(map) = obj {
         // Identity is version-agnostic, so the version an object was served in is not content.
         map.remove("apiVersion");
-        if key.group.is_empty() && key.kind == "Secret" {
+        if key.group.is_empty() && key.kind == crate::secrets::SECRET_KIND {
             fold_string_data(map);
         }
     }

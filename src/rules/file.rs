@@ -174,6 +174,8 @@ struct RawRuleFields {
     drop: Option<Vec<PointerPattern>>,
     #[serde(default)]
     presence: Option<bool>,
+    #[serde(default)]
+    digest: Option<Vec<PointerPattern>>,
     /// The Kubernetes minor versions between which this difference was measured: the rule is in
     /// force only when the two sides run different minor versions, both listed.
     #[serde(default, rename = "kubernetesVersions")]
@@ -211,6 +213,12 @@ impl TryFrom<RawRuleFields> for RawRule {
             }
             actions.push(Action::Drop(paths));
         }
+        if let Some(paths) = r.digest {
+            if paths.is_empty() {
+                return Err(format!("rule {:?}: `digest` lists no JSON pointer", r.name));
+            }
+            actions.push(Action::Digest(paths));
+        }
         match actions.len() {
             1 => Ok(RawRule {
                 name: r.name,
@@ -220,12 +228,13 @@ impl TryFrom<RawRuleFields> for RawRule {
                 kubernetes_versions: r.kubernetes_versions,
             }),
             0 => Err(format!(
-                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`",
+                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `digest: [POINTER...]`",
                 r.name
             )),
-            _ => {
-                Err(format!("rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`", r.name))
-            }
+            _ => Err(format!(
+                "rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `digest`",
+                r.name
+            )),
         }
     }
 }
@@ -320,15 +329,19 @@ pub(crate) struct RuleView {
     #[serde(skip_serializing_if = "Option::is_none")]
     presence: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     kubernetes_versions: Option<Vec<MinorVersion>>,
 }
 
 impl From<&Rule> for RuleView {
     fn from(r: &Rule) -> Self {
-        let (skip, drop, presence) = match &r.action {
-            Action::Skip => (Some(true), None, None),
-            Action::Presence => (None, None, Some(true)),
-            Action::Drop(p) => (None, Some(p.iter().map(|p| p.as_str().to_string()).collect()), None),
+        let pointers = |p: &[PointerPattern]| Some(p.iter().map(|p| p.as_str().to_string()).collect());
+        let (skip, drop, presence, digest) = match &r.action {
+            Action::Skip => (Some(true), None, None, None),
+            Action::Presence => (None, None, Some(true), None),
+            Action::Drop(p) => (None, pointers(p), None, None),
+            Action::Digest(p) => (None, None, None, pointers(p)),
         };
         RuleView {
             name: r.name.clone(),
@@ -337,6 +350,7 @@ impl From<&Rule> for RuleView {
             skip,
             drop,
             presence,
+            digest,
             kubernetes_versions: r.kubernetes_versions.clone(),
         }
     }
@@ -447,7 +461,7 @@ waivers:
     fn errors_name_file_line_and_column() {
         check_error(
             "rules:\n  - name: a\n    why: b\n    match: {kind: X}\n    dorp: [/a]\n",
-            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `kubernetesVersions`",
+            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `digest`, `kubernetesVersions`",
         );
         check_error(
             "rules:\n  - name: a\n    why: b\n    drop: [metadata/uid]\n",
@@ -458,6 +472,26 @@ waivers:
             "rules.yaml:4:12: rules[0].match: invalid glob \"X[\": unclosed character class; missing ']'",
         );
         check_error("rules: [\n", "rules.yaml:2:1: did not find expected node content");
+    }
+
+    #[test]
+    fn digest_rules_parse_render_and_report_errors_at_their_position() {
+        let f = parse(
+            "rules:\n  - name: grafana\n    why: datasource credentials\n    match: {group: grafana.integreatly.org, kind: GrafanaDatasource}\n    digest: [/spec/datasource/secureJsonData, /spec/datasource/basicAuthPassword]\n",
+        )
+        .unwrap();
+        assert!(matches!(&f.rules[0].action, Action::Digest(p) if p.len() == 2));
+        let text = render(&[&f.rules[0]], &[]);
+        assert!(text.contains("  digest:\n  - /spec/datasource/secureJsonData\n"), "{text}");
+        assert_eq!(parse(&text).unwrap().rules[0].action, f.rules[0].action);
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    digest: [spec/token]\n",
+            "rules.yaml:4:13: rules[0].digest: invalid JSON pointer \"spec/token\": it must start with '/'",
+        );
+        let err = parse("rules:\n  - name: a\n    why: b\n    digest: []\n").unwrap_err().to_string();
+        assert!(err.starts_with("rules.yaml:2:3:") && err.contains("`digest` lists no JSON pointer"), "{err}");
+        let err = parse("rules:\n  - name: a\n    why: b\n    digest: [/a]\n    drop: [/b]\n").unwrap_err().to_string();
+        assert!(err.contains("more than one action"), "{err}");
     }
 
     #[test]

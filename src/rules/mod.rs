@@ -108,6 +108,10 @@ pub enum Action {
     Drop(Vec<PointerPattern>),
     /// Existence compared, content not.
     Presence,
+    /// Replaces the designated fields by keyed digests as soon as the object is read, before
+    /// anything prints or writes it (reports, logs, archives): for credentials kept in kinds
+    /// other than Secret. Equal values still compare equal under one key.
+    Digest(Vec<PointerPattern>),
 }
 
 /// Where a rule or waiver came from, for messages and for `kparity rules`.
@@ -248,6 +252,14 @@ impl RuleSet {
             },
         };
         RuleSet { rules: self.rules.iter().filter(|r| in_force(r)).cloned().collect(), ..self.clone() }
+    }
+
+    /// The `digest` rules, which the source applies as it reads.
+    pub fn digest_rules(&self) -> impl Iterator<Item = (&Rule, &[PointerPattern])> {
+        self.rules.iter().filter_map(|r| match &r.action {
+            Action::Digest(p) => Some((r, p.as_slice())),
+            _ => None,
+        })
     }
 
     /// The first type-level `skip` rule that removes this whole type from the comparison.

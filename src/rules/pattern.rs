@@ -130,6 +130,12 @@ impl PointerPattern {
         remove_at(value, &self.segments)
     }
 
+    /// Calls `f` with the concrete path (RFC 6901, escaped) and the value of every field the
+    /// pattern designates. Returns how many there were.
+    pub fn for_each_mut(&self, value: &mut Value, f: &mut dyn FnMut(&str, &mut Value)) -> usize {
+        visit_at(value, &self.segments, &mut String::new(), f)
+    }
+
     /// True when a concrete path (as segments) lies at or below what this pattern designates.
     pub fn covers(&self, path: &[String]) -> bool {
         if path.len() < self.segments.len() {
@@ -189,6 +195,45 @@ fn remove_at(value: &mut Value, segments: &[Segment]) -> usize {
         }
         _ => 0,
     }
+}
+
+fn visit_at(value: &mut Value, segments: &[Segment], at: &mut String, f: &mut dyn FnMut(&str, &mut Value)) -> usize {
+    let Some((first, rest)) = segments.split_first() else {
+        f(at, value);
+        return 1;
+    };
+    let len = at.len();
+    let mut n = 0;
+    let mut step = |at: &mut String, key: &str, v: &mut Value| {
+        at.push('/');
+        at.push_str(&escape_segment(key));
+        let found = visit_at(v, rest, at, f);
+        at.truncate(len);
+        found
+    };
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if first.matches_key(k) {
+                    n += step(at, k, v);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                let matched = match first {
+                    Segment::Any => true,
+                    Segment::Exact(k) => k.parse::<usize>().ok() == Some(i),
+                    Segment::Glob(_) => false,
+                };
+                if matched {
+                    n += step(at, &i.to_string(), v);
+                }
+            }
+        }
+        _ => {}
+    }
+    n
 }
 
 fn unescape(raw: &str) -> Option<String> {

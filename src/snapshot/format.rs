@@ -46,6 +46,24 @@ pub struct Header {
     pub api_resources: Vec<TypeRecord>,
     /// Rules are applied when the archive is diffed, so newer rules apply to older archives.
     pub normalization: String,
+    /// The users' `digest` rules applied at capture: the fields they designate hold keyed
+    /// digests, not values. Absent when none applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redactions: Vec<RedactionRecord>,
+}
+
+/// A `digest` rule applied at capture, as recorded in an archive header.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedactionRecord {
+    /// The rule's name.
+    pub rule: String,
+    /// The rules file it came from.
+    pub origin: String,
+    /// What it matches, as `kparity rules` prints it (YAML).
+    pub rule_text: String,
+    /// The JSON pointers it digests.
+    pub digest: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -64,13 +64,15 @@ pub(crate) fn seal_mac(key: &SecretKey) -> Hmac<Sha256> {
 
 /// Reads, verifies and normalizes an archive into a `Dump`, applying today's rules and the
 /// diff's filters. The archive's recorded incompleteness carries into the dump.
-pub fn read_dump(path: &Path, read_opts: &ReadOptions, rules: &RuleSet) -> anyhow::Result<Dump> {
+/// `key` digests what users' `digest` rules designate and the archive holds in clear.
+pub fn read_dump(path: &Path, read_opts: &ReadOptions, rules: &RuleSet, key: &SecretKey) -> anyhow::Result<Dump> {
     let collector = Collector::new(rules);
     let mut type_skips = BTreeSet::new();
     let mut excluded_types: BTreeSet<(GroupKind, String)> = BTreeSet::new();
     let filters = &read_opts.filters;
     let verified = read::read(path, None, |event| {
-        if let read::Event::Object(ty, obj) = event {
+        if let read::Event::Object(ty, mut obj) = event {
+            crate::source::list::redact_archived(ty, &mut obj, rules, key);
             if let Some(rule) = rules.skipped_type(ty) {
                 if let Some(i) = rules.rules.iter().position(|r| std::ptr::eq(r, rule)) {
                     type_skips.insert(i);

@@ -144,7 +144,7 @@ impl Sink for SnapshotWriter {
     fn page(&self, ty: &ApiType, items: Vec<Value>) {
         let mut lines = Vec::with_capacity(items.len() * 512);
         for mut obj in items {
-            if !self.keyed && ty.group.is_empty() && ty.kind == "Secret" {
+            if !self.keyed && ty.is_secret() {
                 blank_secret_values(&mut obj);
             }
             // serde_json maps are sorted by key: this serialization is canonical.
@@ -198,11 +198,8 @@ fn blank_secret_values(obj: &mut Value) {
             }
         }
     }
-    if let Some(Value::Object(ann)) = obj.pointer_mut("/metadata/annotations") {
-        if let Some(v) = ann.get_mut("kubectl.kubernetes.io/last-applied-configuration") {
-            *v = Value::String(UNKEYED_SECRET_VALUE.into());
-        }
-    }
+    // Every annotation but the allow-listed ones, and fields a Secret does not have.
+    crate::secrets::blank_secret_metadata(obj, UNKEYED_SECRET_VALUE);
 }
 
 /// Hashes everything written through it (and HMACs it under the seal key, if any).

@@ -2,6 +2,7 @@
 //! `Retry-After`, 5xx and transport errors back off with jitter, attempts are bounded, and no
 //! request outlives the deadline of the work it belongs to.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +11,7 @@ use http_body_util::BodyExt;
 use kube::Client;
 use tokio::time::Instant;
 
+use super::kubeconfig::{Connection, Redactor};
 use crate::model::IncompleteReason;
 
 /// How hard to try before calling a request failed.
@@ -59,11 +61,30 @@ pub enum Failure {
     Incomplete(IncompleteReason),
 }
 
+/// The longest `Retry-After` honoured: a server asking for more (or a broken one sending a
+/// huge number) gets this wait, and the type's deadline decides what follows.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The default bound of one response body, after decompression. A page of 500 large objects
+/// (CRDs with big schemas, ConfigMaps near the 1 MiB object limit) legitimately weighs tens of
+/// MiB; a body beyond this is refused instead of exhausting memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 512 * 1024 * 1024;
+
 /// A thin wrapper of a kube client that knows kparity's retry policy.
 #[derive(Clone)]
 pub struct ApiClient {
-    client: Client,
+    shared: Arc<Shared>,
     policy: RetryPolicy,
+}
+
+/// What every clone of an `ApiClient` shares: the client in use (replaced when credentials are
+/// fetched again after a 401) and what is needed to rebuild it.
+struct Shared {
+    /// The client, and how many times it was rebuilt.
+    current: Mutex<(u64, Client)>,
+    config: Option<kube::Config>,
+    redactor: Redactor,
+    max_response_bytes: u64,
 }
 
 /// What a response told us, before deciding to retry.
@@ -74,13 +95,44 @@ enum Outcome {
 }
 
 impl ApiClient {
-    pub fn new(client: Client, policy: RetryPolicy) -> Self {
-        ApiClient { client, policy }
+    pub fn new(conn: Connection, policy: RetryPolicy) -> Self {
+        let Connection { client, config, redactor, max_response_bytes, .. } = conn;
+        let shared = Shared { current: Mutex::new((0, client)), config: Some(config), redactor, max_response_bytes };
+        ApiClient { shared: Arc::new(shared), policy }
+    }
+
+    /// A client without credentials to hide or rebuild (tests and tools).
+    pub fn from_client(client: Client, policy: RetryPolicy) -> Self {
+        let shared = Shared {
+            current: Mutex::new((0, client)),
+            config: None,
+            redactor: Redactor::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        };
+        ApiClient { shared: Arc::new(shared), policy }
     }
 
     /// The same connection pool under another retry policy.
     pub fn with_policy(&self, policy: RetryPolicy) -> Self {
-        ApiClient { client: self.client.clone(), policy }
+        ApiClient { shared: self.shared.clone(), policy }
+    }
+
+    fn current(&self) -> (u64, Client) {
+        let c = self.shared.current.lock().unwrap_or_else(|p| p.into_inner());
+        (c.0, c.1.clone())
+    }
+
+    /// Fetches credentials again (an exec plugin runs anew) unless another request already did
+    /// since `generation` was in use, as client-go does on a 401.
+    fn refresh_credentials(&self, generation: u64) -> Result<(), Failure> {
+        let Some(config) = &self.shared.config else { return Ok(()) };
+        let mut c = self.shared.current.lock().unwrap_or_else(|p| p.into_inner());
+        if c.0 != generation {
+            return Ok(());
+        }
+        let client = super::kubeconfig::rebuild(config, &self.shared.redactor).map_err(Failure::Auth)?;
+        *c = (generation + 1, client);
+        Ok(())
     }
 
     /// GETs `path_and_query` until it succeeds, fails for good, or `deadline` passes.
@@ -94,7 +146,8 @@ impl ApiClient {
                 return Err(Failure::Incomplete(IncompleteReason::Timeout(Duration::ZERO)));
             }
             let budget = self.policy.request_timeout.min(deadline - now);
-            let outcome = match tokio::time::timeout(budget, self.once(path_and_query, accept)).await {
+            let (generation, client) = self.current();
+            let outcome = match tokio::time::timeout(budget, self.once(&client, path_and_query, accept)).await {
                 Ok(o) => o,
                 // A stalled or trickling response: the request is abandoned and retried on a
                 // fresh connection while the deadline allows; what is left is a timeout.
@@ -107,6 +160,7 @@ impl ApiClient {
                     // fetching it and the server checking it; the auth layer refreshes it.
                     unauthorized_retried = true;
                     tracing::debug!(path = path_and_query, "401, retrying once with refreshed credentials");
+                    self.refresh_credentials(generation)?;
                     (None, IncompleteReason::Unauthorized(m), false)
                 }
                 Outcome::Fail(f) => return Err(f),
@@ -135,16 +189,16 @@ impl ApiClient {
         }
     }
 
-    async fn once(&self, path_and_query: &str, accept: &str) -> Outcome {
+    async fn once(&self, client: &Client, path_and_query: &str, accept: &str) -> Outcome {
         let req = match Request::get(path_and_query).header(header::ACCEPT, accept).body(kube::client::Body::empty()) {
             Ok(r) => r,
             Err(e) => {
                 return Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!("bad request path: {e}"))));
             }
         };
-        let resp = match self.client.send(req).await {
+        let resp = match client.send(req).await {
             Ok(r) => r,
-            Err(e) => return classify_client_error(e),
+            Err(e) => return classify_client_error(e, &self.shared.redactor),
         };
         let status = resp.status();
         let content_type =
@@ -154,13 +208,31 @@ impl ApiClient {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = match resp.into_body().collect().await {
+            .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+        let limit = self.shared.max_response_bytes;
+        let too_big = || {
+            Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!(
+                "{path_and_query}: the response body is larger than {limit} bytes, the most kparity accepts \
+                 (--max-response-bytes); lower --page-size, or raise the limit"
+            ))))
+        };
+        let announced = resp.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > limit) {
+            return too_big();
+        }
+        // Counted as the (decompressed) body arrives: an oversized or endless body is cut at the
+        // limit, never held whole.
+        let limited = http_body_util::Limited::new(resp.into_body(), usize::try_from(limit).unwrap_or(usize::MAX));
+        let body = match limited.collect().await {
             Ok(b) => b.to_bytes(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_big(),
             Err(e) => {
                 return Outcome::Retry {
                     after: None,
-                    reason: IncompleteReason::Transport(format!("connection broke while reading the body: {e}")),
+                    reason: IncompleteReason::Transport(format!(
+                        "connection broke while reading the body: {}",
+                        self.shared.redactor.scrub(&error_chain(&*e))
+                    )),
                     throttled: false,
                 };
             }
@@ -253,11 +325,11 @@ fn status_message(body: &[u8]) -> Option<String> {
     }
 }
 
-fn classify_client_error(e: kube::Error) -> Outcome {
+fn classify_client_error(e: kube::Error, redactor: &Redactor) -> Outcome {
     match e {
-        kube::Error::Auth(a) => Outcome::Fail(Failure::Auth(error_chain(&a))),
+        kube::Error::Auth(a) => Outcome::Fail(Failure::Auth(redactor.scrub(&error_chain(&a)))),
         other => {
-            let text = error_chain(&other);
+            let text = redactor.scrub(&error_chain(&other));
             // The auth layer reports exec-plugin failures wrapped in a service error.
             if text.contains("exec") && (text.contains("auth") || text.contains("credential")) {
                 return Outcome::Fail(Failure::Auth(text));

@@ -1,15 +1,17 @@
 //! Lists one resource type completely: pages of `limit` objects following `continue` tokens, the
 //! first page without resourceVersion (a consistent read), and on 410 Gone a relist from the
-//! start, a bounded number of times. Secret values are digested before a page leaves here.
+//! start, a bounded number of times. Before a page leaves here, Secret values and annotations are
+//! digested and the fields of users' `digest` rules too: no later stage holds them in clear.
 
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::http::{ApiClient, Failure};
-use crate::dump::Sink;
+use crate::dump::{Sink, key_of};
 use crate::model::{ApiType, IncompleteReason};
-use crate::secrets::{SecretKey, digest_secret};
+use crate::rules::RuleSet;
+use crate::secrets::{SecretKey, digest_field, digest_secret, digest_secret_metadata};
 
 /// How many times a type is relisted from scratch after its continue token expired.
 pub const MAX_RELISTS: u32 = 3;
@@ -41,6 +43,8 @@ pub struct ListContext<'a> {
     pub api: &'a ApiClient,
     pub page_size: u32,
     pub secret_key: &'a SecretKey,
+    /// The rules whose `digest` actions apply as objects are read.
+    pub rules: &'a RuleSet,
     pub sink: &'a dyn Sink,
     /// Called with the number of objects in each page, for progress.
     pub on_objects: &'a (dyn Fn(usize) + Sync),
@@ -53,7 +57,6 @@ pub async fn list_type(
     filter: &ListFilter,
     deadline: Instant,
 ) -> Result<usize, Failure> {
-    let is_secret = ty.group.is_empty() && ty.kind == "Secret";
     let mut relists = 0;
     'relist: loop {
         let mut count = 0usize;
@@ -83,15 +86,13 @@ pub async fn list_type(
                 }
             };
             let mut items = page.items.unwrap_or_default();
-            if is_secret {
-                for item in &mut items {
-                    // A Helm release is split into its parts before its values are digested.
-                    crate::helm_release::expand(item);
-                    digest_secret(item, cx.secret_key);
-                }
-            }
             let is_service = ty.group.is_empty() && ty.kind == "Service";
             for item in &mut items {
+                if ty.is_secret() {
+                    // A Helm release is split into its parts before its values are digested.
+                    crate::helm_release::expand(item);
+                }
+                redact(ty, item, cx.rules, cx.secret_key);
                 if is_service {
                     crate::normalize::record_explicit_allocations(item);
                 }
@@ -104,6 +105,55 @@ pub async fn list_type(
                 Some(t) => token = Some(t),
                 None => return Ok(count),
             }
+        }
+    }
+}
+
+/// Replaces what must never leave the process in clear by keyed digests: a Secret's values,
+/// annotations (but the allow-listed ones) and unknown fields, recognized by resource
+/// (`ApiType::is_secret`), and the fields users' `digest` rules designate in any kind.
+pub fn redact(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &SecretKey) {
+    if ty.is_secret() {
+        digest_secret_metadata(item, key);
+        digest_secret(item, key);
+    }
+    let mut digests = rules.digest_rules().peekable();
+    if digests.peek().is_none() {
+        return;
+    }
+    let object = key_of(ty, item);
+    let ns = object.namespace.clone().unwrap_or_default();
+    let identity = [object.group.as_str(), object.kind.as_str(), ns.as_str(), object.name.as_str()];
+    // Every rule is matched against the object as read, before any of them digests a field
+    // another one's match depends on.
+    let matching: Vec<_> = digests.filter(|(rule, _)| rule.matcher.matches_object(&object, item)).collect();
+    for (_, paths) in matching {
+        for p in paths {
+            p.for_each_mut(item, &mut |path, v| *v = digest_field(&identity, path, v, key));
+        }
+    }
+}
+
+/// Applies users' `digest` rules to an object read from an archive: a field the archive already
+/// holds as a digest (digested at capture by the same rule) is kept, so it still compares with a
+/// live side digested under the same key; a field in clear (an archive taken without the rule)
+/// is digested now, before any report can print it.
+pub fn redact_archived(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &SecretKey) {
+    let mut digests = rules.digest_rules().peekable();
+    if digests.peek().is_none() {
+        return;
+    }
+    let object = key_of(ty, item);
+    let ns = object.namespace.clone().unwrap_or_default();
+    let identity = [object.group.as_str(), object.kind.as_str(), ns.as_str(), object.name.as_str()];
+    let matching: Vec<_> = digests.filter(|(rule, _)| rule.matcher.matches_object(&object, item)).collect();
+    for (_, paths) in matching {
+        for p in paths {
+            p.for_each_mut(item, &mut |path, v| {
+                if !crate::secrets::is_digest(v) {
+                    *v = digest_field(&identity, path, v, key);
+                }
+            });
         }
     }
 }
@@ -148,6 +198,71 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{Origin, parse_rule_file};
+    use serde_json::json;
+
+    fn core(resource: &str, kind: &str) -> ApiType {
+        ApiType {
+            group: "".into(),
+            version: "v1".into(),
+            resource: resource.into(),
+            kind: kind.into(),
+            namespaced: true,
+        }
+    }
+
+    #[test]
+    fn secrets_are_recognized_by_resource_whatever_kind_the_server_reports() {
+        let key = SecretKey::random();
+        let rules = RuleSet::default();
+        for ty in
+            [core("secrets", "Secret"), core("secrets", "Sekret"), core("secrets", "ConfigMap"), core("odd", "Secret")]
+        {
+            let mut s = json!({"metadata": {"name": "a", "annotations": {"kapp.k14s.io/original": "canary"}}, "data": {"p": "Y2FuYXJ5"}});
+            redact(&ty, &mut s, &rules, &key);
+            assert!(!s.to_string().contains("canary") && !s.to_string().contains("Y2FuYXJ5"), "{ty:?}: {s}");
+            assert_eq!(key_of(&ty, &s).kind, "Secret", "{ty:?}");
+        }
+        let mut cm = json!({"metadata": {"name": "a", "annotations": {"x": "kept"}}, "data": {"p": "kept"}});
+        redact(&core("configmaps", "ConfigMap"), &mut cm, &rules, &key);
+        assert_eq!(cm["data"]["p"], "kept");
+        assert_eq!(cm["metadata"]["annotations"]["x"], "kept");
+    }
+
+    #[test]
+    fn digest_rules_replace_designated_fields_of_matching_objects_only() {
+        let file = parse_rule_file(
+            "rules:\n  - name: helm-values\n    why: values hold passwords\n    match: {kind: ConfigMap, labels: owner=helm}\n    digest: [/data/values.yaml, /data/*.pass]\n",
+            Origin::File("r.yaml".into()),
+        )
+        .unwrap();
+        let rules = RuleSet { rules: file.rules, ..Default::default() };
+        let key = SecretKey::random();
+        let ty = core("configmaps", "ConfigMap");
+        let obj = |label: &str| {
+            json!({"metadata": {"name": "v", "namespace": "n", "labels": {"owner": label}},
+                   "data": {"values.yaml": "password: canary", "db.pass": "canary2", "plain": "kept"}})
+        };
+        let mut helm = obj("helm");
+        redact(&ty, &mut helm, &rules, &key);
+        assert!(!helm.to_string().contains("canary"), "{helm}");
+        assert_eq!(helm["data"]["plain"], "kept");
+        // The label a rule matches on is not itself digested, and the same value gives the same
+        // digest for the same object and field.
+        let mut again = obj("helm");
+        redact(&ty, &mut again, &rules, &key);
+        assert_eq!(helm, again);
+        // An archive holding the digest already keeps it; one holding the value digests it alike.
+        let mut archived = helm.clone();
+        redact_archived(&ty, &mut archived, &rules, &key);
+        assert_eq!(archived, helm);
+        let mut clear = obj("helm");
+        redact_archived(&ty, &mut clear, &rules, &key);
+        assert_eq!(clear, helm);
+        let mut other = obj("kustomize");
+        redact(&ty, &mut other, &rules, &key);
+        assert_eq!(other["data"]["values.yaml"], "password: canary");
+    }
 
     #[test]
     fn list_urls_carry_filters_and_tokens() {

@@ -88,15 +88,26 @@ pub async fn prepare(
     opts: &ReadOptions,
     rules: &RuleSet,
 ) -> Result<Prepared, SourceError> {
-    let (client, server) =
-        client_for(configs, context, ClientSettings { connect_timeout: Duration::from_secs(5) }).await?;
-    let policy = RetryPolicy { request_timeout: request_timeout(opts.timeout), ..RetryPolicy::default() };
-    let api = ApiClient::new(client, policy);
+    let settings = ClientSettings { connect_timeout: Duration::from_secs(5), transport: opts.transport.clone() };
+    let conn = client_for(configs, context, &settings).await?;
+    let server = conn.server.clone();
+    let request_timeout = match opts.transport.request_timeout {
+        None => request_timeout(opts.timeout),
+        // kubectl's `--request-timeout 0`: no bound but the type's deadline.
+        Some(d) if d.is_zero() => opts.timeout,
+        Some(d) => d,
+    };
+    let policy = RetryPolicy { request_timeout, ..RetryPolicy::default() };
+    let api = ApiClient::new(conn, policy);
     let started = time::OffsetDateTime::now_utc();
 
     // A first, quickly bounded request tells an unreachable cluster from a slow one, so a typo in
     // a server address fails in seconds with one clear line.
-    let probe = api.with_policy(RetryPolicy { max_attempts: 3, request_timeout: Duration::from_secs(10), ..policy });
+    let probe = api.with_policy(RetryPolicy {
+        max_attempts: 3,
+        request_timeout: request_timeout.min(Duration::from_secs(10)),
+        ..policy
+    });
     let version_deadline = Instant::now() + opts.timeout.min(Duration::from_secs(15));
     let version = match probe.get("/version", "application/json", version_deadline).await {
         Ok(body) => serde_json::from_slice::<VersionInfo>(&body).ok().and_then(|v| v.git_version),
@@ -155,7 +166,7 @@ pub async fn list(
 
     progress.set_total(to_list.len());
     let on_objects = |n: usize| progress.add_objects(n);
-    let cx = ListContext { api: &api, page_size: opts.page_size, secret_key, sink, on_objects: &on_objects };
+    let cx = ListContext { api: &api, page_size: opts.page_size, secret_key, rules, sink, on_objects: &on_objects };
     let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let results: Vec<(ApiType, Result<usize, Failure>)> = futures::stream::iter(to_list.iter().cloned())
         .map(|ty| {

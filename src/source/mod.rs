@@ -132,6 +132,8 @@ pub struct ReadOptions {
     pub page_size: u32,
     /// Deadline of each type's complete listing.
     pub timeout: Duration,
+    /// kubectl's transport flags (`--as`, `--as-group`, `--request-timeout`) and the response cap.
+    pub transport: kubeconfig::Transport,
 }
 
 /// Failures that prevent reading a side at all (as opposed to one type: that is incomplete).
@@ -186,6 +188,9 @@ impl SourceError {
             SourceError::ExecPlugin { command, .. } => Some(format!(
                 "run `{command}` by hand to see why it fails (kubectl would fail the same way); it must be on PATH and print an ExecCredential"
             )),
+            SourceError::Unreachable { message, .. } if message.contains("tunnel error") || message.contains("SOCKS") => Some(
+                "the connection goes through a proxy (the cluster's proxy-url, or HTTPS_PROXY/NO_PROXY): check its address and credentials".into(),
+            ),
             SourceError::Unreachable { .. } => Some("check the server address and that the cluster is up (`kubectl --context NAME version`)".into()),
             SourceError::Auth { .. } => Some("check the user of this context; an exec plugin (e.g. `aws eks get-token`) must be installed and on PATH".into()),
             SourceError::NotKubernetes { .. } => Some("the kubeconfig's server address may point at the wrong port or a proxy".into()),
