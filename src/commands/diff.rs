@@ -107,17 +107,14 @@ async fn read_and_compare(
         SourceSpec::check_unambiguous(&args.new, &contexts)?;
     }
     let user_key = super::user_secret_key(&args.key)?;
-    if user_key.is_none() && !quiet {
-        for spec in [&old_spec, &new_spec] {
-            if let SourceSpec::Snapshot(path) = spec {
-                eprintln!(
-                    "note: {} is read without a secret key, so it is NOT authenticated (its checksums are consistent, \
-                     but anyone can recompute them); pass its key to check the HMAC seal",
-                    path.display()
-                );
-            }
-        }
-    }
+    // Said once the archives have been read (a refused one gets its error alone).
+    let unauthenticated: Vec<std::path::PathBuf> = [&old_spec, &new_spec]
+        .into_iter()
+        .filter_map(|s| match s {
+            SourceSpec::Snapshot(p) if user_key.is_none() && !quiet => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
     // Live sides of one run share one key, so their digests are comparable with each other;
     // the user's key makes them comparable with snapshots taken under it too.
     let key = user_key.unwrap_or_else(SecretKey::random);
@@ -173,6 +170,13 @@ async fn read_and_compare(
         )
     };
 
+    for path in unauthenticated {
+        eprintln!(
+            "note: {} is read without a secret key, so it is NOT authenticated (its checksums are consistent, but \
+             anyone can recompute them); pass its key to check the HMAC seal",
+            path.display()
+        );
+    }
     Ok(compare(
         &old,
         &new,
