@@ -9,6 +9,11 @@ if ! command -v xmllint >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq libxml2-utils >/dev/null
 fi
+# ssh-keygen checks archive signatures as an auditor would (snapshot_e2e: ssh-keygen -Y verify).
+if ! command -v ssh-keygen >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq openssh-client >/dev/null
+fi
 tests/cluster/up.sh
 trap 'tests/cluster/down.sh' EXIT
 # Fixtures are loaded into both clusters once; tests that need them also load them (idempotent).

@@ -13,8 +13,9 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
     let opts = read::ReadOptions { key: key.as_ref(), limits: args.archive.to_limits() };
     let refuse =
         |e: crate::snapshot::SnapshotError| anyhow::Error::new(e).context(format!("refusing {}", args.file.display()));
-    let v = read::read_with(&args.file, &opts, |_| {}).map_err(refuse)?;
-
+    // The signature first: it is over the file's exact bytes, so its verdict is the most precise
+    // about a file changed after signing.
+    let mut missing_signature = None;
     let signer = match &args.allowed_signers {
         None => None,
         Some(allowed) => {
@@ -26,10 +27,12 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
                     detail: format!("the signature file {} is missing (--require-signature)", sig_path.display()),
                 }));
             } else {
+                missing_signature = Some(sig_path);
                 None
             }
         }
     };
+    let v = read::read_with(&args.file, &opts, |_| {}).map_err(refuse)?;
 
     let h = &v.header;
     let mut proofs = Vec::new();
@@ -47,6 +50,9 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
     } else {
         format!("intact and authenticated: {}", proofs.join("; "))
     };
+    let missing = missing_signature
+        .map(|p| format!("\n  no signature file {} (--require-signature makes that an error)", p.display()))
+        .unwrap_or_default();
     let scheme = if v.format_version() < 2 {
         "\n  format 1 (older scheme): not authenticated with HKDF-derived keys (its seal key is derived from the raw \
          key, which a Secret value could reveal); secret digests not bound to their Secret; take a new snapshot for \
@@ -58,7 +64,7 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
         let incomplete =
             v.trailer.types.iter().filter(|t| t.incomplete.is_some()).count() + v.trailer.incomplete_groups.len();
         let text = format!(
-            "{}: {status}{scheme}\n  kparity archive v{} written by kparity {}\n  context {:?} at {} ({}), captured {}\n  {} objects in {} types; {} incomplete; {} bytes ({} uncompressed)\n  key fingerprint {}\n  sha256 {}\n",
+            "{}: {status}{missing}{scheme}\n  kparity archive v{} written by kparity {}\n  context {:?} at {} ({}), captured {}\n  {} objects in {} types; {} incomplete; {} bytes ({} uncompressed)\n  key fingerprint {}\n  sha256 {}\n",
             args.file.display(),
             h.version,
             h.tool_version,
