@@ -73,10 +73,10 @@ fn write(path: &Path, key: Option<&SecretKey>, pages: Vec<(ApiType, Vec<Value>)>
     let writer = SnapshotWriter::new(path, key.is_some()).expect("writer");
     let mut types: Vec<ApiType> = Vec::new();
     for (t, mut objs) in pages {
-        if t.kind == "Secret" {
-            if let Some(k) = key {
-                objs.iter_mut().for_each(|o| secrets::digest_secret(o, k));
-            }
+        if t.kind == "Secret"
+            && let Some(k) = key
+        {
+            objs.iter_mut().for_each(|o| secrets::digest_secret(o, k));
         }
         writer.page(&t, objs);
         if !types.contains(&t) {

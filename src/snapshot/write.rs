@@ -268,11 +268,11 @@ impl Sink for SnapshotWriter {
                 }
             }
         }
-        if let Some(spool) = spools.by_type.get_mut(ty) {
-            if let Err(e) = spool.file.write_all(&lines) {
-                drop(spools);
-                self.record_error(e);
-            }
+        if let Some(spool) = spools.by_type.get_mut(ty)
+            && let Err(e) = spool.file.write_all(&lines)
+        {
+            drop(spools);
+            self.record_error(e);
         }
     }
 
@@ -295,10 +295,10 @@ fn blank_secret_values(obj: &mut Value) {
             }
         }
     }
-    if let Some(Value::Object(ann)) = obj.pointer_mut("/metadata/annotations") {
-        if let Some(v) = ann.get_mut("kubectl.kubernetes.io/last-applied-configuration") {
-            *v = Value::String(UNKEYED_SECRET_VALUE.into());
-        }
+    if let Some(Value::Object(ann)) = obj.pointer_mut("/metadata/annotations")
+        && let Some(v) = ann.get_mut("kubectl.kubernetes.io/last-applied-configuration")
+    {
+        *v = Value::String(UNKEYED_SECRET_VALUE.into());
     }
 }
 
