@@ -292,7 +292,25 @@ fn example_archives_verify_and_differ_as_documented() {
         let p = root().join(format!("snapshots/{name}.kparity"));
         let run = verify(&p);
         assert_eq!(run.code, 0, "{}: {}", p.display(), run.stderr);
-        assert!(run.stdout.contains("intact"), "{}", run.stdout);
+        assert!(run.stdout.contains("intact but NOT authenticated"), "{}", run.stdout);
+        // Written by the previous format: still verified, and reported as the older scheme.
+        assert!(
+            run.stdout.contains("format 1 (older scheme): not authenticated with HKDF-derived keys"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("secret digests not bound to their Secret"), "{}", run.stdout);
+        // Their demo key (format 1's fingerprint and seal) authenticates them; another key is refused.
+        let keyed = run_cmd(kparity().env("KPARITY_SECRET_KEY", "kparity-example-demo-key-do-not-use").args([
+            "verify",
+            path_str(&p),
+            "--require-auth",
+        ]));
+        assert_eq!(keyed.code, 0, "{}", keyed.stderr);
+        assert!(keyed.stdout.contains("HMAC seal verified under key sha256:ed578d75778cfd4d"), "{}", keyed.stdout);
+        let other = run_cmd(kparity().env("KPARITY_SECRET_KEY", KEY).args(["verify", path_str(&p)]));
+        assert_eq!(other.code, 2, "{}", other.stdout);
+        assert!(other.stderr.contains("sealed under another key"), "{}", other.stderr);
     }
     // The README's first command, offline.
     let run = run_kparity(&["diff", "snapshots/blue.kparity", "snapshots/green.kparity", "-o", "json"]);
