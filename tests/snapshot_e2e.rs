@@ -300,14 +300,23 @@ fn example_archives_verify_and_differ_as_documented() {
             run.stdout
         );
         assert!(run.stdout.contains("secret digests not bound to their Secret"), "{}", run.stdout);
-        // Their demo key (format 1's fingerprint and seal) authenticates them; another key is refused.
-        let keyed = run_cmd(kparity().env("KPARITY_SECRET_KEY", "kparity-example-demo-key-do-not-use").args([
-            "verify",
-            path_str(&p),
-            "--require-auth",
-        ]));
+        // Their demo key checks format 1's fingerprint and seal; another key is refused. The old
+        // seal does not satisfy --require-auth: a Secret value could have revealed its key.
+        let demo = || {
+            let mut cmd = kparity();
+            cmd.env("KPARITY_SECRET_KEY", "kparity-example-demo-key-do-not-use").args(["verify", path_str(&p)]);
+            cmd
+        };
+        let keyed = run_cmd(&mut demo());
         assert_eq!(keyed.code, 0, "{}", keyed.stderr);
-        assert!(keyed.stdout.contains("HMAC seal verified under key sha256:ed578d75778cfd4d"), "{}", keyed.stdout);
+        assert!(
+            keyed.stdout.contains("HMAC seal verified under key sha256:ed578d75778cfd4d (format 1 scheme"),
+            "{}",
+            keyed.stdout
+        );
+        let required = run_cmd(demo().arg("--require-auth"));
+        assert_eq!(required.code, 2, "{}", required.stdout);
+        assert!(required.stderr.contains("only by a format 1 HMAC seal"), "{}", required.stderr);
         let other = run_cmd(kparity().env("KPARITY_SECRET_KEY", KEY).args(["verify", path_str(&p)]));
         assert_eq!(other.code, 2, "{}", other.stdout);
         assert!(other.stderr.contains("sealed under another key"), "{}", other.stderr);

@@ -36,10 +36,19 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
 
     let h = &v.header;
     let mut proofs = Vec::new();
+    // Proofs that --require-auth accepts. A format 1 HMAC is reported but not counted: its seal
+    // key was derived so that a Secret value could reveal it, so it proves less than it says.
+    let mut strong = 0;
     if let Authentication::Hmac { fingerprint } = &v.authentication {
-        proofs.push(format!("HMAC seal verified under key {fingerprint}"));
+        if v.format_version() >= 2 {
+            strong += 1;
+            proofs.push(format!("HMAC seal verified under key {fingerprint}"));
+        } else {
+            proofs.push(format!("HMAC seal verified under key {fingerprint} (format 1 scheme, see below)"));
+        }
     }
     if let Some(s) = &signer {
+        strong += 1;
         proofs.push(format!("SSH signature by {} ({}) verified", s.fingerprint, s.principals));
     }
     let status = if proofs.is_empty() {
@@ -82,11 +91,19 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
         );
         crate::report::write_stdout(&text)?;
     }
-    if args.require_auth && proofs.is_empty() {
-        eprintln!(
-            "error: {} is not authenticated (--require-auth): consistent checksums alone prove nothing about who wrote it",
-            args.file.display()
-        );
+    if args.require_auth && strong == 0 {
+        if proofs.is_empty() {
+            eprintln!(
+                "error: {} is not authenticated (--require-auth): consistent checksums alone prove nothing about who wrote it",
+                args.file.display()
+            );
+        } else {
+            eprintln!(
+                "error: {} is authenticated only by a format 1 HMAC seal (--require-auth): that scheme's seal key could \
+                 be revealed by a Secret value, so it does not count",
+                args.file.display()
+            );
+        }
         eprintln!("hint: pass the archive's key (KPARITY_SECRET_KEY or --secret-key-file), or --allowed-signers FILE");
         return Ok(Exit::Trouble);
     }
