@@ -673,3 +673,38 @@ fn a_file_that_is_also_a_context_name_is_refused_as_ambiguous() {
     let run = run_cmd(&mut cmd);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// The manifest check keeps no per-object state; on a mismatch it still names the object.
+#[test]
+fn a_manifest_mismatch_names_the_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.kparity");
+    write(&good, None, sample_pages());
+    let no_rebuild = || Forge { rebuild_manifest: false, rebuild_counts: false, hmac: Hmac_::Keep };
+    let edited = dir.path().join("edited.kparity");
+    forge(
+        &good,
+        &edited,
+        |l| {
+            let i = l.iter().position(|x| is_object(x) && x["metadata"]["name"] == "web").unwrap();
+            l[i]["spec"]["replicas"] = json!(9);
+        },
+        no_rebuild(),
+    );
+    assert_refused(&verify(&edited, None, &[]), "edited", "object Deployment.apps shop/web does not match its SHA-256");
+    let renamed = dir.path().join("renamed.kparity");
+    forge(
+        &good,
+        &renamed,
+        |l| {
+            let m = l.iter().position(|x| marker(x) == Some(MANIFEST_KEY)).unwrap();
+            l[m][MANIFEST_KEY][1][3] = json!("renamed");
+        },
+        no_rebuild(),
+    );
+    assert_refused(
+        &verify(&renamed, None, &[]),
+        "renamed in the manifest",
+        "but the manifest lists ConfigMap shop/renamed there",
+    );
+}

@@ -132,10 +132,14 @@ pub fn read_with(
     let mut last_key: Option<(Option<String>, String)> = None;
     let mut phase = Phase::Objects;
     let mut trailer: Option<Trailer> = None;
-    let mut manifest_lines: Vec<ManifestEntry> = Vec::new();
-    // Per object, only what the manifest check needs: a 64-bit hash of its key and the SHA-256 of
-    // its line (40 bytes), so memory stays a fraction of the bytes read even for tiny objects.
-    let mut object_digests: Vec<(u64, [u8; 32])> = Vec::new();
+    // Objects and manifest entries are each folded into a running hash of (key hash, line
+    // SHA-256) pairs and compared at the end: memory stays constant however many objects an
+    // archive holds. Only on a mismatch is the file read again, object and manifest in
+    // lockstep, to name the object.
+    let mut objects_chain = Sha256::new();
+    let mut manifest_chain = Sha256::new();
+    let mut objects_seen = 0u64;
+    let mut manifest_seen = 0u64;
     let mut seal: Option<Seal> = None;
     let mut uncompressed_bytes = 0u64;
     let mut line = Vec::with_capacity(4096);
@@ -244,14 +248,14 @@ pub fn read_with(
                 let entries: Vec<ManifestEntry> = serde_json::from_value(value[MANIFEST_KEY].clone())
                     .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("manifest: {e}") })?;
                 phase = Phase::Manifest;
-                manifest_lines.extend(entries);
-                if manifest_lines.len() > object_digests.len() {
+                manifest_seen += entries.len() as u64;
+                if manifest_seen > objects_seen {
                     return Err(SnapshotError::Tampered {
-                        detail: format!(
-                            "the manifest lists more objects than the archive holds ({})",
-                            object_digests.len()
-                        ),
+                        detail: format!("the manifest lists more objects than the archive holds ({objects_seen})"),
                     });
+                }
+                for e in &entries {
+                    chain(&mut manifest_chain, entry_hash(e), e.4.as_bytes());
                 }
             }
             Some(HEADER_KEY) => return Err(SnapshotError::Malformed { line: n, detail: "a second header".into() }),
@@ -278,46 +282,40 @@ pub fn read_with(
                 if let Some(last) = types_seen.last_mut() {
                     last.1 += 1;
                 }
-                object_digests.push((
+                objects_seen += 1;
+                let digest = hex::encode(Sha256::digest(&line));
+                chain(
+                    &mut objects_chain,
                     key_hash(&key.group, &key.kind, key.namespace.as_deref(), &key.name),
-                    Sha256::digest(&line).into(),
-                ));
+                    digest.as_bytes(),
+                );
                 visit(Event::Object(ty, value));
             }
         }
     }
     let header = header.ok_or(SnapshotError::NotArchive { detail: "it is empty once decompressed".into() })?;
-    let mut trailer = trailer
+    let trailer = trailer
         .ok_or(SnapshotError::Truncated { detail: "the trailer (completeness and manifest) is missing".into() })?;
     let seal = seal.ok_or(SnapshotError::Truncated { detail: "the integrity seal is missing".into() })?;
-    if version >= 2 {
-        trailer.manifest = manifest_lines;
+    if version < 2 {
+        // Format 1 keeps its manifest in the trailer line (bounded by the line limit).
+        manifest_seen = trailer.manifest.len() as u64;
+        for e in &trailer.manifest {
+            chain(&mut manifest_chain, entry_hash(e), e.4.as_bytes());
+        }
     }
 
     // Per-object check first: it names the object that was changed.
-    if trailer.manifest.len() != object_digests.len() || trailer.object_count != object_digests.len() as u64 {
+    if manifest_seen != objects_seen || trailer.object_count != objects_seen {
         return Err(SnapshotError::Tampered {
             detail: format!(
-                "the manifest lists {} objects (the trailer counts {}) but the archive holds {}",
-                trailer.manifest.len(),
+                "the manifest lists {manifest_seen} objects (the trailer counts {}) but the archive holds {objects_seen}",
                 trailer.object_count,
-                object_digests.len()
             ),
         });
     }
-    for (i, (entry, (key_hash_found, digest))) in trailer.manifest.iter().zip(&object_digests).enumerate() {
-        let ManifestEntry(eg, ek, ens, ename, edigest) = entry;
-        let listed = ObjectKey { group: eg.clone(), kind: ek.clone(), namespace: ens.clone(), name: ename.clone() };
-        if key_hash(eg, ek, ens.as_deref(), ename) != *key_hash_found {
-            return Err(SnapshotError::Tampered {
-                detail: format!("object #{} is not {listed}, the object the manifest lists there", i + 1),
-            });
-        }
-        if *edigest != hex::encode(digest) {
-            return Err(SnapshotError::Tampered {
-                detail: format!("object {listed} does not match its SHA-256 in the manifest"),
-            });
-        }
+    if objects_chain.finalize() != manifest_chain.finalize() {
+        return Err(locate_manifest_mismatch(path, &trailer, limits));
     }
     // Per-type counts: each type record is followed by exactly the objects its status counts.
     if trailer.types.len() != types_seen.len() {
@@ -373,6 +371,95 @@ pub fn read_with(
         (None, _) => Authentication::None,
     };
     Ok(Verified { header, trailer, sha256, authentication, compressed_bytes, uncompressed_bytes })
+}
+
+/// Folds one (key hash, hex digest) pair into a running hash.
+fn chain(h: &mut Sha256, key_hash: u64, hex_digest: &[u8]) {
+    h.update(key_hash.to_be_bytes());
+    h.update((hex_digest.len() as u64).to_be_bytes());
+    h.update(hex_digest);
+}
+
+fn entry_hash(e: &ManifestEntry) -> u64 {
+    key_hash(&e.0, &e.1, e.2.as_deref(), &e.3)
+}
+
+/// Reads the archive again, its objects and its manifest side by side, and names the first
+/// object that does not match its entry. Only called once the archive is known to be tampered.
+fn locate_manifest_mismatch(path: &Path, trailer: &Trailer, limits: ReadLimits) -> SnapshotError {
+    let generic = || SnapshotError::Tampered { detail: "the objects do not match the manifest".into() };
+    let open = || -> Option<LineReader> { LineReader::open(path, limits) };
+    let (Some(mut objects), Some(mut manifest_lines)) = (open(), open()) else { return generic() };
+    let mut queue: std::collections::VecDeque<ManifestEntry> = trailer.manifest.iter().cloned().collect();
+    let from_lines = trailer.manifest.is_empty();
+    let mut current: Option<ApiType> = None;
+    let mut i = 0usize;
+    while let Some(line) = objects.next_line() {
+        let Ok(value) = serde_json::from_slice::<Value>(&line) else { return generic() };
+        let marker = value.as_object().filter(|m| m.len() == 1).and_then(|m| m.keys().next().cloned());
+        match marker.as_deref() {
+            Some(HEADER_KEY) => continue,
+            Some(TYPE_KEY) => {
+                let Ok(t) = serde_json::from_value::<TypeRecord>(value[TYPE_KEY].clone()) else { return generic() };
+                current = Some(ApiType::from(&t));
+                continue;
+            }
+            Some(MANIFEST_KEY | TRAILER_KEY | SEAL_KEY) => break,
+            _ => {}
+        }
+        let Some(ty) = &current else { return generic() };
+        let key = key_of(ty, &value);
+        // The next manifest entry: from the trailer (format 1) or the manifest lines (format 2).
+        while from_lines && queue.is_empty() {
+            let Some(l) = manifest_lines.next_line() else { return generic() };
+            let Ok(v) = serde_json::from_slice::<Value>(&l) else { return generic() };
+            if let Some(entries) = v.get(MANIFEST_KEY) {
+                let Ok(entries) = serde_json::from_value::<Vec<ManifestEntry>>(entries.clone()) else {
+                    return generic();
+                };
+                queue.extend(entries);
+            }
+        }
+        let Some(entry) = queue.pop_front() else { return generic() };
+        i += 1;
+        let listed = ObjectKey {
+            group: entry.0.clone(),
+            kind: entry.1.clone(),
+            namespace: entry.2.clone(),
+            name: entry.3.clone(),
+        };
+        if listed != key {
+            return SnapshotError::Tampered {
+                detail: format!("object #{i} is {key}, but the manifest lists {listed} there"),
+            };
+        }
+        if entry.4 != hex::encode(Sha256::digest(&line)) {
+            return SnapshotError::Tampered {
+                detail: format!("object {key} does not match its SHA-256 in the manifest"),
+            };
+        }
+    }
+    generic()
+}
+
+/// Lines of an archive (already checked once), for the second, locating pass.
+struct LineReader {
+    reader: BufReader<zstd::stream::read::Decoder<'static, BufReader<File>>>,
+    max_line: u64,
+    buf: Vec<u8>,
+}
+
+impl LineReader {
+    fn open(path: &Path, limits: ReadLimits) -> Option<LineReader> {
+        let decoder = zstd::stream::read::Decoder::new(File::open(path).ok()?).ok()?;
+        Some(LineReader { reader: BufReader::new(decoder), max_line: limits.max_line, buf: Vec::new() })
+    }
+
+    fn next_line(&mut self) -> Option<Vec<u8>> {
+        self.buf.clear();
+        let n = (&mut self.reader).take(self.max_line.saturating_add(1)).read_until(b'\n', &mut self.buf).ok()?;
+        (n > 0 && n as u64 <= self.max_line).then(|| self.buf.clone())
+    }
 }
 
 /// A 64-bit hash of an object key (length-prefixed fields), to match objects to manifest entries.
