@@ -44,7 +44,7 @@ bin=$root/target/release
 out=${out:-$root/target/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 # A fixed key makes both snapshots' secret digests comparable with each other.
-export KPARITY_SECRET_KEY=kparity-bench-key
+export KPARITY_SECRET_KEY=kparity-bench-key-not-secret-0123456789abcdef  # >= 32 bytes
 
 (cd "$root" && cargo build --release --quiet -p kparity -p kparity-bench)
 
@@ -96,8 +96,8 @@ for size in ${sizes//,/ }; do
     measure "$size" kparity "$run" "$bin/kparity" --kubeconfig "$kc" diff blue green -o json
   done
 
-  "$bin/kparity" --kubeconfig "$kc" --quiet snapshot blue -o "$out/$size.blue.kparity"
-  "$bin/kparity" --kubeconfig "$kc" --quiet snapshot green -o "$out/$size.green.kparity"
+  "$bin/kparity" --kubeconfig "$kc" --quiet snapshot blue --force -o "$out/$size.blue.kparity"
+  "$bin/kparity" --kubeconfig "$kc" --quiet snapshot green --force -o "$out/$size.green.kparity"
   for side in blue green; do
     echo "$(zstd -dc "$out/$size.$side.kparity" | wc -c)" > "$out/$size.$side.json_bytes"
   done

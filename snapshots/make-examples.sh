@@ -44,8 +44,8 @@ k green -n search create rolebinding debug-admin --clusterrole=admin --user=onca
 k green -n search patch secret db-credentials -p '{"stringData":{"password":"rotated-on-green"}}' >/dev/null
 sleep 2
 
-"$kparity" snapshot blue -o snapshots/blue.kparity
-"$kparity" snapshot green -o snapshots/green.kparity
+"$kparity" snapshot blue --force -o snapshots/blue.kparity
+"$kparity" snapshot green --force -o snapshots/green.kparity
 "$kparity" verify snapshots/blue.kparity
 "$kparity" verify snapshots/green.kparity
 "$kparity" diff snapshots/blue.kparity snapshots/green.kparity || true

@@ -57,8 +57,11 @@ pub enum Command {
     Diff(DiffArgs),
     /// Write a normalized-at-diff-time, integrity-checked archive of a cluster
     Snapshot(SnapshotArgs),
-    /// Check an archive's integrity; exit 0 only if it is intact
+    /// Check an archive's integrity and authenticity; exit 0 only if it is intact
+    #[command(after_long_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Write a new random secret key (32 bytes, hex) to a file readable only by you
+    Keygen(KeygenArgs),
     /// Print the effective normalization rules (built-in profiles plus --rules files), validated
     Rules(RulesArgs),
     /// Print a shell completion script, generated from this very command line definition
@@ -157,6 +160,8 @@ pub struct DiffArgs {
     pub rules: RuleArgs,
     #[command(flatten)]
     pub key: KeyArgs,
+    #[command(flatten)]
+    pub archive: ArchiveLimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -164,24 +169,90 @@ pub struct SnapshotArgs {
     /// The context to archive
     #[arg(value_name = "CONTEXT")]
     pub context: String,
-    /// The archive to write
+    /// The archive to write (refused if it exists, unless --force)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// A rules file whose `digest` rules apply at capture (repeatable); its other rules apply
     /// when the archive is diffed, with the same --rules
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
+    /// Replace an existing archive (and its .sig) at the output path
+    #[arg(long)]
+    pub force: bool,
+    /// Also sign the archive with this OpenSSH ed25519 private key: FILE.sig beside the
+    /// archive, checked by `ssh-keygen -Y verify -n kparity-archive` or `kparity verify --allowed-signers`
+    #[arg(long, value_name = "KEYFILE")]
+    pub sign_key: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
     pub key: KeyArgs,
 }
 
+const VERIFY_EXAMPLES: &str = "What verify proves:
+  with the key (KPARITY_SECRET_KEY or --secret-key-file): the HMAC seal checks out, so a key
+    holder wrote the archive and nobody changed it since; any other key, or a missing seal, exits 2
+  with --allowed-signers: ARCHIVE.sig is an SSH signature over the exact bytes by an allowed key
+  with neither: only that the checksums are consistent; anyone who edits the archive can
+    recompute them, so it is reported as NOT authenticated (--require-auth makes that exit 2)
+
+Examples:
+  KPARITY_SECRET_KEY=... kparity verify blue.kparity
+  kparity verify blue.kparity --allowed-signers allowed_signers --require-signature
+  ssh-keygen -Y verify -f allowed_signers -I auditor@example.com -n kparity-archive \\
+    -s blue.kparity.sig < blue.kparity";
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The archive to check
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Exit 2 unless the archive is authenticated (HMAC under the given key, or a signature by
+    /// an allowed signer), not merely consistent
+    #[arg(long)]
+    pub require_auth: bool,
+    /// Check the archive's SSH signature (FILE.sig) against this allowed_signers file (the
+    /// format of ssh-keygen -Y verify)
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// With --allowed-signers: the principal the signer must be allowed as (ssh-keygen's -I);
+    /// by default any principal of the file
+    #[arg(long, value_name = "PRINCIPAL", requires = "allowed_signers")]
+    pub identity: Option<String>,
+    /// The signature file [default: FILE.sig]
+    #[arg(long, value_name = "SIG", requires = "allowed_signers")]
+    pub signature: Option<PathBuf>,
+    /// Exit 2 when the signature file is missing (needs --allowed-signers)
+    #[arg(long, requires = "allowed_signers")]
+    pub require_signature: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
+    pub archive: ArchiveLimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The key file to create (refused if it exists; created with mode 0600)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Bounds on reading archives, so a hostile file cannot exhaust memory.
+#[derive(Debug, Args, Clone)]
+pub struct ArchiveLimitArgs {
+    /// Refuse an archive with a line longer than this (e.g. 64M)
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = crate::snapshot::read::parse_size)]
+    pub archive_max_line: u64,
+    /// Refuse an archive that decompresses to more than this (e.g. 8G)
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = crate::snapshot::read::parse_size)]
+    pub archive_max_size: u64,
+}
+
+impl ArchiveLimitArgs {
+    pub fn to_limits(&self) -> crate::snapshot::read::ReadLimits {
+        crate::snapshot::read::ReadLimits { max_line: self.archive_max_line, max_total: self.archive_max_size }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -281,7 +352,9 @@ pub struct RuleArgs {
 
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// File holding the key Secret values are digested under [default: $KPARITY_SECRET_KEY]
+    /// File holding the secret key (at least 32 random bytes; `kparity keygen` writes one):
+    /// Secret values are digested and archives sealed under keys derived from it
+    /// [default: $KPARITY_SECRET_KEY]
     #[arg(long, value_name = "FILE")]
     pub secret_key_file: Option<PathBuf>,
 }

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
                 kparity::commands::snapshot::run(args, cli.kubeconfig.as_deref(), cli.quiet).await
             }
             Command::Verify(args) => kparity::commands::verify::run(args, cli.quiet),
+            Command::Keygen(args) => kparity::commands::keygen::run(args, cli.quiet),
             Command::Rules(args) => kparity::commands::rules::run(args, cli.quiet),
             Command::Completions(args) => kparity::commands::completions::run(args, cli.quiet),
             Command::Man(args) => kparity::commands::man::run(args, cli.quiet),

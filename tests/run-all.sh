@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-# System tools the tests call (xmllint, tinyproxy), installed once.
+# System tools the tests call (xmllint, tinyproxy, ssh-keygen), installed once.
 tests/install-test-tools.sh
 # The real tools the suite runs against the clusters (Velero, its AWS plugin, versitygw, Helm),
 # built from the versions pinned in tests/cluster/*/go.mod; a tool that cannot be built stops

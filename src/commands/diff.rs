@@ -100,7 +100,21 @@ async fn read_and_compare(
     let read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
     let old_spec = SourceSpec::parse(&args.old);
     let new_spec = SourceSpec::parse(&args.new);
+    if matches!(old_spec, SourceSpec::Snapshot(_)) || matches!(new_spec, SourceSpec::Snapshot(_)) {
+        // Without a readable kubeconfig there is no context to be confused with.
+        let contexts = kubeconfig::load(kubeconfig_path).map(|k| k.context_names()).unwrap_or_default();
+        SourceSpec::check_unambiguous(&args.old, &contexts)?;
+        SourceSpec::check_unambiguous(&args.new, &contexts)?;
+    }
     let user_key = super::user_secret_key(&args.key)?;
+    // Said once the archives have been read (a refused one gets its error alone).
+    let unauthenticated: Vec<std::path::PathBuf> = [&old_spec, &new_spec]
+        .into_iter()
+        .filter_map(|s| match s {
+            SourceSpec::Snapshot(p) if user_key.is_none() && !quiet => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
     // Live sides of one run share one key, so their digests are comparable with each other;
     // the user's key makes them comparable with snapshots taken under it too.
     let key = user_key.unwrap_or_else(SecretKey::random);
@@ -144,9 +158,10 @@ async fn read_and_compare(
         // A snapshot's version is known only once it is read: version-scoped rules stay off, so
         // such differences are reported rather than excused on a guess.
         let rules = all_rules.for_versions(None, None);
+        let limits = args.archive.to_limits();
         let (old, new) = tokio::join!(
-            read_side(&old_spec, &configs, &read, &rules, &key, &old_p),
-            read_side(&new_spec, &configs, &read, &rules, &key, &new_p),
+            read_side(&old_spec, &configs, &read, &rules, &key, &limits, &old_p),
+            read_side(&new_spec, &configs, &read, &rules, &key, &limits, &new_p),
         );
         (
             old.with_context(|| format!("failed to read OLD ({})", args.old))?,
@@ -155,6 +170,13 @@ async fn read_and_compare(
         )
     };
 
+    for path in unauthenticated {
+        eprintln!(
+            "note: {} is read without a secret key, so it is NOT authenticated (its checksums are consistent, but \
+             anyone can recompute them); pass its key to check the HMAC seal",
+            path.display()
+        );
+    }
     Ok(compare(
         &old,
         &new,
@@ -170,6 +192,7 @@ pub async fn read_side(
     read: &ReadOptions,
     rules: &RuleSet,
     key: &SecretKey,
+    limits: &crate::snapshot::read::ReadLimits,
     progress: &SideProgress,
 ) -> anyhow::Result<Dump> {
     match spec {
@@ -178,7 +201,11 @@ pub async fn read_side(
             let plan = prepared.preferred.clone();
             list_side(prepared, &plan, read, rules, key, progress).await
         }
-        SourceSpec::Snapshot(path) => crate::snapshot::read_dump(path, read, rules, key),
+        SourceSpec::Snapshot(path) => {
+            // With the user's key, an archive not sealed under it is refused, as `verify` does.
+            let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(key), limits: *limits };
+            crate::snapshot::read_dump(path, read, rules, key, &archive)
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod diff;
+pub mod keygen;
 pub mod man;
 pub mod rules;
 pub mod snapshot;
@@ -19,7 +20,9 @@ pub fn user_secret_key(args: &KeyArgs) -> anyhow::Result<Option<SecretKey>> {
     } else {
         std::env::var_os("KPARITY_SECRET_KEY").filter(|v| !v.is_empty()).map(|v| v.into_encoded_bytes())
     };
-    material.map(|m| SecretKey::from_user(&m).map_err(|e| anyhow::anyhow!("invalid secret key: {e}"))).transpose()
+    material
+        .map(|m| SecretKey::from_user(&m).map_err(|e| anyhow::Error::new(e).context("invalid secret key")))
+        .transpose()
 }
 
 /// Today's date (UTC), for waiver expiry.
@@ -32,6 +35,13 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
     err.chain().find_map(|e| {
         if let Some(s) = e.downcast_ref::<crate::source::SourceError>() {
             return s.hint();
+        }
+        if e.downcast_ref::<crate::secrets::WeakKey>().is_some() {
+            return Some(
+                "`kparity keygen -o FILE` writes a random key (mode 0600); pass it with --secret-key-file FILE or \
+                 KPARITY_SECRET_KEY"
+                    .into(),
+            );
         }
         if let Some(s) = e.downcast_ref::<crate::snapshot::SnapshotError>() {
             return s.hint().map(str::to_string);

@@ -7,6 +7,7 @@ use crate::progress::Progress;
 use crate::rules::RuleSet;
 use crate::secrets::SecretKey;
 use crate::snapshot::format::*;
+use crate::snapshot::sign;
 use crate::snapshot::write::SnapshotWriter;
 use crate::source::{kubeconfig, live};
 
@@ -20,6 +21,15 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
         );
     }
     let key = user_key.clone().unwrap_or_else(SecretKey::random);
+    // Everything that can be refused without a cluster is refused before reading one.
+    if let Some(sign_key) = &args.sign_key {
+        sign::check_signing_key(sign_key)?;
+        let sig = sign::signature_path(&args.output);
+        if !args.force && std::fs::symlink_metadata(&sig).is_ok() {
+            return Err(crate::snapshot::SnapshotError::Exists { path: sig }.into());
+        }
+    }
+    let writer = SnapshotWriter::with_options(&args.output, user_key.is_some(), args.force)?;
     let configs = kubeconfig::load(kubeconfig_path)?;
     // Only `digest` rules act at capture (credentials must never reach the archive in clear);
     // every other rule applies at diff time, so the archive keeps everything listable.
@@ -37,7 +47,6 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
             .collect(),
         ..RuleSet::default()
     };
-    let writer = SnapshotWriter::new(&args.output, user_key.is_some())?;
     let progress = Progress::new(quiet);
     let side = progress.side(&args.context);
     let prepared = live::prepare(&configs, &args.context, &read, &no_rules).await?;
@@ -127,6 +136,18 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
         })
         .count();
     let summary = writer.finish(&args.output, &header, statuses, groups, excluded, user_key.as_ref())?;
+    let signed = match &args.sign_key {
+        Some(sign_key) => Some(sign::sign_archive(&args.output, sign_key, args.force)?),
+        None => {
+            // A replaced archive must not keep the signature of the one it replaced.
+            let stale = sign::signature_path(&args.output);
+            if args.force && std::fs::symlink_metadata(&stale).is_ok() {
+                std::fs::remove_file(&stale)
+                    .map_err(|e| crate::snapshot::SnapshotError::Io { path: stale.clone(), source: e })?;
+            }
+            None
+        }
+    };
     if !quiet {
         let mut text = format!(
             "wrote {}: {} objects of {} types from context {:?} ({}), {} bytes, sha256 {}\n",
@@ -138,6 +159,9 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
             summary.bytes,
             summary.sha256
         );
+        if let Some((sig, fingerprint)) = &signed {
+            text.push_str(&format!("signed {} with ed25519 key {fingerprint}\n", sig.display()));
+        }
         for i in &live.incomplete {
             text.push_str(&format!("incomplete: {}: {}\n", i.type_ref, i.reason));
         }

@@ -1,15 +1,30 @@
-//! The archive format, version 1: one zstd stream (with frame checksum) of JSON lines.
+//! The archive format, version 2: one zstd stream (with frame checksum) of JSON lines.
 //!
 //! ```text
 //! {"kparity.snapshot": HEADER}            format version, tool, context, server, version, time,
 //!                                         served API resources, filters, secret-key fingerprint
-//! {"kparity.type": TYPE}                  a resource type; its objects follow, one per line
-//! OBJECT                                  the object as read (managedFields removed, secret values
-//! ...                                     digested), canonical JSON (sorted keys)
-//! {"kparity.trailer": TRAILER}            per-type completeness, excluded types, and the manifest:
-//!                                         every object's key and the SHA-256 of its line
-//! {"kparity.seal": {"sha256": H, ...}}    H = SHA-256 of every byte before this line
+//! {"kparity.type": TYPE}                  a resource type, types in sorted order, each once;
+//! OBJECT                                  its objects follow, one per line, sorted by (namespace,
+//! ...                                     name), each key once: the object as read (managedFields
+//!                                         removed, secret values digested), canonical JSON
+//! {"kparity.manifest": [ENTRY, ...]}      every object's key and the SHA-256 of its line, in file
+//! ...                                     order, in chunks of at most 1000 entries
+//! {"kparity.trailer": TRAILER}            per-type completeness and object counts, excluded types,
+//!                                         the total object count
+//! {"kparity.seal": {"sha256": H, "hmac_sha256": M}}
+//!                                         H = SHA-256 of every byte before this line; M = HMAC-SHA256
+//!                                         of the same bytes under the seal key (HKDF-derived from the
+//!                                         user's key), present when the archive was taken with a key
 //! ```
+//! An archive may also be signed: `ARCHIVE.sig` beside it, an SSH signature (SSHSIG, namespace
+//! `kparity-archive`) over the archive file's exact bytes, which `ssh-keygen -Y verify` checks.
+//!
+//! Version 1 (still read): the manifest is inside the trailer, objects are in list order, secret
+//! digests are HMACs under the raw key and not bound to their Secret, the fingerprint is a
+//! truncated SHA-256 of the key (`sha256:...`), and the seal key is derived with a plain HMAC.
+//!
+//! Every line is bounded (`ReadLimits`), so no line of a hostile archive can exhaust memory.
+//! New optional fields are added with `#[serde(default)]` so older archives still parse.
 //! `zstdcat FILE` shows it as plain NDJSON: an auditor needs nothing but standard tools.
 
 use serde::{Deserialize, Serialize};
@@ -17,12 +32,19 @@ use serde::{Deserialize, Serialize};
 use crate::model::ApiType;
 
 pub const FORMAT_NAME: &str = "kparity-snapshot";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version still read (and verified, reported as its older scheme).
+pub const OLDEST_READABLE_VERSION: u32 = 1;
+/// Manifest entries per `kparity.manifest` line (format 2).
+pub const MANIFEST_CHUNK: usize = 1000;
+/// The SSH signature namespace of archive signatures (`ssh-keygen -Y ... -n kparity-archive`).
+pub const SIGNATURE_NAMESPACE: &str = "kparity-archive";
 
 pub const HEADER_KEY: &str = "kparity.snapshot";
 pub const TYPE_KEY: &str = "kparity.type";
 pub const TRAILER_KEY: &str = "kparity.trailer";
 pub const SEAL_KEY: &str = "kparity.seal";
+pub const MANIFEST_KEY: &str = "kparity.manifest";
 
 /// Placeholder for secret values of a snapshot taken without a key: nothing about the value is
 /// recorded, so two such snapshots of the same cluster stay identical.
@@ -118,7 +140,9 @@ pub struct Trailer {
     pub incomplete_groups: Vec<IncompleteGroup>,
     pub excluded: Vec<ExcludedRecord>,
     pub object_count: u64,
-    /// One entry per object line, in file order.
+    /// Format 1: one entry per object line, in file order. Format 2 writes the manifest in
+    /// `kparity.manifest` lines instead (each line stays small); the reader fills this in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifest: Vec<ManifestEntry>,
 }
 
@@ -157,6 +181,7 @@ pub struct ExcludedRecord {
 }
 
 /// `[group, kind, namespace, name, sha256]`: compact, since there is one per object.
+/// Hashes are lowercase hex of SHA-256 over the object's line including its newline.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ManifestEntry(pub String, pub String, pub Option<String>, pub String, pub String);
 

@@ -4,13 +4,11 @@
 
 pub mod format;
 pub mod read;
+pub mod sign;
 pub mod write;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-use hmac::Hmac;
-use sha2::Sha256;
 
 use crate::dump::{Collector, Dump, SourceInfo, SourceKind};
 use crate::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
@@ -34,6 +32,18 @@ pub enum SnapshotError {
     Tampered { detail: String },
     #[error("malformed archive at line {line}: {detail}")]
     Malformed { line: usize, detail: String },
+    #[error("archive too large: {detail}")]
+    TooLarge { detail: String },
+    #[error("unauthenticated archive: {detail}")]
+    Unauthenticated { detail: String },
+    #[error("archive sealed under another key: its header names key {archive}, the given key is {given}")]
+    WrongKey { archive: String, given: String },
+    #[error("refusing to write {}: the file exists", path.display())]
+    Exists { path: PathBuf },
+    #[error("failed to use the signing key {}: {detail}", path.display())]
+    SigningKey { path: PathBuf, detail: String },
+    #[error("signature not accepted: {detail}")]
+    Signature { detail: String },
 }
 
 impl SnapshotError {
@@ -53,24 +63,48 @@ impl SnapshotError {
                 Some("the file is not a well-formed kparity archive; restore it from the place archives are kept")
             }
             SnapshotError::Io { .. } => Some("check the path and that the file is readable"),
+            SnapshotError::TooLarge { .. } => {
+                Some("a hostile or damaged file; if it is a genuine archive, raise the limit named above")
+            }
+            SnapshotError::Unauthenticated { .. } => Some(
+                "with a secret key given, kparity reads only archives sealed under it; without the key the archive \
+                 reads as not authenticated (anyone could have written it)",
+            ),
+            SnapshotError::WrongKey { .. } => Some(
+                "pass the key the archive was written with (KPARITY_SECRET_KEY or --secret-key-file); a header \
+                 fingerprint that names no key you hold means the archive is not yours or was altered",
+            ),
+            SnapshotError::Exists { .. } => {
+                Some("choose a new file name (archives are kept, not overwritten), or pass --force to replace it")
+            }
+            SnapshotError::SigningKey { .. } => Some(
+                "pass an unencrypted OpenSSH ed25519 private key (ssh-keygen -t ed25519 -N '' -f FILE), kept in a \
+                 secret store",
+            ),
+            SnapshotError::Signature { .. } => Some(
+                "check with `ssh-keygen -Y verify -f ALLOWED_SIGNERS -I IDENTITY -n kparity-archive -s ARCHIVE.sig < ARCHIVE`; \
+                 a signature that does not verify means the archive or its signature was altered, or another key signed it",
+            ),
         }
     }
 }
 
-/// The MAC sealing an archive under a user key, domain-separated from secret-value digests.
-pub(crate) fn seal_mac(key: &SecretKey) -> Hmac<Sha256> {
-    key.mac_for("kparity archive seal v1")
-}
-
 /// Reads, verifies and normalizes an archive into a `Dump`, applying today's rules and the
-/// diff's filters. The archive's recorded incompleteness carries into the dump.
-/// `key` digests what users' `digest` rules designate and the archive holds in clear.
-pub fn read_dump(path: &Path, read_opts: &ReadOptions, rules: &RuleSet, key: &SecretKey) -> anyhow::Result<Dump> {
+/// diff's filters. The archive's recorded incompleteness carries into the dump. With a key in
+/// `archive`, an archive not sealed under that key is refused. `key` digests what users'
+/// `digest` rules designate and the archive holds in clear.
+pub fn read_dump(
+    path: &Path,
+    read_opts: &ReadOptions,
+    rules: &RuleSet,
+    key: &SecretKey,
+    archive: &read::ReadOptions<'_>,
+) -> anyhow::Result<Dump> {
     let collector = Collector::new(rules);
     let mut type_skips = BTreeSet::new();
     let mut excluded_types: BTreeSet<(GroupKind, String)> = BTreeSet::new();
     let filters = &read_opts.filters;
-    let verified = read::read(path, None, |event| {
+    let verified = read::read_with(path, archive, |event| {
         if let read::Event::Object(ty, mut obj) = event {
             crate::source::list::redact_archived(ty, &mut obj, rules, key);
             if let Some(rule) = rules.skipped_type(ty) {

@@ -35,6 +35,17 @@ impl SourceSpec {
             SourceSpec::Context(arg.to_string())
         }
     }
+
+    /// Refuses a bare argument (no `ctx:`/`file:` prefix) that names both an existing file and
+    /// a context of the kubeconfig: silently taking the file would replace a live cluster in a
+    /// gate with whatever that file holds.
+    pub fn check_unambiguous(arg: &str, contexts: &[String]) -> Result<(), SourceError> {
+        let prefixed = arg.starts_with("ctx:") || arg.starts_with("file:");
+        if !prefixed && std::path::Path::new(arg).is_file() && contexts.iter().any(|c| c == arg) {
+            return Err(SourceError::Ambiguous { arg: arg.to_string() });
+        }
+        Ok(())
+    }
 }
 
 /// A kind named on the command line: `Deployment`, `deployments`, `Deployment.apps`.
@@ -159,6 +170,8 @@ pub enum SourceError {
     Discovery { context: String, server: String, message: String },
     #[error("context {context:?} at {server} does not answer like a Kubernetes API server: {message}")]
     NotKubernetes { context: String, server: String, message: String },
+    #[error("{arg:?} is ambiguous: it names both an existing file and a kubeconfig context")]
+    Ambiguous { arg: String },
 }
 
 impl SourceError {
@@ -194,6 +207,7 @@ impl SourceError {
             SourceError::Unreachable { .. } => Some("check the server address and that the cluster is up (`kubectl --context NAME version`)".into()),
             SourceError::Auth { .. } => Some("check the user of this context; an exec plugin (e.g. `aws eks get-token`) must be installed and on PATH".into()),
             SourceError::NotKubernetes { .. } => Some("the kubeconfig's server address may point at the wrong port or a proxy".into()),
+            SourceError::Ambiguous { arg } => Some(format!("write file:{arg} for the snapshot file or ctx:{arg} for the context")),
             SourceError::Discovery { .. } => {
                 Some("the API server answered but could not list its APIs; retry, or check its health (`kubectl get --raw /readyz`)".into())
             }
@@ -211,6 +225,17 @@ mod tests {
         assert_eq!(SourceSpec::parse("ctx:Cargo.toml"), SourceSpec::Context("Cargo.toml".into()));
         assert_eq!(SourceSpec::parse("file:x.kparity"), SourceSpec::Snapshot("x.kparity".into()));
         assert_eq!(SourceSpec::parse("Cargo.toml"), SourceSpec::Snapshot("Cargo.toml".into()));
+    }
+
+    #[test]
+    fn a_file_named_like_a_context_is_ambiguous() {
+        let contexts = vec!["Cargo.toml".to_string(), "blue".to_string()];
+        assert!(matches!(SourceSpec::check_unambiguous("Cargo.toml", &contexts), Err(SourceError::Ambiguous { .. })));
+        assert!(SourceSpec::check_unambiguous("file:Cargo.toml", &contexts).is_ok());
+        assert!(SourceSpec::check_unambiguous("ctx:Cargo.toml", &contexts).is_ok());
+        // A context with no such file, and a file with no such context, are not ambiguous.
+        assert!(SourceSpec::check_unambiguous("blue", &contexts).is_ok());
+        assert!(SourceSpec::check_unambiguous("Cargo.lock", &contexts).is_ok());
     }
 
     #[test]
