@@ -436,6 +436,8 @@ pub fn digest_field(identity: &[&str; 4], path: &str, value: &Value, key: &Secre
     let [group, kind, namespace, name] = identity;
     let data_key = format!("digest-rule:{group}/{kind}:{path}");
     Value::String(key.value_digest(&SecretRef { namespace, name }, &data_key, &raw))
+}
+
 /// 32 random bytes, hex-encoded (64 characters and a newline): what `kparity keygen` writes.
 /// Text, so the same key works as a file and as `KPARITY_SECRET_KEY`.
 pub fn generate_key_text() -> String {
@@ -615,6 +617,9 @@ mod tests {
             ["metadata", "annotations", "kubernetes.io/service-account.name"].map(String::from).to_vec();
         assert!(!secret_path_is_digested(&sa));
         assert!(secret_path_is_hidden(&sa));
+    }
+
+    #[test]
     fn legacy_fingerprint_is_format_1s() {
         // The value the example archives (format 1) recorded for their demo key: unchanged, so
         // old archives still match the key that wrote them.

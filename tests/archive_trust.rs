@@ -64,6 +64,7 @@ fn header(key: Option<&SecretKey>, types: &[ApiType]) -> Header {
         filters: FiltersRecord::default(),
         api_resources: types.iter().map(TypeRecord::from).collect(),
         normalization: "none at capture".into(),
+        redactions: Vec::new(),
     }
 }
 
