@@ -60,7 +60,10 @@ impl MixedGroup {
             apply(ctx, &crd(group, "grants", "Grant", true, &["v1beta1"]), &[]);
             apply(ctx, &crd(group, "probes", "Probe", false, &["v1alpha1"]), &[]);
             for plural in ["gadgets", "grants", "probes"] {
-                kubectl(ctx, &["wait", "--for=condition=Established", &format!("crd/{plural}.{group}"), "--timeout=60s"]);
+                kubectl(
+                    ctx,
+                    &["wait", "--for=condition=Established", &format!("crd/{plural}.{group}"), "--timeout=60s"],
+                );
                 wait_for(&format!("{plural}.{group} served on {ctx}"), Duration::from_secs(30), || {
                     kubectl_raw(ctx, &["get", &format!("{plural}.{group}"), "-A"]).status.success()
                 });
@@ -96,7 +99,9 @@ fn mixed_objects(group: &str, ns: &str, probe: &str, grant_to: &str, with_probe:
          apiVersion: {group}/v1beta1\nkind: Grant\nmetadata: {{name: r1, namespace: {ns}}}\nspec: {{to: {grant_to}}}\n"
     );
     if with_probe {
-        y.push_str(&format!("---\napiVersion: {group}/v1alpha1\nkind: Probe\nmetadata: {{name: {probe}}}\nspec: {{period: 10}}\n"));
+        y.push_str(&format!(
+            "---\napiVersion: {group}/v1alpha1\nkind: Probe\nmetadata: {{name: {probe}}}\nspec: {{period: 10}}\n"
+        ));
     }
     y
 }
@@ -167,7 +172,10 @@ fn kinds_served_only_in_a_non_preferred_version_are_read_and_compared() {
     );
     let grant = report["objects"].as_array().unwrap().iter().find(|o| o["key"]["kind"] == "Grant").unwrap();
     assert_eq!(grant["fields"][0]["path"], "spec.to");
-    assert_eq!((grant["fields"][0]["old"].as_str(), grant["fields"][0]["new"].as_str()), (Some("blue-team"), Some("green-team")));
+    assert_eq!(
+        (grant["fields"][0]["old"].as_str(), grant["fields"][0]["new"].as_str()),
+        (Some("blue-team"), Some("green-team"))
+    );
 
     // Coverage: each kind read in the version that serves it, with its object count.
     assert_read(&report, "old", GROUP, "gadgets", "v1", 1);
@@ -177,7 +185,11 @@ fn kinds_served_only_in_a_non_preferred_version_are_read_and_compared() {
     assert_read(&report, "new", GROUP, "probes", "v1alpha1", 0);
     for side in ["old", "new"] {
         let c = &report["coverage"][side];
-        assert_eq!((c["read"].as_u64(), c["incomplete"].as_u64(), c["excluded_by_rules"].as_u64()), (Some(3), Some(0), Some(0)), "{c}");
+        assert_eq!(
+            (c["read"].as_u64(), c["incomplete"].as_u64(), c["excluded_by_rules"].as_u64()),
+            (Some(3), Some(0), Some(0)),
+            "{c}"
+        );
         assert_eq!(c["types"].as_u64(), Some(3 + c["excluded_by_filters"].as_u64().unwrap()), "{c}");
         let entries = c["entries"].as_array().unwrap();
         assert_eq!(entries.len() as u64, c["types"].as_u64().unwrap(), "one entry per discovered resource");
@@ -199,7 +211,11 @@ fn kinds_served_only_in_a_non_preferred_version_are_read_and_compared() {
     assert!(table.stdout.contains(&format!("~ Grant.{GROUP} {}/r1", ns.name)), "{}", table.stdout);
     assert!(table.stdout.contains(&format!("- Probe.{GROUP} {probe}")), "{}", table.stdout);
     let md = run_kparity(&["diff", "blue", "green", "--kinds", &kinds, "-o", "markdown"]);
-    assert!(md.stdout.contains(&format!("- **coverage:** {}", summary_line(&report, "old", "blue").trim())), "{}", md.stdout);
+    assert!(
+        md.stdout.contains(&format!("- **coverage:** {}", summary_line(&report, "old", "blue").trim())),
+        "{}",
+        md.stdout
+    );
     assert!(md.stdout.contains(&format!("| `{GROUP}/v1beta1 grants (Grant)` | read, 1 object |")), "{}", md.stdout);
     assert!(md.stdout.contains(&format!("| `{GROUP}/v1alpha1 probes (Probe)` | read, 1 object |")), "{}", md.stdout);
 
@@ -219,7 +235,10 @@ fn kinds_served_only_in_a_non_preferred_version_are_read_and_compared() {
     assert_eq!(differences(&report), set(&[("missing", "Probe", "", probe)]));
     for side in ["old", "new"] {
         let e = coverage_entry(&report, side, GROUP, "grants");
-        assert_eq!((e["status"].as_str(), e["by"].as_str(), e["version"].as_str()), (Some("excluded"), Some("--exclude-kinds"), Some("v1beta1")));
+        assert_eq!(
+            (e["status"].as_str(), e["by"].as_str(), e["version"].as_str()),
+            (Some("excluded"), Some("--exclude-kinds"), Some("v1beta1"))
+        );
     }
 
     // Equal sides compare equivalent, the beta-only kinds included.
@@ -273,7 +292,8 @@ fn an_archive_missing_a_served_resource_is_incomplete_for_it() {
     let ns = TestNamespace::new("cov-unrecorded", &["blue"]);
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("blue.kparity");
-    let snap = run_kparity(&["snapshot", "blue", "-o", path_str(&archive), "-n", &ns.name, "--kinds", "ConfigMap,Namespace"]);
+    let snap =
+        run_kparity(&["snapshot", "blue", "-o", path_str(&archive), "-n", &ns.name, "--kinds", "ConfigMap,Namespace"]);
     assert_eq!(snap.code, 0, "{}", snap.stderr);
     // Rewrite the archive as an older kparity would have written it: the `configmaps` type
     // record gone from the trailer and the body, but still listed as served in the header.
@@ -311,13 +331,26 @@ fn an_archive_missing_a_served_resource_is_incomplete_for_it() {
     compress(sealed.as_bytes(), &archive);
     assert_eq!(run_kparity(&["verify", path_str(&archive)]).code, 0, "the rewritten archive is intact");
 
-    let run = run_kparity(&["diff", path_str(&archive), "blue", "-n", &ns.name, "--kinds", "ConfigMap,Namespace", "-o", "json"]);
+    let run = run_kparity(&[
+        "diff",
+        path_str(&archive),
+        "blue",
+        "-n",
+        &ns.name,
+        "--kinds",
+        "ConfigMap,Namespace",
+        "-o",
+        "json",
+    ]);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
     assert_eq!(report["verdict"], "incomplete");
     let e = coverage_entry(&report, "old", "", "configmaps");
     assert_eq!(e["status"], "incomplete", "{e}");
-    assert!(e["reason"].as_str().unwrap().starts_with("not captured: the archive lists configmaps as served (v1)"), "{e}");
+    assert!(
+        e["reason"].as_str().unwrap().starts_with("not captured: the archive lists configmaps as served (v1)"),
+        "{e}"
+    );
     let inc: Vec<&Value> = report["incomplete"].as_array().unwrap().iter().filter(|i| i["side"] == "old").collect();
     assert_eq!(inc.len(), 1, "{inc:?}");
     assert_eq!((inc[0]["resource"].as_str(), inc[0]["reason"].as_str()), (Some("configmaps"), Some("recorded")));
@@ -358,9 +391,17 @@ fn filter_values_matching_nothing_on_either_side_are_refused() {
     let run = run_kparity(&["diff", "blue", "green", "--kinds", "Deploymnet"]);
     assert_refused(&run, "kind \"deploymnet\" (--kinds) matches no resource type served on either side", "write Kind");
     let run = run_kparity(&["diff", "blue", "green", "--kinds", "Deployment.app"]);
-    assert_refused(&run, "kind \"deployment.app\" (--kinds) matches no resource type served on either side", "write Kind");
+    assert_refused(
+        &run,
+        "kind \"deployment.app\" (--kinds) matches no resource type served on either side",
+        "write Kind",
+    );
     let run = run_kparity(&["diff", "blue", "green", "-n", "default", "--exclude-kinds", "Sercet"]);
-    assert_refused(&run, "kind \"sercet\" (--exclude-kinds) matches no resource type served on either side", "write Kind");
+    assert_refused(
+        &run,
+        "kind \"sercet\" (--exclude-kinds) matches no resource type served on either side",
+        "write Kind",
+    );
 }
 
 #[test]
@@ -371,7 +412,12 @@ fn a_namespace_on_one_side_only_is_a_difference_not_a_typo() {
     let run = run_kparity(&["diff", "blue", "green", "-n", &ns.name, "-o", "json"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
-    assert!(differences(&report).contains(&("missing".to_string(), "Namespace".to_string(), String::new(), ns.name.clone())));
+    assert!(differences(&report).contains(&(
+        "missing".to_string(),
+        "Namespace".to_string(),
+        String::new(),
+        ns.name.clone()
+    )));
 }
 
 #[test]
@@ -379,7 +425,8 @@ fn filters_that_leave_zero_objects_are_never_equivalent() {
     require_clusters();
     let _g = serial();
     let ns = TestNamespace::new("cov-zero", &["blue", "green"]);
-    let headline = "INCOMPLETE: nothing was compared; parity is not proven (0 changed, 0 missing, 0 extra among what was read)";
+    let headline =
+        "INCOMPLETE: nothing was compared; parity is not proven (0 changed, 0 missing, 0 extra among what was read)";
     for args in [
         // A served kind with no objects in the namespace.
         vec!["--kinds", "Ingress", "-n", ns.name.as_str()],
@@ -426,8 +473,14 @@ fn archive_diffs_with_filters_wider_than_the_capture_name_what_was_not_captured(
 
     let cases: [(&[&str], &str); 3] = [
         (&["--kinds", "ConfigMap"], "not captured: kind ConfigMap (the archive was taken with --kinds Deployment)"),
-        (&["--kinds", "Deployment,Service"], "not captured: kind Service (the archive was taken with --kinds Deployment)"),
-        (&["--kinds", "Deployment", "-n", "default"], "not captured: namespace default (the archive holds only namespaces"),
+        (
+            &["--kinds", "Deployment,Service"],
+            "not captured: kind Service (the archive was taken with --kinds Deployment)",
+        ),
+        (
+            &["--kinds", "Deployment", "-n", "default"],
+            "not captured: namespace default (the archive holds only namespaces",
+        ),
     ];
     for (extra, reason) in cases {
         let mut args = vec!["diff", path_str(&a), path_str(&b), "-n", &ns.name, "-o", "json"];
@@ -461,7 +514,11 @@ fn archive_diffs_with_filters_wider_than_the_capture_name_what_was_not_captured(
 
 fn configmaps(ns: &str, n: usize) -> String {
     (0..n)
-        .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}, namespace: {ns}}}\ndata: {{i: \"{i}\"}}\n"))
+        .map(|i| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}, namespace: {ns}}}\ndata: {{i: \"{i}\"}}\n"
+            )
+        })
         .collect::<Vec<_>>()
         .join("---\n")
 }
@@ -490,7 +547,11 @@ fn a_410_in_one_namespace_keeps_the_namespaces_read_before_it() {
     let (_keep, dir) = scratch();
     // The continue token of namespace b's ConfigMaps expires once, after a was read completely.
     let proxy = FaultProxy::start("blue", &format!("continue /api/v1/namespaces/{}/configmaps 410 x1", b.name));
-    let run = via_proxy(&proxy, &dir, &["-n", &a.name, "-n", &b.name, "--page-size", "2", "--kinds", "ConfigMap", "-o", "json"]);
+    let run = via_proxy(
+        &proxy,
+        &dir,
+        &["-n", &a.name, "-n", &b.name, "--page-size", "2", "--kinds", "ConfigMap", "-o", "json"],
+    );
     assert_eq!(proxy.hits(), [1], "the 410 fired: {:?}", proxy.requests());
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
@@ -518,7 +579,10 @@ fn a_200_answer_that_is_not_a_list_is_a_decode_failure() {
     assert_eq!(report["verdict"], "incomplete");
     let inc = report["incomplete"].as_array().unwrap();
     assert_eq!(inc.len(), 1, "{inc:?}");
-    assert_eq!((inc[0]["side"].as_str(), inc[0]["resource"].as_str(), inc[0]["reason"].as_str()), (Some("old"), Some("configmaps"), Some("decode")));
+    assert_eq!(
+        (inc[0]["side"].as_str(), inc[0]["resource"].as_str(), inc[0]["reason"].as_str()),
+        (Some("old"), Some("configmaps"), Some("decode"))
+    );
     assert!(inc[0]["message"].as_str().unwrap().contains("the answer has no `items`"), "{}", inc[0]["message"]);
     assert_eq!(kind_entry(&report, "ConfigMap")["old"], Value::Null, "an unread kind has no count");
     assert!(differences(&report).is_empty(), "nothing claimed about an unread kind: {}", report["objects"]);
@@ -539,7 +603,14 @@ fn an_object_key_read_twice_makes_its_type_incomplete() {
     let report = run.json();
     let inc = report["incomplete"].as_array().unwrap();
     assert_eq!(inc.len(), 1, "{inc:?}");
-    assert_eq!((inc[0]["side"].as_str(), inc[0]["resource"].as_str(), inc[0]["reason"].as_str()), (Some("old"), Some("configmaps"), Some("inconsistent")));
-    assert!(inc[0]["message"].as_str().unwrap().contains("2 object key(s) read more than once"), "{}", inc[0]["message"]);
+    assert_eq!(
+        (inc[0]["side"].as_str(), inc[0]["resource"].as_str(), inc[0]["reason"].as_str()),
+        (Some("old"), Some("configmaps"), Some("inconsistent"))
+    );
+    assert!(
+        inc[0]["message"].as_str().unwrap().contains("2 object key(s) read more than once"),
+        "{}",
+        inc[0]["message"]
+    );
     assert_eq!(coverage_entry(&report, "old", "", "configmaps")["status"], "incomplete");
 }
