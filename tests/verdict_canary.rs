@@ -88,16 +88,14 @@ fn crd(plural: &str, kind: &str, namespaced: bool, versions: &[&str], extra_sche
 
 /// The planted state of one side. `green` differs from blue by exactly the expected set.
 fn objects(green: bool) -> String {
-    let (grant_to, init, peer, default) = if green {
+    let (init, peer, default) = if green {
         (
-            "green-team",
             "[{name: verify, image: busybox:1.36}, {name: migrate, image: busybox:1.36}]",
             "{podSelector: {matchLabels: {app: frontend}}}",
             "\"1.1\"",
         )
     } else {
         (
-            "blue-team",
             "[{name: migrate, image: busybox:1.36}, {name: verify, image: busybox:1.36}]",
             "{namespaceSelector: {}, podSelector: {matchLabels: {app: frontend}}}",
             "\"1.10\"",
