@@ -248,6 +248,68 @@ fn kinds_served_only_in_a_non_preferred_version_are_read_and_compared() {
     assert_eq!(run.json()["summary"]["equal"], 3);
 }
 
+/// A built-in beta-only kind beside its group's GA kinds: `coordination.k8s.io/v1beta1`
+/// LeaseCandidate (served by the test clusters' `--runtime-config`) next to v1 Leases.
+#[test]
+fn a_built_in_beta_only_kind_beside_its_ga_group_is_read() {
+    require_clusters();
+    let _g = serial();
+    for ctx in ["blue", "green"] {
+        let served = kubectl(ctx, &["get", "--raw", "/apis/coordination.k8s.io"]);
+        let group: Value = serde_json::from_str(&served).expect("group document");
+        assert_eq!(group["preferredVersion"]["version"], "v1", "{group}");
+        assert!(
+            served.contains("coordination.k8s.io/v1beta1"),
+            "{ctx} does not serve coordination.k8s.io/v1beta1: restart the clusters (tests/cluster/down.sh; up.sh)"
+        );
+    }
+    let ns = TestNamespace::new("cov-builtin-beta", &["blue", "green"]);
+    let candidate = |ns: &str, version: &str| {
+        format!(
+            "apiVersion: coordination.k8s.io/v1beta1\nkind: LeaseCandidate\nmetadata: {{name: cov-candidate, namespace: {ns}}}\n\
+             spec: {{leaseName: cov-lease, binaryVersion: \"{version}\", strategy: OldestEmulationVersion}}\n"
+        )
+    };
+    apply("blue", &candidate(&ns.name, "1.37.0"), &[]);
+    apply("green", &candidate(&ns.name, "1.37.1"), &[]);
+
+    // With the default rules the whole group is left out (leases are per-cluster state), and
+    // the coverage says so for the beta-only kind, in its version, on both sides.
+    let run = run_kparity(&["diff", "blue", "green", "-n", &ns.name, "-o", "json"]);
+    let report = run.json();
+    for side in ["old", "new"] {
+        let e = coverage_entry(&report, side, "coordination.k8s.io", "leasecandidates");
+        assert_eq!(
+            (e["status"].as_str(), e["by"].as_str(), e["version"].as_str()),
+            (Some("excluded"), Some("rule leases"), Some("v1beta1")),
+            "{e}"
+        );
+    }
+    // Without that rule it is read and its difference found.
+    let run = run_kparity(&[
+        "diff",
+        "blue",
+        "green",
+        "-n",
+        &ns.name,
+        "--kinds",
+        "LeaseCandidate",
+        "--no-default-rules",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(
+        differences(&report),
+        set(&[("changed", "LeaseCandidate", &ns.name, "cov-candidate")]),
+        "{}",
+        report["objects"]
+    );
+    assert_read(&report, "old", "coordination.k8s.io", "leasecandidates", "v1beta1", 1);
+    assert_read(&report, "new", "coordination.k8s.io", "leasecandidates", "v1beta1", 1);
+}
+
 #[test]
 fn archives_capture_and_report_kinds_outside_the_preferred_version() {
     require_clusters();
