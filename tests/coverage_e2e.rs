@@ -267,7 +267,7 @@ fn a_built_in_beta_only_kind_beside_its_ga_group_is_read() {
     let candidate = |ns: &str, version: &str| {
         format!(
             "apiVersion: coordination.k8s.io/v1beta1\nkind: LeaseCandidate\nmetadata: {{name: cov-candidate, namespace: {ns}}}\n\
-             spec: {{leaseName: cov-lease, binaryVersion: \"{version}\", strategy: OldestEmulationVersion}}\n"
+             spec: {{leaseName: cov-lease, binaryVersion: \"{version}\", emulationVersion: \"1.37.0\", strategy: OldestEmulationVersion}}\n"
         )
     };
     apply("blue", &candidate(&ns.name, "1.37.0"), &[]);
@@ -324,7 +324,7 @@ fn archives_capture_and_report_kinds_outside_the_preferred_version() {
     let kinds = group.kinds();
     let snap = run_kparity(&["snapshot", "blue", "-o", path_str(&archive), "--kinds", &kinds]);
     assert_eq!(snap.code, 0, "{}\n{}", snap.stdout, snap.stderr);
-    assert!(snap.stdout.contains("wrote ") && snap.stdout.contains(": 2 objects of 3 types"), "{}", snap.stdout);
+    assert!(snap.stdout.contains("wrote ") && snap.stdout.contains(": 3 objects of 3 types"), "{}", snap.stdout);
 
     let run = run_kparity(&["diff", path_str(&archive), "green", "--kinds", &kinds, "-o", "json"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
