@@ -13,7 +13,8 @@
 //! 2. nothing proven by nothing: a filter leaving zero objects is incomplete, a `-n` typo refused;
 //! 3. order from the API's schema: reordered `initContainers`;
 //! 4. emptiness and quantities: a NetworkPolicy peer `namespaceSelector: {}` (every namespace)
-//!    against a peer without one (its own namespace); a CRD default "1.10" against "1.1";
+//!    against a peer without one (its own namespace); a CRD schema default `{version: "1.10"}`
+//!    against `{version: "1.1"}` (strings under a `default` map are not quantities);
 //! 5. rules hide only what they say: an extra subject on `cluster-admin`; a waiver restricted by
 //!    labels to team=search that must not waive team=billing's missing Deployment;
 //! 6. reading holes: the same run through a proxy that expires a continue token in the second of
@@ -101,8 +102,11 @@ fn objects(green: bool) -> String {
             "\"1.10\"",
         )
     };
-    let config_schema =
-        format!("            properties:\n              version: {{type: string, default: {default}}}\n");
+    // An object default holding a string: "1.10" and "1.1" are different versions, not quantities.
+    let config_schema = format!(
+        "            properties:\n              config:\n                type: object\n                \
+         default: {{version: {default}}}\n                properties:\n                  version: {{type: string}}\n"
+    );
     let mut y = String::new();
     y.push_str(&crd("gadgets", "Gadget", true, &["v1", "v1beta1"], ""));
     y.push_str("---\n");
