@@ -72,8 +72,12 @@ fn dump(rules: &RuleSet, n: usize, drift_every: usize) -> Dump {
         incomplete: Vec::new(),
         excluded: Vec::new(),
         served: Vec::new(),
+        preferred: Vec::new(),
+        listed: Vec::new(),
         rule_hits: vec![0; rules.rules.len()],
         type_skips: BTreeSet::new(),
+        coverage: Vec::new(),
+        filter_misses: Default::default(),
     }
 }
 

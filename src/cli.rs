@@ -383,10 +383,20 @@ impl ReadArgs {
         if let Some(sel) = &self.selector {
             crate::rules::pattern::Selector::parse(sel)?;
         }
+        // A namespace named twice is read once: reading it twice would read every key twice.
+        let unique = |v: &[String]| {
+            let mut out: Vec<String> = Vec::new();
+            for s in v {
+                if !out.contains(s) {
+                    out.push(s.clone());
+                }
+            }
+            out
+        };
         Ok(ReadOptions {
             filters: Filters {
-                namespaces: self.namespaces.clone(),
-                exclude_namespaces: self.exclude_namespaces.clone(),
+                namespaces: unique(&self.namespaces),
+                exclude_namespaces: unique(&self.exclude_namespaces),
                 kinds: kinds(&self.kinds)?,
                 exclude_kinds: kinds(&self.exclude_kinds)?,
                 selector: self.selector.clone(),

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use crate::model::{ApiType, Excluded, Incomplete, ObjectKey};
+use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, ObjectKey, TypeRef};
 use crate::normalize::{Normalized, normalize};
 use crate::rules::RuleSet;
 use crate::secrets::KeyInfo;
@@ -59,6 +59,76 @@ pub struct Dump {
     pub rule_hits: Vec<usize>,
     /// Rules that removed a whole type before listing.
     pub type_skips: BTreeSet<usize>,
+    /// Every discovered resource and what became of it: read, excluded or incomplete.
+    pub coverage: Vec<TypeCoverage>,
+    /// Filter values known to match nothing on this side.
+    pub filter_misses: crate::source::FilterMisses,
+}
+
+/// What became of one discovered resource (or of a whole group-version whose discovery failed,
+/// then `type_ref.resource` is `None`) on one side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeCoverage {
+    /// The version it was read in (or would have been).
+    pub type_ref: TypeRef,
+    pub status: CoverageStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoverageStatus {
+    /// Read completely: this many objects (after the namespace and label filters).
+    Read { objects: usize },
+    /// Left out on purpose: `rule NAME`, `--kinds`, `--exclude-kinds`, ...
+    Excluded { by: String },
+    /// Not read completely: why.
+    Incomplete { reason: String },
+}
+
+impl CoverageStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CoverageStatus::Read { .. } => "read",
+            CoverageStatus::Excluded { .. } => "excluded",
+            CoverageStatus::Incomplete { .. } => "incomplete",
+        }
+    }
+}
+
+/// Counts of one side's coverage, for the one-line summaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoverageSummary {
+    pub types: usize,
+    pub read: usize,
+    pub objects: usize,
+    pub excluded_by_rules: usize,
+    pub excluded_by_filters: usize,
+    pub incomplete: usize,
+}
+
+impl CoverageSummary {
+    pub fn of(coverage: &[TypeCoverage]) -> Self {
+        let mut s = CoverageSummary { types: coverage.len(), ..Default::default() };
+        for c in coverage {
+            match &c.status {
+                CoverageStatus::Read { objects } => {
+                    s.read += 1;
+                    s.objects += objects;
+                }
+                CoverageStatus::Excluded { by } if by.starts_with("rule ") => s.excluded_by_rules += 1,
+                CoverageStatus::Excluded { .. } => s.excluded_by_filters += 1,
+                CoverageStatus::Incomplete { .. } => s.incomplete += 1,
+            }
+        }
+        s
+    }
+
+    /// `57 of 67 types read (1234 objects), 8 excluded by rules, 2 excluded by filters, 0 incomplete`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} of {} types read ({} objects), {} excluded by rules, {} excluded by filters, {} incomplete",
+            self.read, self.types, self.objects, self.excluded_by_rules, self.excluded_by_filters, self.incomplete
+        )
+    }
 }
 
 impl Dump {
@@ -222,21 +292,52 @@ impl<'r> Collector<'r> {
         Collector { rules, state: Mutex::new(CollectorState::default()) }
     }
 
-    /// The objects and per-rule hit counts collected so far.
-    pub fn finish(self) -> (BTreeMap<ObjectKey, Stored>, Vec<usize>) {
+    /// The objects, per-rule hit counts, and the types whose read contradicted itself: an
+    /// object key that came back twice (a server or proxy repeating a page, two resources
+    /// answering for one kind) is never silently overwritten; its type becomes incomplete.
+    pub fn finish(self) -> Collected {
         let state = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut objects = BTreeMap::new();
         let mut hits = vec![0usize; self.rules.rules.len()];
-        for (_, items) in state.by_type {
+        let mut counts = HashMap::new();
+        let mut duplicates: BTreeMap<ApiType, (usize, ObjectKey)> = BTreeMap::new();
+        // Sorted by type, so which of two colliding types is blamed does not depend on timing.
+        let mut by_type: Vec<_> = state.by_type.into_iter().collect();
+        by_type.sort_by(|a, b| a.0.cmp(&b.0));
+        for (ty, items) in by_type {
+            counts.insert(ty.clone(), items.len());
             for (key, n, h) in items {
                 for i in h {
                     hits[i] += 1;
                 }
+                if objects.contains_key(&key) {
+                    duplicates.entry(ty.clone()).or_insert((0, key.clone())).0 += 1;
+                    continue;
+                }
                 objects.insert(key, n);
             }
         }
-        (objects, hits)
+        let incomplete = duplicates
+            .into_iter()
+            .map(|(ty, (n, first))| Incomplete {
+                type_ref: TypeRef::from(&ty),
+                reason: IncompleteReason::Inconsistent(format!(
+                    "{n} object key(s) read more than once (first: {first}); the read cannot be trusted"
+                )),
+            })
+            .collect();
+        Collected { objects, rule_hits: hits, incomplete, counts }
     }
+}
+
+/// What a `Collector` holds at the end of a read.
+pub struct Collected {
+    pub objects: BTreeMap<ObjectKey, Stored>,
+    pub rule_hits: Vec<usize>,
+    /// Types whose read contradicted itself (duplicate keys).
+    pub incomplete: Vec<Incomplete>,
+    /// Objects received per type.
+    pub counts: HashMap<ApiType, usize>,
 }
 
 impl Sink for Collector<'_> {
@@ -312,6 +413,35 @@ mod tests {
         // Released (its claim is gone) or statically provisioned: its own name.
         assert_eq!(compare_key_of(&ty, &pv("Released", true)).name, "pvc-1234");
         assert_eq!(compare_key_of(&ty, &pv("Bound", false)).name, "pvc-1234");
+    }
+
+    #[test]
+    fn a_key_read_twice_makes_its_type_incomplete_instead_of_overwriting() {
+        let rules = RuleSet::default();
+        let c = Collector::new(&rules);
+        let ty = ApiType {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "configmaps".into(),
+            kind: "ConfigMap".into(),
+            namespaced: true,
+        };
+        let cm = |v: &str| json!({"metadata": {"name": "a", "namespace": "n"}, "data": {"k": v}});
+        c.page(&ty, vec![cm("1"), json!({"metadata": {"name": "b", "namespace": "n"}})]);
+        c.page(&ty, vec![cm("2")]);
+        let got = c.finish();
+        assert_eq!(got.objects.len(), 2);
+        assert_eq!(got.incomplete.len(), 1);
+        assert_eq!(got.incomplete[0].type_ref, TypeRef::from(&ty));
+        assert_eq!(got.incomplete[0].reason.code(), "inconsistent");
+        assert!(got.incomplete[0].reason.to_string().contains("ConfigMap n/a"), "{}", got.incomplete[0].reason);
+
+        // A relist forgets what came before: no duplicate.
+        let c = Collector::new(&rules);
+        c.page(&ty, vec![cm("1")]);
+        c.restart(&ty);
+        c.page(&ty, vec![cm("1")]);
+        assert!(c.finish().incomplete.is_empty());
     }
 
     #[test]

@@ -176,6 +176,8 @@ pub enum IncompleteReason {
     Decode(String),
     /// The type disappeared (404) while it was being read, e.g. a CRD deleted mid-run.
     NotFound(String),
+    /// The read contradicts itself, e.g. the same object key came back twice.
+    Inconsistent(String),
     /// Recorded as incomplete in a snapshot archive; the original reason is kept as text.
     Recorded(String),
 }
@@ -195,6 +197,7 @@ impl fmt::Display for IncompleteReason {
             IncompleteReason::Transport(m) => write!(f, "transport error: {m}"),
             IncompleteReason::Decode(m) => write!(f, "undecodable response: {m}"),
             IncompleteReason::NotFound(m) => write!(f, "not found: {m}"),
+            IncompleteReason::Inconsistent(m) => write!(f, "inconsistent read: {m}"),
             IncompleteReason::Recorded(m) => f.write_str(m),
         }
     }
@@ -214,6 +217,7 @@ impl IncompleteReason {
             IncompleteReason::Transport(_) => "transport",
             IncompleteReason::Decode(_) => "decode",
             IncompleteReason::NotFound(_) => "not_found",
+            IncompleteReason::Inconsistent(_) => "inconsistent",
             IncompleteReason::Recorded(_) => "recorded",
         }
     }

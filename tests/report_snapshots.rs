@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use kparity::diff::{CompareOptions, compare};
-use kparity::dump::{Collector, Dump, Sink, SourceInfo, SourceKind};
+use kparity::dump::{Collector, CoverageStatus, Dump, Sink, SourceInfo, SourceKind, TypeCoverage};
 use kparity::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
 use kparity::report::{Format, render};
 use kparity::rules::{self, RuleOptions, RuleSet};
@@ -38,7 +38,30 @@ fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete:
     for (t, o) in objects {
         collector.page(&t, vec![o]);
     }
-    let (objects, rule_hits) = collector.finish();
+    let collected = collector.finish();
+    let mut coverage: Vec<TypeCoverage> = collected
+        .counts
+        .iter()
+        .map(|(t, n)| TypeCoverage { type_ref: TypeRef::from(t), status: CoverageStatus::Read { objects: *n } })
+        .collect();
+    coverage.push(TypeCoverage {
+        type_ref: TypeRef {
+            group: "".into(),
+            version: "v1".into(),
+            resource: Some("events".into()),
+            kind: Some("Event".into()),
+        },
+        status: CoverageStatus::Excluded { by: "rule events".into() },
+    });
+    for i in &incomplete {
+        coverage.retain(|c| c.type_ref != i.type_ref);
+        coverage.push(TypeCoverage {
+            type_ref: i.type_ref.clone(),
+            status: CoverageStatus::Incomplete { reason: i.reason.to_string() },
+        });
+    }
+    coverage.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
+    let (objects, rule_hits) = (collected.objects, collected.rule_hits);
     Dump {
         info: info(name),
         objects,
@@ -52,6 +75,8 @@ fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete:
         listed: vec![],
         rule_hits,
         type_skips: BTreeSet::new(),
+        coverage,
+        filter_misses: Default::default(),
     }
 }
 

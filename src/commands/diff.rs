@@ -138,6 +138,8 @@ async fn read_and_compare(
             old.with_context(|| format!("failed to read OLD ({})", args.old))?,
             new.with_context(|| format!("failed to read NEW ({})", args.new))?,
         );
+        // A filter value that matches nothing on either side is refused before anything is listed.
+        crate::source::refuse_unmatched(&read.filters, &old.filter_misses, &new.filter_misses)?;
         // Version-scoped rules (the `upgrade` profile) are in force only between the versions
         // they were measured on; both sides' versions are known once both are prepared.
         let rules = all_rules.for_versions(old.kubernetes_version(), new.kubernetes_version());
@@ -170,6 +172,7 @@ async fn read_and_compare(
         )
     };
 
+    crate::source::refuse_unmatched(&read.filters, &old.filter_misses, &new.filter_misses)?;
     for path in unauthenticated {
         eprintln!(
             "note: {} is read without a secret key, so it is NOT authenticated (its checksums are consistent, but \
@@ -220,16 +223,26 @@ async fn list_side(
 ) -> anyhow::Result<Dump> {
     let collector = Collector::new(rules);
     let live = live::list(prepared, plan, read, rules, key, key.run_info(), &collector, progress).await?;
-    let (objects, rule_hits) = collector.finish();
+    let collected = collector.finish();
+    let (mut incomplete, mut coverage) = (live.incomplete, live.coverage);
+    // A type whose read contradicted itself (a key read twice) is incomplete, not read.
+    for dup in collected.incomplete {
+        for c in coverage.iter_mut().filter(|c| c.type_ref == dup.type_ref) {
+            c.status = crate::dump::CoverageStatus::Incomplete { reason: dup.reason.to_string() };
+        }
+        incomplete.push(dup);
+    }
     Ok(Dump {
         info: live.info,
-        objects,
-        incomplete: live.incomplete,
+        objects: collected.objects,
+        incomplete,
         excluded: live.excluded,
         served: live.served,
         preferred: live.preferred,
         listed: live.listed,
-        rule_hits,
+        rule_hits: collected.rule_hits,
         type_skips: live.type_skips,
+        coverage,
+        filter_misses: live.filter_misses,
     })
 }

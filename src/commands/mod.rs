@@ -43,6 +43,9 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
                     .into(),
             );
         }
+        if let Some(s) = e.downcast_ref::<crate::source::FilterError>() {
+            return s.hint();
+        }
         if let Some(s) = e.downcast_ref::<crate::snapshot::SnapshotError>() {
             return s.hint().map(str::to_string);
         }

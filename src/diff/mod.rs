@@ -9,7 +9,7 @@ use json_patch::PatchOperation;
 use serde_json::Value;
 use time::Date;
 
-use crate::dump::{Dump, SourceInfo, Stored};
+use crate::dump::{Dump, SourceInfo, Stored, TypeCoverage};
 use crate::model::{Excluded, GroupKind, Incomplete, ObjectKey, Side};
 use crate::rules::{Origin, RuleSet, Waiver};
 pub use value::{FieldChange, Segment};
@@ -185,9 +185,11 @@ impl std::fmt::Display for RuleWarning {
 }
 
 /// Why the verdict is incomplete although every type was read (e.g. secret digests made under
-/// different keys cannot prove equality).
+/// different keys cannot prove equality, or nothing at all was compared).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unproven {
+    /// A short fragment for the headline: `secret values cannot be proven equal`.
+    pub headline: String,
     pub message: String,
 }
 
@@ -210,6 +212,9 @@ pub struct Comparison {
     pub rule_warnings: Vec<RuleWarning>,
     pub unproven: Vec<Unproven>,
     pub profiles: Vec<String>,
+    /// Every discovered resource of each side: read (with its count), excluded, or incomplete.
+    pub coverage_old: Vec<TypeCoverage>,
+    pub coverage_new: Vec<TypeCoverage>,
 }
 
 impl Comparison {
@@ -381,9 +386,20 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
                 gk.group.is_empty() && gk.kind == crate::secrets::SECRET_KIND && (k.old > 0 || k.new > 0)
             });
             if has_secrets {
-                unproven.push(Unproven { message });
+                unproven.push(Unproven { headline: "secret values cannot be proven equal".into(), message });
             }
         }
+    }
+    // Nothing is proven by nothing: filters that leave no object, or two empty sides, compare
+    // nothing, and "no differences among zero objects" is no evidence of parity.
+    let compared = summary.equal + summary.changed + summary.missing + summary.extra + summary.waived;
+    if compared == 0 {
+        unproven.push(Unproven {
+            headline: "nothing was compared".into(),
+            message: "no object was compared on either side (the filters or rules leave nothing, or both sides \
+                      are empty): zero objects prove nothing"
+                .into(),
+        });
     }
 
     let verdict = if !incomplete.is_empty() || !unproven.is_empty() {
@@ -409,6 +425,8 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
         rule_warnings,
         unproven,
         profiles: rules.profiles.clone(),
+        coverage_old: old.coverage.clone(),
+        coverage_new: new.coverage.clone(),
     }
 }
 
@@ -705,6 +723,8 @@ mod api_version_tests {
             listed: vec![ty(listed)],
             rule_hits: Vec::new(),
             type_skips: BTreeSet::new(),
+            coverage: Vec::new(),
+            filter_misses: Default::default(),
         }
     }
 
@@ -795,6 +815,8 @@ mod rule_soundness_tests {
             listed: Vec::new(),
             rule_hits: vec![0; rules.rules.len()],
             type_skips: BTreeSet::new(),
+            coverage: Vec::new(),
+            filter_misses: Default::default(),
         }
     }
 

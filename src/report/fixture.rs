@@ -8,7 +8,7 @@ use serde_json::json;
 use super::RunInfo;
 use crate::diff::value::FieldChange;
 use crate::diff::{Change, Comparison, FieldDiff, KindSummary, ObjectDiff, Segment, Summary, Unproven, Verdict};
-use crate::dump::{SourceInfo, SourceKind};
+use crate::dump::{CoverageStatus, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{Excluded, GroupKind, Incomplete, IncompleteReason, ObjectKey, Side, TypeRef};
 use crate::secrets::KeyInfo;
 
@@ -115,7 +115,33 @@ pub fn different() -> Comparison {
         rule_warnings: Vec::new(),
         unproven: Vec::new(),
         profiles: vec!["core".into()],
+        coverage_old: coverage(&[("", "v1", "configmaps", "ConfigMap", Some(12)), ("", "v1", "events", "Event", None)]),
+        coverage_new: coverage(&[("", "v1", "configmaps", "ConfigMap", Some(12)), ("", "v1", "events", "Event", None)]),
     }
+}
+
+/// Coverage entries: `Some(n)` read with n objects, `None` excluded by the events rule. The
+/// kinds of the summary table are read too; a v1beta1-only kind shows its version.
+fn coverage(entries: &[(&str, &str, &str, &str, Option<usize>)]) -> Vec<TypeCoverage> {
+    let mut all: Vec<(&str, &str, &str, &str, Option<usize>)> = entries.to_vec();
+    all.push(("", "v1", "services", "Service", Some(4)));
+    all.push(("apps", "v1", "deployments", "Deployment", Some(3)));
+    all.push(("gateway.networking.k8s.io", "v1beta1", "referencegrants", "ReferenceGrant", Some(0)));
+    all.push(("rbac.authorization.k8s.io", "v1", "roles", "Role", Some(2)));
+    all.iter()
+        .map(|(g, v, r, k, n)| TypeCoverage {
+            type_ref: TypeRef {
+                group: g.to_string(),
+                version: v.to_string(),
+                resource: Some(r.to_string()),
+                kind: Some(k.to_string()),
+            },
+            status: match n {
+                Some(objects) => CoverageStatus::Read { objects: *objects },
+                None => CoverageStatus::Excluded { by: "rule core/events".into() },
+            },
+        })
+        .collect()
 }
 
 /// A run in which one type could not be read on the new side and secrets were not provable.
@@ -148,7 +174,18 @@ pub fn incomplete() -> Comparison {
             },
         ),
     ];
-    c.unproven = vec![Unproven { message: "secret digests were made under different keys".into() }];
+    c.unproven = vec![Unproven {
+        headline: "secret values cannot be proven equal".into(),
+        message: "secret digests were made under different keys".into(),
+    }];
+    c.coverage_new.push(TypeCoverage {
+        type_ref: c.incomplete[0].1.type_ref.clone(),
+        status: CoverageStatus::Incomplete { reason: c.incomplete[0].1.reason.to_string() },
+    });
+    c.coverage_old.push(TypeCoverage {
+        type_ref: c.incomplete[1].1.type_ref.clone(),
+        status: CoverageStatus::Incomplete { reason: c.incomplete[1].1.reason.to_string() },
+    });
     c
 }
 

@@ -33,6 +33,81 @@ pub struct Report<'a> {
     unproven: Vec<&'a str>,
     warnings: Vec<String>,
     profiles: &'a [String],
+    /// Every discovered resource of each side: read (version, objects), excluded (by), or
+    /// incomplete (reason). Added within schema 1.
+    coverage: CoverageReport<'a>,
+}
+
+#[derive(Serialize)]
+struct CoverageReport<'a> {
+    old: SideCoverage<'a>,
+    new: SideCoverage<'a>,
+}
+
+#[derive(Serialize)]
+struct SideCoverage<'a> {
+    types: usize,
+    read: usize,
+    objects: usize,
+    excluded_by_rules: usize,
+    excluded_by_filters: usize,
+    incomplete: usize,
+    /// The one-line summary the table and markdown reports print.
+    summary: String,
+    entries: Vec<CoverageEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct CoverageEntry<'a> {
+    group: &'a str,
+    version: &'a str,
+    /// Null for a whole group-version whose discovery failed.
+    resource: Option<&'a str>,
+    kind: Option<&'a str>,
+    /// `read`, `excluded` or `incomplete`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    objects: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+fn side_coverage(cov: &[crate::dump::TypeCoverage]) -> SideCoverage<'_> {
+    use crate::dump::{CoverageStatus, CoverageSummary};
+    let s = CoverageSummary::of(cov);
+    SideCoverage {
+        types: s.types,
+        read: s.read,
+        objects: s.objects,
+        excluded_by_rules: s.excluded_by_rules,
+        excluded_by_filters: s.excluded_by_filters,
+        incomplete: s.incomplete,
+        summary: s.line(),
+        entries: cov
+            .iter()
+            .map(|t| CoverageEntry {
+                group: &t.type_ref.group,
+                version: &t.type_ref.version,
+                resource: t.type_ref.resource.as_deref(),
+                kind: t.type_ref.kind.as_deref(),
+                status: t.status.as_str(),
+                objects: match &t.status {
+                    CoverageStatus::Read { objects } => Some(*objects),
+                    _ => None,
+                },
+                by: match &t.status {
+                    CoverageStatus::Excluded { by } => Some(by),
+                    _ => None,
+                },
+                reason: match &t.status {
+                    CoverageStatus::Incomplete { reason } => Some(reason),
+                    _ => None,
+                },
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize)]
@@ -333,6 +408,7 @@ pub fn build(c: &Comparison) -> Report<'_> {
         unproven: c.unproven.iter().map(|u| u.message.as_str()).collect(),
         warnings: c.rule_warnings.iter().map(|w| w.to_string()).collect(),
         profiles: &c.profiles,
+        coverage: CoverageReport { old: side_coverage(&c.coverage_old), new: side_coverage(&c.coverage_new) },
     }
 }
 

@@ -21,7 +21,10 @@ pub fn render(c: &Comparison) -> String {
     let _ = writeln!(out, "### {icon} kparity: {}\n", c.verdict.as_str());
     let _ = writeln!(out, "{}\n", headline(c));
     let _ = writeln!(out, "- **old:** {}", cell(&describe_source(&c.old)));
-    let _ = writeln!(out, "- **new:** {}\n", cell(&describe_source(&c.new)));
+    let _ = writeln!(out, "- **new:** {}", cell(&describe_source(&c.new)));
+    let [old_cov, new_cov] = super::coverage_lines(c);
+    let _ = writeln!(out, "- **coverage:** {}", cell(&old_cov));
+    let _ = writeln!(out, "- **coverage:** {}\n", cell(&new_cov));
 
     let differing: Vec<_> = c
         .kinds
@@ -113,6 +116,19 @@ pub fn render(c: &Comparison) -> String {
             let _ = writeln!(out, "- {}: {}", cell(&super::describe_unserved(u)), objects.join(", "));
         }
         let _ = writeln!(out);
+    }
+    for (side, cov) in [("old", &c.coverage_old), ("new", &c.coverage_new)] {
+        if cov.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "<details><summary>Coverage of {side} ({} types)</summary>\n", cov.len());
+        let _ = writeln!(out, "| Type | Status |");
+        let _ = writeln!(out, "|---|---|");
+        for t in cov {
+            let (what, status) = super::coverage_entry(t);
+            let _ = writeln!(out, "| `{}` | {} |", cell(&what), cell(&status));
+        }
+        let _ = writeln!(out, "\n</details>\n");
     }
     if !c.rule_warnings.is_empty() {
         let _ = writeln!(out, "**Rule warnings:**\n");

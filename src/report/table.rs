@@ -16,6 +16,9 @@ pub fn render(c: &Comparison) -> String {
     let _ = writeln!(out, "new: {}", describe_source(&c.new));
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", headline(c));
+    for line in super::coverage_lines(c) {
+        let _ = writeln!(out, "  {line}");
+    }
 
     if !c.kinds.is_empty() {
         let mut t = Table::new();

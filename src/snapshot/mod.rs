@@ -10,11 +10,11 @@ pub mod write;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::dump::{Collector, Dump, SourceInfo, SourceKind};
+use crate::dump::{Collector, CoverageStatus, Dump, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
 use crate::rules::RuleSet;
 use crate::secrets::{KeyInfo, SecretKey};
-use crate::source::ReadOptions;
+use crate::source::{FilterMisses, ReadOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -90,9 +90,11 @@ impl SnapshotError {
 }
 
 /// Reads, verifies and normalizes an archive into a `Dump`, applying today's rules and the
-/// diff's filters. The archive's recorded incompleteness carries into the dump. With a key in
-/// `archive`, an archive not sealed under that key is refused. `key` digests what users'
-/// `digest` rules designate and the archive holds in clear.
+/// diff's filters. The archive's recorded incompleteness carries into the dump, and so does what
+/// the capture did not include: a resource the archive says was served but holds no record of
+/// (taken with narrower filters, or by a kparity that did not read it) is incomplete, never empty.
+/// With a key in `archive`, an archive not sealed under that key is refused. `key` digests what
+/// users' `digest` rules designate and the archive holds in clear.
 pub fn read_dump(
     path: &Path,
     read_opts: &ReadOptions,
@@ -104,9 +106,20 @@ pub fn read_dump(
     let mut type_skips = BTreeSet::new();
     let mut excluded_types: BTreeSet<(GroupKind, String)> = BTreeSet::new();
     let filters = &read_opts.filters;
+    // The `-n` namespaces the archive holds anything of (before filters).
+    let mut namespaces_seen: BTreeSet<String> = BTreeSet::new();
     let verified = read::read_with(path, archive, |event| {
         if let read::Event::Object(ty, mut obj) = event {
             crate::source::list::redact_archived(ty, &mut obj, rules, key);
+            let object_key = crate::dump::key_of(ty, &obj);
+            let ns = if object_key.group.is_empty() && object_key.kind == "Namespace" {
+                Some(&object_key.name)
+            } else {
+                object_key.namespace.as_ref()
+            };
+            if let Some(ns) = ns.filter(|ns| filters.namespaces.contains(ns)) {
+                namespaces_seen.insert(ns.clone());
+            }
             if let Some(rule) = rules.skipped_type(ty) {
                 if let Some(i) = rules.rules.iter().position(|r| std::ptr::eq(r, rule)) {
                     type_skips.insert(i);
@@ -114,49 +127,109 @@ pub fn read_dump(
                 excluded_types.insert((ty.group_kind(), format!("rule {}", rule.name)));
                 return;
             }
-            let key = crate::dump::key_of(ty, &obj);
-            if filters.excludes_object(&key) {
+            if filters.excludes_object(&object_key) {
                 return;
             }
             crate::dump::Sink::page(&collector, ty, vec![obj]);
         }
     })
     .map_err(|e| anyhow::Error::new(e).context(format!("refusing snapshot {}", path.display())))?;
-    let (objects, rule_hits) = collector.finish();
+    let collected = collector.finish();
     let h = &verified.header;
+    let served: Vec<ApiType> = h.api_resources.iter().map(ApiType::from).collect();
 
-    let mut incomplete = Vec::new();
+    let mut incomplete = collected.incomplete.clone();
+    let mut coverage: Vec<TypeCoverage> = Vec::new();
+    let cover = |ty: &ApiType, status: CoverageStatus| TypeCoverage { type_ref: TypeRef::from(ty), status };
+    // (group, resource) and (group, kind) the archive accounts for.
+    let mut accounted: BTreeSet<(String, String)> = BTreeSet::new();
     for t in &verified.trailer.types {
         let ty = ApiType::from(&t.ty);
+        accounted.insert((ty.group.clone(), ty.resource.clone()));
         if let Some(rule) = rules.skipped_type(&ty) {
             excluded_types.insert((ty.group_kind(), format!("rule {}", rule.name)));
+            coverage.push(cover(&ty, CoverageStatus::Excluded { by: format!("rule {}", rule.name) }));
             continue;
         }
-        if filters.excludes_type(&ty).is_some() {
+        if let Some(by) = filters.excludes_type(&ty) {
+            coverage.push(cover(&ty, CoverageStatus::Excluded { by }));
             continue;
         }
         if let Some(inc) = &t.incomplete {
-            incomplete.push(Incomplete {
-                type_ref: TypeRef::from(&ty),
-                reason: IncompleteReason::Recorded(format!(
-                    "recorded in the archive as {}: {}",
-                    inc.reason, inc.message
-                )),
-            });
+            let reason =
+                IncompleteReason::Recorded(format!("recorded in the archive as {}: {}", inc.reason, inc.message));
+            coverage.push(cover(&ty, CoverageStatus::Incomplete { reason: reason.to_string() }));
+            incomplete.push(Incomplete { type_ref: TypeRef::from(&ty), reason });
+            continue;
         }
+        let status = match collected.incomplete.iter().find(|i| i.type_ref == TypeRef::from(&ty)) {
+            Some(dup) => CoverageStatus::Incomplete { reason: dup.reason.to_string() },
+            None => CoverageStatus::Read { objects: collected.counts.get(&ty).copied().unwrap_or(0) },
+        };
+        coverage.push(cover(&ty, status));
     }
+    for e in &verified.trailer.excluded {
+        // Excluded at capture: recorded by kind; the served list gives its resource and version.
+        let matching: Vec<&ApiType> = served.iter().filter(|t| t.group == e.group && t.kind == e.kind).collect();
+        for t in &matching {
+            accounted.insert((t.group.clone(), t.resource.clone()));
+        }
+        let type_ref = match best_version(&matching) {
+            Some(t) => TypeRef::from(t),
+            None => {
+                TypeRef { group: e.group.clone(), version: String::new(), resource: None, kind: Some(e.kind.clone()) }
+            }
+        };
+        coverage.push(TypeCoverage { type_ref, status: CoverageStatus::Excluded { by: e.by.clone() } });
+    }
+    let mut failed_gv: BTreeSet<(String, String)> = BTreeSet::new();
     for g in &verified.trailer.incomplete_groups {
         if rules.skipped_group(&g.group).is_some() {
             continue;
         }
-        incomplete.push(Incomplete {
-            type_ref: TypeRef { group: g.group.clone(), version: g.version.clone(), resource: None, kind: None },
-            reason: IncompleteReason::Recorded(format!("recorded in the archive as {}: {}", g.reason, g.message)),
+        failed_gv.insert((g.group.clone(), g.version.clone()));
+        let type_ref = TypeRef { group: g.group.clone(), version: g.version.clone(), resource: None, kind: None };
+        let reason = IncompleteReason::Recorded(format!("recorded in the archive as {}: {}", g.reason, g.message));
+        coverage.push(TypeCoverage {
+            type_ref: type_ref.clone(),
+            status: CoverageStatus::Incomplete { reason: reason.to_string() },
         });
+        incomplete.push(Incomplete { type_ref, reason });
     }
+    // Served at capture, but the archive holds no record of it at all.
+    let mut unrecorded: std::collections::BTreeMap<(String, String), Vec<&ApiType>> = Default::default();
+    for t in &served {
+        if !accounted.contains(&(t.group.clone(), t.resource.clone()))
+            && !failed_gv.contains(&(t.group.clone(), t.version.clone()))
+        {
+            unrecorded.entry((t.group.clone(), t.resource.clone())).or_default().push(t);
+        }
+    }
+    for versions in unrecorded.values() {
+        let Some(ty) = best_version(versions) else { continue };
+        if let Some(rule) = rules.skipped_type(ty) {
+            excluded_types.insert((ty.group_kind(), format!("rule {}", rule.name)));
+            coverage.push(cover(ty, CoverageStatus::Excluded { by: format!("rule {}", rule.name) }));
+            continue;
+        }
+        if let Some(by) = filters.excludes_type(ty) {
+            coverage.push(cover(ty, CoverageStatus::Excluded { by }));
+            continue;
+        }
+        let served_in: Vec<&str> = versions.iter().map(|t| t.version.as_str()).collect();
+        let reason = IncompleteReason::Recorded(format!(
+            "not captured: the archive lists {} as served ({}) but holds no record of reading it",
+            ty.resource,
+            served_in.join(", ")
+        ));
+        coverage.push(cover(ty, CoverageStatus::Incomplete { reason: reason.to_string() }));
+        incomplete.push(Incomplete { type_ref: TypeRef::from(ty), reason });
+    }
+    coverage.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
+
     // Filters narrower at diff time than at capture time are fine; wider ones are not: what the
     // archive did not capture was not read.
-    if let Some(why) = filters_wider_than_capture(filters, &h.filters) {
+    for why in filters_wider_than_capture(filters, &h.filters, &served) {
         incomplete.push(Incomplete {
             type_ref: TypeRef { group: "*".into(), version: "*".into(), resource: None, kind: None },
             reason: IncompleteReason::Recorded(why),
@@ -172,6 +245,18 @@ pub fn read_dump(
     excluded.sort();
     excluded.dedup();
 
+    // A `-n` namespace the archive holds nothing of, although it read Namespaces completely.
+    let read_namespaces = verified
+        .trailer
+        .types
+        .iter()
+        .any(|t| t.ty.group.is_empty() && t.ty.resource == "namespaces" && t.incomplete.is_none());
+    let mut filter_misses = FilterMisses { kinds: filters.kind_misses(&served), ..Default::default() };
+    if read_namespaces {
+        filter_misses.namespaces =
+            filters.namespaces.iter().filter(|n| !namespaces_seen.contains(*n)).cloned().collect();
+    }
+
     let info = SourceInfo {
         kind: SourceKind::Snapshot,
         name: path.display().to_string(),
@@ -186,41 +271,181 @@ pub fn read_dump(
     };
     Ok(Dump {
         info,
-        objects,
+        objects: collected.objects,
         incomplete,
         excluded,
-        served: h.api_resources.iter().map(ApiType::from).collect(),
-        // An archive lists each type once, in the version preferred at capture.
+        served,
+        // An archive lists each type once, in the version read at capture.
         preferred: verified.trailer.types.iter().map(|t| ApiType::from(&t.ty)).collect(),
         listed: verified.trailer.types.iter().map(|t| ApiType::from(&t.ty)).collect(),
-        rule_hits,
+        rule_hits: collected.rule_hits,
         type_skips,
+        coverage,
+        filter_misses,
     })
 }
 
-/// A capture filtered more narrowly than the diff asks for cannot speak for the rest.
-fn filters_wider_than_capture(diff: &crate::source::Filters, capture: &format::FiltersRecord) -> Option<String> {
-    if !capture.namespaces.is_empty()
-        && (diff.namespaces.is_empty() || diff.namespaces.iter().any(|n| !capture.namespaces.contains(n)))
-    {
-        return Some(format!("the archive holds only namespaces {}", capture.namespaces.join(", ")));
+/// The version a resource is read in by default among those listed (GA > beta > alpha, newest).
+fn best_version<'a>(types: &[&'a ApiType]) -> Option<&'a ApiType> {
+    types.iter().copied().max_by_key(|t| crate::source::discovery::version_rank(&t.version))
+}
+
+/// What the diff's filters ask for that the capture's filters left out: each a sentence naming
+/// what was not captured. A capture filtered more narrowly cannot speak for the rest.
+fn filters_wider_than_capture(
+    diff: &crate::source::Filters,
+    capture: &format::FiltersRecord,
+    served: &[ApiType],
+) -> Vec<String> {
+    use crate::source::{Filters, KindFilter};
+    let mut out = Vec::new();
+    if !capture.namespaces.is_empty() {
+        if diff.namespaces.is_empty() {
+            out.push(format!(
+                "not captured: the archive holds only namespaces {}; pass -n with some of them",
+                capture.namespaces.join(", ")
+            ));
+        } else {
+            let missing: Vec<&str> =
+                diff.namespaces.iter().filter(|n| !capture.namespaces.contains(n)).map(String::as_str).collect();
+            if !missing.is_empty() {
+                out.push(format!(
+                    "not captured: namespace {} (the archive holds only namespaces {})",
+                    missing.join(", "),
+                    capture.namespaces.join(", ")
+                ));
+            }
+        }
     }
-    if !capture.kinds.is_empty() && diff.kinds.is_empty() {
-        return Some(format!("the archive holds only kinds {}", capture.kinds.join(", ")));
+    for n in &capture.exclude_namespaces {
+        let asked = !diff.exclude_namespaces.contains(n) && (diff.namespaces.is_empty() || diff.namespaces.contains(n));
+        if asked {
+            out.push(format!(
+                "not captured: namespace {n} (the archive left it out); pass --exclude-namespace {n} to compare without it"
+            ));
+        }
     }
-    if let Some(k) = capture.exclude_kinds.iter().find(|k| {
-        !diff.exclude_kinds.iter().any(|d| d == &crate::source::KindFilter::parse(k).unwrap_or_else(|_| d.clone()))
-    }) {
-        return Some(format!("the archive left out kind {k}; pass --exclude-kinds {k} to compare without it"));
-    }
-    if let Some(n) = capture.exclude_namespaces.iter().find(|n| !diff.exclude_namespaces.contains(n)) {
-        return Some(format!("the archive left out namespace {n}; pass --exclude-namespace {n} to compare without it"));
+    // Kinds: every served type the diff asks for that the capture's kind filters left out.
+    let parse = |v: &[String]| v.iter().filter_map(|k| KindFilter::parse(k).ok()).collect::<Vec<_>>();
+    let capture_kinds =
+        Filters { kinds: parse(&capture.kinds), exclude_kinds: parse(&capture.exclude_kinds), ..Default::default() };
+    let diff_kinds =
+        Filters { kinds: diff.kinds.clone(), exclude_kinds: diff.exclude_kinds.clone(), ..Default::default() };
+    let how = || {
+        let mut h = Vec::new();
+        if !capture.kinds.is_empty() {
+            h.push(format!("--kinds {}", capture.kinds.join(",")));
+        }
+        if !capture.exclude_kinds.is_empty() {
+            h.push(format!("--exclude-kinds {}", capture.exclude_kinds.join(",")));
+        }
+        h.join(" ")
+    };
+    if served.is_empty() {
+        // An archive without its served list: compare the filters as written.
+        let exclude_missing = capture
+            .exclude_kinds
+            .iter()
+            .any(|k| KindFilter::parse(k).map_or(true, |k| !diff.exclude_kinds.contains(&k)));
+        if (!capture.kinds.is_empty() && diff.kinds.is_empty()) || exclude_missing {
+            out.push(format!("not captured: kinds outside the capture's filters ({})", how()));
+        }
+    } else {
+        let mut kinds: Vec<String> = served
+            .iter()
+            .filter(|t| diff_kinds.excludes_type(t).is_none() && capture_kinds.excludes_type(t).is_some())
+            .map(|t| t.group_kind().to_string())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        if !kinds.is_empty() {
+            const SHOWN: usize = 5;
+            let more = kinds.len().saturating_sub(SHOWN);
+            let mut list = kinds.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
+            if more > 0 {
+                list.push_str(&format!(" and {more} more"));
+            }
+            out.push(format!("not captured: kind {list} (the archive was taken with {})", how()));
+        }
     }
     if capture.selector.is_some() && diff.selector != capture.selector {
-        return Some(format!(
-            "the archive holds only objects matching {}",
+        out.push(format!(
+            "not captured: objects outside the selector {} the archive was taken with; pass the same -l",
             capture.selector.as_deref().unwrap_or_default()
         ));
     }
-    None
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Filters, KindFilter};
+
+    fn ty(group: &str, resource: &str, kind: &str) -> ApiType {
+        ApiType {
+            group: group.into(),
+            version: "v1".into(),
+            resource: resource.into(),
+            kind: kind.into(),
+            namespaced: true,
+        }
+    }
+
+    fn check(diff: Filters, capture: format::FiltersRecord, expected: &[&str]) {
+        let served =
+            [ty("apps", "deployments", "Deployment"), ty("", "configmaps", "ConfigMap"), ty("", "secrets", "Secret")];
+        assert_eq!(filters_wider_than_capture(&diff, &capture, &served), expected);
+    }
+
+    fn kinds(k: &[&str]) -> Vec<KindFilter> {
+        k.iter().map(|k| KindFilter::parse(k).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_diff_filter_asking_for_what_the_capture_left_out_names_it() {
+        let cap_kinds = format::FiltersRecord { kinds: vec!["Deployment".into()], ..Default::default() };
+        // Captured with --kinds Deployment, diffed with --kinds ConfigMap: not captured.
+        check(
+            Filters { kinds: kinds(&["ConfigMap"]), ..Default::default() },
+            cap_kinds.clone(),
+            &["not captured: kind ConfigMap (the archive was taken with --kinds Deployment)"],
+        );
+        // The same kind, in another spelling: captured.
+        check(Filters { kinds: kinds(&["deployments.apps"]), ..Default::default() }, cap_kinds.clone(), &[]);
+        // No filter at diff time: everything else is missing.
+        check(
+            Filters::default(),
+            cap_kinds,
+            &["not captured: kind ConfigMap, Secret (the archive was taken with --kinds Deployment)"],
+        );
+        let cap_excl = format::FiltersRecord { exclude_kinds: vec!["secrets".into()], ..Default::default() };
+        check(Filters { exclude_kinds: kinds(&["Secret"]), ..Default::default() }, cap_excl.clone(), &[]);
+        check(
+            Filters { kinds: kinds(&["Secret", "ConfigMap"]), ..Default::default() },
+            cap_excl,
+            &["not captured: kind Secret (the archive was taken with --exclude-kinds secrets)"],
+        );
+        let cap_ns = format::FiltersRecord { namespaces: vec!["a".into(), "b".into()], ..Default::default() };
+        check(Filters { namespaces: vec!["b".into()], ..Default::default() }, cap_ns.clone(), &[]);
+        check(
+            Filters { namespaces: vec!["b".into(), "c".into()], ..Default::default() },
+            cap_ns,
+            &["not captured: namespace c (the archive holds only namespaces a, b)"],
+        );
+        let cap_sel = format::FiltersRecord { selector: Some("app=web".into()), ..Default::default() };
+        check(Filters { selector: Some("app=web".into()), ..Default::default() }, cap_sel.clone(), &[]);
+        check(
+            Filters { selector: Some("app=db".into()), ..Default::default() },
+            cap_sel,
+            &["not captured: objects outside the selector app=web the archive was taken with; pass the same -l"],
+        );
+        let cap_xns = format::FiltersRecord { exclude_namespaces: vec!["kube-system".into()], ..Default::default() };
+        check(Filters { namespaces: vec!["shop".into()], ..Default::default() }, cap_xns.clone(), &[]);
+        assert_eq!(
+            filters_wider_than_capture(&Filters::default(), &cap_xns, &[]).len(),
+            1,
+            "an excluded namespace asked for again"
+        );
+    }
 }

@@ -1,6 +1,12 @@
 //! Discovers every listable resource type: aggregated discovery (one request each for `/api`
 //! and `/apis`) where served, per-group discovery otherwise. A failing or `Stale` group-version
 //! becomes an incomplete entry with its reason; it never aborts the run and is never dropped.
+//!
+//! Every served resource is read once, as `kubectl api-resources` lists it: in its group's
+//! preferred version where that version serves it, otherwise in the best version that does
+//! (GA over beta over alpha, newest first). A group's preferred version does not serve every
+//! resource of the group (Gateway API's ReferenceGrant in v1beta1 beside v1 routes, an operator's
+//! alpha kind beside its v1 ones): reading only the preferred version would never see them.
 
 use futures::StreamExt;
 use serde::Deserialize;
@@ -15,7 +21,8 @@ const JSON: &str = "application/json";
 /// What discovery found.
 #[derive(Debug, Default)]
 pub struct Discovered {
-    /// Listable types in each group's preferred version: what gets listed.
+    /// Every listable resource once, in the version it is read in by default: the group's
+    /// preferred version where it serves the resource, else the best version that does.
     pub preferred: Vec<ApiType>,
     /// Every listable type in every served version: for API differences.
     pub served: Vec<ApiType>,
@@ -151,11 +158,14 @@ pub async fn discover(
 
 fn add_aggregated_group(g: GroupDiscovery, skip_group: &(dyn Fn(&str) -> bool + Sync), out: &mut Discovered) {
     let group = g.metadata.name;
-    for (i, v) in g.versions.into_iter().enumerate() {
-        let preferred = i == 0;
+    let mut group_types = Vec::new();
+    // Aggregated discovery lists a group's versions in preference order: the first is preferred.
+    let preferred_version = g.versions.first().map(|v| v.version.clone());
+    for v in g.versions {
         let stale = v.freshness.as_deref() == Some("Stale");
         if stale {
-            if preferred && !skip_group(&group) {
+            // Any stale version may serve resources no other version does: unknown, so unread.
+            if !skip_group(&group) {
                 out.failed.push((
                     TypeRef { group: group.clone(), version: v.version.clone(), resource: None, kind: None },
                     IncompleteReason::Unavailable(
@@ -176,12 +186,63 @@ fn add_aggregated_group(g: GroupDiscovery, skip_group: &(dyn Fn(&str) -> bool + 
                 resource: r.resource,
                 namespaced: r.scope == "Namespaced",
             };
-            if preferred {
-                out.preferred.push(ty.clone());
-            }
-            out.served.push(ty);
+            group_types.push(ty);
         }
     }
+    out.preferred.extend(read_versions(&group_types, preferred_version.as_deref()));
+    out.served.extend(group_types);
+}
+
+/// Kubernetes' version priority (`k8s.io/apimachinery` `CompareKubeAwareVersionStrings`): GA
+/// over beta over alpha, higher numbers first; versions outside that pattern last, by name.
+pub(crate) fn version_rank(v: &str) -> (u8, u64, u64, std::cmp::Reverse<String>) {
+    let parse = |s: &str| -> Option<(u8, u64, u64)> {
+        let rest = s.strip_prefix('v')?;
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let major: u64 = rest[..digits].parse().ok()?;
+        let tail = &rest[digits..];
+        if tail.is_empty() {
+            return Some((3, major, 0));
+        }
+        let (level, n) = if let Some(n) = tail.strip_prefix("beta") {
+            (2, n)
+        } else if let Some(n) = tail.strip_prefix("alpha") {
+            (1, n)
+        } else {
+            return None;
+        };
+        Some((level, major, n.parse().ok()?))
+    };
+    match parse(v) {
+        Some((level, major, minor)) => (level, major, minor, std::cmp::Reverse(String::new())),
+        None => (0, 0, 0, std::cmp::Reverse(v.to_string())),
+    }
+}
+
+/// Each resource of one group once: in `preferred` where that version serves it, otherwise in
+/// the highest-priority version that does.
+fn read_versions(group_types: &[ApiType], preferred: Option<&str>) -> Vec<ApiType> {
+    let mut best: std::collections::BTreeMap<&str, &ApiType> = std::collections::BTreeMap::new();
+    for t in group_types {
+        let better = |cur: &ApiType| {
+            let is_pref = |x: &ApiType| Some(x.version.as_str()) == preferred;
+            (is_pref(t), version_rank(&t.version)) > (is_pref(cur), version_rank(&cur.version))
+        };
+        match best.get(t.resource.as_str()) {
+            Some(cur) if !better(cur) => {}
+            _ => {
+                best.insert(&t.resource, t);
+            }
+        }
+    }
+    // Preferred-version types first, in discovery order, as before; then the others.
+    let mut out: Vec<ApiType> = group_types
+        .iter()
+        .filter(|t| best.get(t.resource.as_str()).is_some_and(|b| std::ptr::eq(*b, *t)))
+        .cloned()
+        .collect();
+    out.sort_by_key(|t| Some(t.version.as_str()) != preferred);
+    out
 }
 
 async fn legacy(
@@ -200,12 +261,19 @@ async fn legacy(
     let groups: ApiGroupList = serde_json::from_slice(groups).map_err(|e| decode_err("/apis", e))?;
     // (group, version, preferred)
     let mut gvs: Vec<(String, String, bool)> = Vec::new();
+    let mut preferred_of: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for (i, v) in core.versions.into_iter().enumerate() {
+        if i == 0 {
+            preferred_of.insert(String::new(), v.clone());
+        }
         gvs.push((String::new(), v, i == 0));
     }
     for g in groups.groups {
         let preferred =
             g.preferred_version.map(|p| p.version).or_else(|| g.versions.first().map(|v| v.version.clone()));
+        if let Some(p) = &preferred {
+            preferred_of.insert(g.name.clone(), p.clone());
+        }
         for v in g.versions {
             let is_pref = preferred.as_deref() == Some(v.version.as_str());
             gvs.push((g.name.clone(), v.version, is_pref));
@@ -220,7 +288,8 @@ async fn legacy(
         .buffered(concurrency.max(1))
         .collect()
         .await;
-    for (group, version, preferred, res) in results {
+    let mut by_group: std::collections::BTreeMap<String, Vec<ApiType>> = std::collections::BTreeMap::new();
+    for (group, version, _preferred, res) in results {
         let reason = match res {
             Ok(body) => match serde_json::from_slice::<ApiResourceList>(&body) {
                 Ok(list) => {
@@ -235,10 +304,7 @@ async fn legacy(
                             kind: r.kind,
                             namespaced: r.namespaced,
                         };
-                        if preferred {
-                            out.preferred.push(ty.clone());
-                        }
-                        out.served.push(ty);
+                        by_group.entry(group.clone()).or_default().push(ty);
                     }
                     continue;
                 }
@@ -248,9 +314,67 @@ async fn legacy(
             Err(Failure::Gone) => IncompleteReason::ServerError { status: 410, message: "gone".into() },
             Err(Failure::Incomplete(r)) => r,
         };
-        if preferred && !skip_group(&group) {
+        // Any version may serve resources no other version does: a failed one is unread.
+        if !skip_group(&group) {
             out.failed.push((TypeRef { group, version, resource: None, kind: None }, reason));
         }
     }
+    for (group, types) in by_group {
+        out.preferred.extend(read_versions(&types, preferred_of.get(&group).map(String::as_str)));
+        out.served.extend(types);
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(version: &str, resource: &str) -> ApiType {
+        ApiType {
+            group: "x.io".into(),
+            version: version.into(),
+            resource: resource.into(),
+            kind: resource.into(),
+            namespaced: true,
+        }
+    }
+
+    fn check(served: &[(&str, &str)], preferred: &str, expected: &[&str]) {
+        let types: Vec<ApiType> = served.iter().map(|(v, r)| ty(v, r)).collect();
+        let got: Vec<String> =
+            read_versions(&types, Some(preferred)).iter().map(|t| format!("{}/{}", t.version, t.resource)).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn every_resource_is_read_once_in_the_preferred_version_else_the_best_serving_one() {
+        // ReferenceGrant-like: the group prefers v1, one resource exists only in v1beta1.
+        check(
+            &[("v1", "routes"), ("v1beta1", "routes"), ("v1beta1", "grants")],
+            "v1",
+            &["v1/routes", "v1beta1/grants"],
+        );
+        // GA over beta over alpha, newest first, whatever the discovery order.
+        check(
+            &[("v1alpha1", "a"), ("v1beta1", "a"), ("v1alpha2", "b"), ("v1alpha1", "b"), ("v2beta1", "c"), ("v1", "c")],
+            "v9",
+            &["v1beta1/a", "v1alpha2/b", "v1/c"],
+        );
+        // The preferred version wins even over a higher-priority one.
+        check(&[("v2", "a"), ("v1", "a")], "v1", &["v1/a"]);
+        // Versions outside Kubernetes' pattern rank last.
+        check(&[("foo", "a"), ("v1alpha1", "a")], "v1", &["v1alpha1/a"]);
+    }
+
+    #[test]
+    fn version_priority_follows_kubernetes() {
+        let mut v =
+            vec!["v1alpha1", "v11alpha2", "foo10", "v10", "v2", "v1", "v10beta3", "v3beta1", "v12alpha1", "foo1"];
+        v.sort_by_key(|s| std::cmp::Reverse(version_rank(s)));
+        assert_eq!(
+            v,
+            ["v10", "v2", "v1", "v10beta3", "v3beta1", "v12alpha1", "v11alpha2", "v1alpha1", "foo1", "foo10"]
+        );
+    }
 }

@@ -2,6 +2,9 @@
 //! first page without resourceVersion (a consistent read), and on 410 Gone a relist from the
 //! start, a bounded number of times. Before a page leaves here, Secret values and annotations are
 //! digested and the fields of users' `digest` rules too: no later stage holds them in clear.
+//!
+//! A type read in several parts (one per `-n` namespace) is one unit: a relist forgets what the
+//! sink received for the type, so it rereads every part, never only the one that failed.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,8 +23,25 @@ pub const MAX_RELISTS: u32 = 3;
 struct ListPage {
     #[serde(default)]
     metadata: ListMeta,
-    #[serde(default)]
-    items: Option<Vec<Value>>,
+    /// `None` when the answer has no `items` at all: not a list. `Some(None)`: `"items": null`,
+    /// which a Go server writes for an empty list held as a nil slice.
+    #[serde(default, deserialize_with = "present")]
+    items: Option<Option<Vec<Value>>>,
+}
+
+/// Distinguishes a field that is present (even as null) from an absent one.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<Value>>>, D::Error> {
+    Option::<Vec<Value>>::deserialize(d).map(Some)
+}
+
+/// Decodes one page: a Kubernetes list has `items`; anything else (a `Status` with 200, an
+/// object, `{}`) is a decode failure, never an empty list.
+fn parse_page(body: &[u8]) -> Result<(Vec<Value>, Option<String>), String> {
+    let page: ListPage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let Some(items) = page.items else {
+        return Err("the answer has no `items`".into());
+    };
+    Ok((items.unwrap_or_default(), page.metadata.continue_token.filter(|t| !t.is_empty())))
 }
 
 #[derive(Deserialize, Default)]
@@ -50,21 +70,21 @@ pub struct ListContext<'a> {
     pub on_objects: &'a (dyn Fn(usize) + Sync),
 }
 
-/// Lists `ty` (within `filter`) into the sink; returns the number of objects read.
+/// Lists `ty` into the sink, one part per filter (e.g. one per namespace), and returns the number
+/// of objects read. On 410 Gone anywhere the whole type is relisted: the sink is told to forget
+/// the type and every part is read again, so no part read before the 410 is lost.
 pub async fn list_type(
     cx: &ListContext<'_>,
     ty: &ApiType,
-    filter: &ListFilter,
+    filters: &[ListFilter],
     deadline: Instant,
 ) -> Result<usize, Failure> {
     let mut relists = 0;
     'relist: loop {
         let mut count = 0usize;
-        let mut token: Option<String> = None;
-        loop {
-            let url = list_url(ty, filter, cx.page_size, token.as_deref());
-            let body = match cx.api.get(&url, "application/json", deadline).await {
-                Ok(b) => b,
+        for filter in filters {
+            match list_part(cx, ty, filter, deadline).await {
+                Ok(n) => count += n,
                 Err(Failure::Gone) => {
                     relists += 1;
                     if relists > MAX_RELISTS {
@@ -75,36 +95,50 @@ pub async fn list_type(
                     continue 'relist;
                 }
                 Err(e) => return Err(e),
-            };
-            let page: ListPage = match serde_json::from_slice(&body) {
-                Ok(p) => p,
-                Err(e) => {
-                    return Err(Failure::Incomplete(IncompleteReason::Decode(format!(
-                        "{} is not a Kubernetes list: {e}",
-                        ty.list_path(filter.namespace.as_deref())
-                    ))));
-                }
-            };
-            let mut items = page.items.unwrap_or_default();
-            let is_service = ty.group.is_empty() && ty.kind == "Service";
-            for item in &mut items {
-                if ty.is_secret() {
-                    // A Helm release is split into its parts before its values are digested.
-                    crate::helm_release::expand(item);
-                }
-                redact(ty, item, cx.rules, cx.secret_key);
-                if is_service {
-                    crate::normalize::record_explicit_allocations(item);
-                }
-                strip_managed_fields(item);
             }
-            count += items.len();
-            (cx.on_objects)(items.len());
-            cx.sink.page(ty, items);
-            match page.metadata.continue_token.filter(|t| !t.is_empty()) {
-                Some(t) => token = Some(t),
-                None => return Ok(count),
+        }
+        return Ok(count);
+    }
+}
+
+/// One part of a type (one filter), page by page; 410 Gone is returned to the caller.
+async fn list_part(
+    cx: &ListContext<'_>,
+    ty: &ApiType,
+    filter: &ListFilter,
+    deadline: Instant,
+) -> Result<usize, Failure> {
+    // Secrets by resource, whatever kind the server reports (`ApiType::is_secret`).
+    let is_secret = ty.is_secret();
+    let is_service = ty.group.is_empty() && ty.kind == "Service";
+    let mut count = 0usize;
+    let mut token: Option<String> = None;
+    loop {
+        let url = list_url(ty, filter, cx.page_size, token.as_deref());
+        let body = cx.api.get(&url, "application/json", deadline).await?;
+        let (mut items, next) = parse_page(&body).map_err(|e| {
+            Failure::Incomplete(IncompleteReason::Decode(format!(
+                "{} is not a Kubernetes list: {e}",
+                ty.list_path(filter.namespace.as_deref())
+            )))
+        })?;
+        for item in &mut items {
+            if is_secret {
+                // A Helm release is split into its parts before its values are digested.
+                crate::helm_release::expand(item);
             }
+            redact(ty, item, cx.rules, cx.secret_key);
+            if is_service {
+                crate::normalize::record_explicit_allocations(item);
+            }
+            strip_managed_fields(item);
+        }
+        count += items.len();
+        (cx.on_objects)(items.len());
+        cx.sink.page(ty, items);
+        match next {
+            Some(t) => token = Some(t),
+            None => return Ok(count),
         }
     }
 }
@@ -282,5 +316,25 @@ mod tests {
             list_url(&ty, &f, 500, Some("abc=/+")),
             "/apis/apps/v1/namespaces/shop/deployments?limit=500&labelSelector=app%20in%20%28a%2Cb%29&continue=abc%3D%2F%2B"
         );
+    }
+
+    #[test]
+    fn an_answer_without_items_is_not_an_empty_list() {
+        let ok = |b: &str| parse_page(b.as_bytes()).map(|(items, next)| (items.len(), next));
+        assert_eq!(
+            ok(r#"{"kind":"ConfigMapList","items":[{"a":1}],"metadata":{"continue":"t"}}"#),
+            Ok((1, Some("t".into())))
+        );
+        assert_eq!(ok(r#"{"kind":"ConfigMapList","items":[],"metadata":{"continue":""}}"#), Ok((0, None)));
+        assert_eq!(ok(r#"{"kind":"List","items":null,"metadata":{}}"#), Ok((0, None)));
+        for not_a_list in [
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success"}"#,
+            r#"{}"#,
+            r#"{"kind":"ConfigMap","metadata":{"name":"x"},"data":{}}"#,
+        ] {
+            assert!(ok(not_a_list).is_err(), "{not_a_list}");
+        }
+        assert!(ok("[]").is_err());
+        assert!(ok("<html>").is_err());
     }
 }

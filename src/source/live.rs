@@ -15,8 +15,8 @@ use super::discovery::{Discovered, discover};
 use super::http::{ApiClient, Failure, RetryPolicy};
 use super::kubeconfig::{ClientSettings, Kubeconfigs, client_for};
 use super::list::{ListContext, ListFilter, list_type};
-use super::{ReadOptions, SourceError};
-use crate::dump::{Sink, SourceInfo, SourceKind};
+use super::{FilterMisses, ReadOptions, SourceError};
+use crate::dump::{CoverageStatus, Sink, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, TypeRef};
 use crate::progress::SideProgress;
 use crate::rules::RuleSet;
@@ -27,13 +27,16 @@ use crate::secrets::{KeyInfo, SecretKey};
 pub struct LiveRead {
     pub info: SourceInfo,
     pub served: Vec<ApiType>,
-    /// The types in each group's preferred version, as discovery reported them.
+    /// Every listable resource once, in the version read by default (see `discovery`).
     pub preferred: Vec<ApiType>,
     pub incomplete: Vec<Incomplete>,
     pub excluded: Vec<Excluded>,
     pub type_skips: BTreeSet<usize>,
     /// The types that were listed (after filters and skips).
     pub listed: Vec<ApiType>,
+    /// Every discovered resource: read (with its object count), excluded, or incomplete.
+    pub coverage: Vec<TypeCoverage>,
+    pub filter_misses: FilterMisses,
 }
 
 #[derive(Deserialize)]
@@ -50,11 +53,14 @@ pub struct Prepared {
     server: String,
     version: Option<String>,
     started: time::OffsetDateTime,
-    /// Listable types in each group's preferred version, as discovery reported them.
+    /// Every listable resource once, in the version read by default: the group's preferred
+    /// version where it serves the resource, else the best version that does.
     pub preferred: Vec<ApiType>,
     /// Every listable type in every served version.
     pub served: Vec<ApiType>,
     incomplete: Vec<Incomplete>,
+    /// Filter values that match nothing here (`-n` namespaces that do not exist, kinds not served).
+    pub filter_misses: FilterMisses,
 }
 
 impl Prepared {
@@ -122,7 +128,40 @@ pub async fn prepare(
     let mut incomplete: Vec<Incomplete> =
         failed.into_iter().map(|(type_ref, reason)| Incomplete { type_ref, reason }).collect();
     incomplete.extend(unavailable_api_services(&api, &served, &incomplete, rules, opts).await);
-    Ok(Prepared { api, context: context.to_string(), server, version, started, preferred, served, incomplete })
+    let mut filter_misses = FilterMisses { kinds: opts.filters.kind_misses(&served), ..Default::default() };
+    for ns in &opts.filters.namespaces {
+        if !namespace_exists(&api, ns, Instant::now() + opts.timeout).await {
+            filter_misses.namespaces.insert(ns.clone());
+        }
+    }
+    Ok(Prepared {
+        api,
+        context: context.to_string(),
+        server,
+        version,
+        started,
+        preferred,
+        served,
+        incomplete,
+        filter_misses,
+    })
+}
+
+/// False only when the server says the namespace does not exist (404), or the name cannot be a
+/// namespace at all; any other answer (e.g. forbidden) is not proof of absence.
+async fn namespace_exists(api: &ApiClient, ns: &str, deadline: Instant) -> bool {
+    let valid = !ns.is_empty()
+        && ns.len() <= 63
+        && ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-');
+    if !valid {
+        return false;
+    }
+    !matches!(
+        api.get(&format!("/api/v1/namespaces/{ns}"), "application/json", deadline).await,
+        Err(Failure::Incomplete(IncompleteReason::NotFound(_)))
+    )
 }
 
 /// Lists the types of `plan` (normally `prepared.preferred`, or the versions chosen by
@@ -138,8 +177,16 @@ pub async fn list(
     sink: &dyn Sink,
     progress: &SideProgress,
 ) -> Result<LiveRead, SourceError> {
-    let Prepared { api, context, server, version, started, preferred, served, mut incomplete } = prepared;
+    let Prepared { api, context, server, version, started, preferred, served, mut incomplete, filter_misses } =
+        prepared;
     let context = context.as_str();
+    let mut coverage: Vec<TypeCoverage> = incomplete
+        .iter()
+        .map(|i| TypeCoverage {
+            type_ref: i.type_ref.clone(),
+            status: CoverageStatus::Incomplete { reason: i.reason.to_string() },
+        })
+        .collect();
     let mut excluded = Vec::new();
     let mut type_skips = BTreeSet::new();
     let mut to_list = Vec::new();
@@ -149,6 +196,10 @@ pub async fn list(
             continue;
         }
         if let Some(by) = opts.filters.excludes_type(&ty) {
+            coverage.push(TypeCoverage {
+                type_ref: TypeRef::from(&ty),
+                status: CoverageStatus::Excluded { by: by.clone() },
+            });
             excluded.push(Excluded { group_kind: ty.group_kind(), by });
             continue;
         }
@@ -156,7 +207,12 @@ pub async fn list(
             if let Some(i) = rules.rules.iter().position(|r| std::ptr::eq(r, rule)) {
                 type_skips.insert(i);
             }
-            excluded.push(Excluded { group_kind: ty.group_kind(), by: format!("rule {}", rule.name) });
+            let by = format!("rule {}", rule.name);
+            coverage.push(TypeCoverage {
+                type_ref: TypeRef::from(&ty),
+                status: CoverageStatus::Excluded { by: by.clone() },
+            });
+            excluded.push(Excluded { group_kind: ty.group_kind(), by });
             continue;
         }
         to_list.push(ty);
@@ -190,23 +246,32 @@ pub async fn list(
             // forgotten, so an incomplete type makes no claim at all, in a diff or an archive.
             sink.restart(&ty);
         }
-        match res {
-            Ok(_) => {}
+        let failed = match res {
+            Ok(objects) => {
+                coverage.push(TypeCoverage { type_ref: TypeRef::from(&ty), status: CoverageStatus::Read { objects } });
+                continue;
+            }
             Err(Failure::Auth(m)) => return Err(SourceError::Auth { context: context.to_string(), message: m }),
-            Err(Failure::Gone) => incomplete.push(Incomplete {
+            Err(Failure::Gone) => Incomplete {
                 type_ref: TypeRef::from(&ty),
                 reason: IncompleteReason::Gone { relists: super::list::MAX_RELISTS },
-            }),
+            },
             Err(Failure::Incomplete(reason)) => {
                 let reason = match reason {
                     IncompleteReason::Timeout(_) => IncompleteReason::Timeout(opts.timeout),
                     r => r,
                 };
-                incomplete.push(Incomplete { type_ref: TypeRef::from(&ty), reason });
+                Incomplete { type_ref: TypeRef::from(&ty), reason }
             }
-        }
+        };
+        coverage.push(TypeCoverage {
+            type_ref: failed.type_ref.clone(),
+            status: CoverageStatus::Incomplete { reason: failed.reason.to_string() },
+        });
+        incomplete.push(failed);
     }
     incomplete.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
+    coverage.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
     progress.finish();
 
     let info = SourceInfo {
@@ -218,7 +283,7 @@ pub async fn list(
         secret_key: key_info,
         origin_context: None,
     };
-    Ok(LiveRead { info, served, preferred, incomplete, excluded, type_skips, listed: to_list })
+    Ok(LiveRead { info, served, preferred, incomplete, excluded, type_skips, listed: to_list, coverage, filter_misses })
 }
 
 /// The bound of one request within a type's deadline: a third of it (between 1 s and 30 s), so
@@ -239,21 +304,28 @@ async fn list_filtered(
     let f = &opts.filters;
     let label_selector = f.selector.clone();
     if !f.namespaces.is_empty() {
-        let mut total = 0;
-        for ns in &f.namespaces {
-            let filter = if ty.namespaced {
-                ListFilter { namespace: Some(ns.clone()), label_selector: label_selector.clone(), field_selector: None }
-            } else {
-                // Only Namespace objects get here with -n: read the named ones.
-                ListFilter {
-                    namespace: None,
-                    label_selector: label_selector.clone(),
-                    field_selector: Some(format!("metadata.name={ns}")),
+        // One part per namespace, read as one unit (a 410 in any part relists them all).
+        let parts: Vec<ListFilter> = f
+            .namespaces
+            .iter()
+            .map(|ns| {
+                if ty.namespaced {
+                    ListFilter {
+                        namespace: Some(ns.clone()),
+                        label_selector: label_selector.clone(),
+                        field_selector: None,
+                    }
+                } else {
+                    // Only Namespace objects get here with -n: read the named ones.
+                    ListFilter {
+                        namespace: None,
+                        label_selector: label_selector.clone(),
+                        field_selector: Some(format!("metadata.name={ns}")),
+                    }
                 }
-            };
-            total += list_type(cx, ty, &filter, deadline).await?;
-        }
-        return Ok(total);
+            })
+            .collect();
+        return list_type(cx, ty, &parts, deadline).await;
     }
     let field_selector = if f.exclude_namespaces.is_empty() {
         None
@@ -264,7 +336,7 @@ async fn list_filtered(
     } else {
         None
     };
-    list_type(cx, ty, &ListFilter { namespace: None, label_selector, field_selector }, deadline).await
+    list_type(cx, ty, &[ListFilter { namespace: None, label_selector, field_selector }], deadline).await
 }
 
 #[derive(Deserialize)]

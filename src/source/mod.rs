@@ -9,6 +9,7 @@ pub mod list;
 pub mod live;
 pub mod plan;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,6 +66,14 @@ impl KindFilter {
             Some((name, group)) => KindFilter { name: name.to_ascii_lowercase(), group: Some(group.to_string()) },
             None => KindFilter { name: s.to_ascii_lowercase(), group: None },
         })
+    }
+
+    /// The filter as kubectl spells it (`deployment.apps`), for messages.
+    pub fn text(&self) -> String {
+        match &self.group {
+            Some(g) => format!("{}.{g}", self.name),
+            None => self.name.clone(),
+        }
     }
 
     pub fn matches(&self, group: &str, kind: &str, resource: Option<&str>) -> bool {
@@ -124,6 +133,20 @@ impl Filters {
         false
     }
 
+    /// The `--kinds`/`--exclude-kinds` entries that match none of `served` (every listable type
+    /// of a side, all versions). Nothing is known without a list of served types.
+    pub fn kind_misses(&self, served: &[ApiType]) -> BTreeSet<String> {
+        if served.is_empty() {
+            return BTreeSet::new();
+        }
+        self.kinds
+            .iter()
+            .chain(&self.exclude_kinds)
+            .filter(|k| !served.iter().any(|t| k.matches(&t.group, &t.kind, Some(&t.resource))))
+            .map(KindFilter::text)
+            .collect()
+    }
+
     /// True when any filter is set (recorded in snapshot headers and reports).
     pub fn is_empty(&self) -> bool {
         self.namespaces.is_empty()
@@ -132,6 +155,50 @@ impl Filters {
             && self.exclude_kinds.is_empty()
             && self.selector.is_none()
     }
+}
+
+/// Filter values known to match nothing on one side: `-n` namespaces that do not exist there,
+/// `--kinds`/`--exclude-kinds` entries that name no type it serves. Unknown is not a miss.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterMisses {
+    pub namespaces: BTreeSet<String>,
+    pub kinds: BTreeSet<String>,
+}
+
+/// A filter value that matches nothing on either side: a typo, or the wrong clusters. Comparing
+/// anyway would compare nothing and prove nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("namespace {name:?} (-n) exists on neither side")]
+    NoSuchNamespace { name: String },
+    #[error("kind {name:?} ({flag}) matches no resource type served on either side")]
+    NoSuchKind { name: String, flag: &'static str },
+}
+
+impl FilterError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            FilterError::NoSuchNamespace { .. } => {
+                "check the spelling; `kubectl get namespaces` lists the namespaces of a context".into()
+            }
+            FilterError::NoSuchKind { .. } => {
+                "write Kind, kind.group or the plural resource; `kubectl api-resources` lists the served types".into()
+            }
+        })
+    }
+}
+
+/// Refuses a filter value that matches nothing on both sides.
+pub fn refuse_unmatched(filters: &Filters, old: &FilterMisses, new: &FilterMisses) -> Result<(), FilterError> {
+    if let Some(ns) = filters.namespaces.iter().find(|n| old.namespaces.contains(*n) && new.namespaces.contains(*n)) {
+        return Err(FilterError::NoSuchNamespace { name: ns.clone() });
+    }
+    for (list, flag) in [(&filters.kinds, "--kinds"), (&filters.exclude_kinds, "--exclude-kinds")] {
+        if let Some(k) = list.iter().map(KindFilter::text).find(|k| old.kinds.contains(k) && new.kinds.contains(k)) {
+            return Err(FilterError::NoSuchKind { name: k, flag });
+        }
+    }
+    Ok(())
 }
 
 /// How a live cluster is read.
@@ -255,5 +322,40 @@ mod tests {
         assert!(f.excludes_type(&ty).is_some());
         let f = Filters { exclude_kinds: vec![KindFilter::parse("deployments").unwrap()], ..Default::default() };
         assert!(f.excludes_type(&ty).is_some());
+    }
+
+    #[test]
+    fn filter_values_matching_nothing_on_both_sides_are_refused() {
+        let ty = ApiType {
+            group: "apps".into(),
+            version: "v1".into(),
+            resource: "deployments".into(),
+            kind: "Deployment".into(),
+            namespaced: true,
+        };
+        let kinds = |k: &[&str]| k.iter().map(|k| KindFilter::parse(k).unwrap()).collect::<Vec<_>>();
+        let f = Filters {
+            namespaces: vec!["shop".into()],
+            kinds: kinds(&["Deployment", "Deploymnet", "deployments.apps"]),
+            exclude_kinds: kinds(&["Widget"]),
+            ..Default::default()
+        };
+        let misses = f.kind_misses(std::slice::from_ref(&ty));
+        assert_eq!(misses.iter().map(String::as_str).collect::<Vec<_>>(), ["deploymnet", "widget"]);
+        assert!(f.kind_misses(&[]).is_empty(), "no served list: nothing known");
+
+        let miss = |ns: &[&str], k: &[&str]| FilterMisses {
+            namespaces: ns.iter().map(|s| s.to_string()).collect(),
+            kinds: k.iter().map(|s| s.to_string()).collect(),
+        };
+        // Missing on one side only: a real difference to report, not a typo.
+        assert!(refuse_unmatched(&f, &miss(&["shop"], &[]), &miss(&[], &[])).is_ok());
+        let e = refuse_unmatched(&f, &miss(&["shop"], &[]), &miss(&["shop"], &[])).unwrap_err();
+        assert_eq!(e.to_string(), "namespace \"shop\" (-n) exists on neither side");
+        let e = refuse_unmatched(&f, &miss(&[], &["deploymnet"]), &miss(&[], &["deploymnet", "widget"])).unwrap_err();
+        assert_eq!(e.to_string(), "kind \"deploymnet\" (--kinds) matches no resource type served on either side");
+        let e = refuse_unmatched(&f, &miss(&[], &["widget"]), &miss(&[], &["widget"])).unwrap_err();
+        assert!(e.to_string().contains("(--exclude-kinds)"), "{e}");
+        assert!(e.hint().is_some());
     }
 }

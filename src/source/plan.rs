@@ -2,6 +2,10 @@
 //! version, listing each side in its own preferred version would compare two encodings of one
 //! object (fields renamed, defaults added by the conversion); reading both in a version both
 //! serve compares like with like. Pure: it only looks at the two sides' discovery.
+//!
+//! `preferred` holds every listable resource once, in the version discovery reads it in by
+//! default (the group's preferred version where it serves the resource, else the best version
+//! that does), so a resource served only in a non-preferred version is planned on both sides too.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -130,6 +134,19 @@ mod tests {
         let new_pref = [ty("x.io", "v1", "widgets")];
         let new_served = [ty("x.io", "v1", "widgets"), ty("x.io", "v1beta1", "widgets")];
         check((&old_pref, &old_served), (&new_pref, &new_served), (&["x.io/v1beta1"], &["x.io/v1beta1"]));
+    }
+
+    #[test]
+    fn a_resource_outside_its_groups_preferred_version_is_planned_on_both_sides() {
+        // Both sides prefer v1 for the group; `grants` exists only in v1beta1 (ReferenceGrant).
+        let side = [ty("x.io", "v1", "routes"), ty("x.io", "v1beta1", "grants")];
+        let served = [ty("x.io", "v1", "routes"), ty("x.io", "v1beta1", "routes"), ty("x.io", "v1beta1", "grants")];
+        check((&side, &served), (&side, &served), (&["x.io/v1", "x.io/v1beta1"], &["x.io/v1", "x.io/v1beta1"]));
+        // An upgrade promoted it to v1beta1 while keeping v1alpha1: both read the common v1alpha1.
+        let old = [ty("x.io", "v1alpha1", "grants")];
+        let new_pref = [ty("x.io", "v1beta1", "grants")];
+        let new_served = [ty("x.io", "v1beta1", "grants"), ty("x.io", "v1alpha1", "grants")];
+        check((&old, &old), (&new_pref, &new_served), (&["x.io/v1alpha1"], &["x.io/v1alpha1"]));
     }
 
     #[test]

@@ -162,6 +162,9 @@ start_apiserver() {
   # Two apiservers share one etcd under distinct prefixes: two clusters for the price of one etcd.
   # --endpoint-reconciler-type=none: on loopback the apiserver would otherwise keep rewriting
   # the default/kubernetes Endpoints to 127.0.0.1 for every cluster.
+  # --runtime-config serves coordination.k8s.io/v1beta1 (LeaseCandidate, a beta-only kind beside
+  # the group's v1 Leases) on every cluster: the coverage tests read a built-in kind that exists
+  # only outside its group's preferred version. Nothing creates LeaseCandidates by default.
   spawn "$c-apiserver" "$BIN/kube-apiserver${BIN_SUFFIX[$c]}" \
     --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" --etcd-prefix "/registry-$c" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${API_PORT[$c]}" \
@@ -172,6 +175,7 @@ start_apiserver() {
     --service-account-key-file "$dir/sa.pub" --service-account-signing-key-file "$dir/sa.key" \
     --service-cluster-ip-range "${SVC_CIDR[$c]}" \
     --authorization-mode RBAC --endpoint-reconciler-type none \
+    --runtime-config coordination.k8s.io/v1beta1=true \
     --profiling=false --v 1
 }
 

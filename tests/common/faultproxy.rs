@@ -22,7 +22,10 @@
 //! - FAULT: `429` (with `Retry-After: 1`, or `429=N` seconds), `500`, `503`, `504`, `401`, `410`,
 //!   `reset` (half the body, then a TCP reset), `stall` (no answer for `stall=DURATION`, default
 //!   an hour), `truncate` (a well-framed response whose JSON stops halfway), `trickle` (the body
-//!   in small pieces spread over `trickle=DURATION`, default 4s), `html` (a 200 HTML page).
+//!   in small pieces spread over `trickle=DURATION`, default 4s), `html` (a 200 HTML page),
+//!   `object` (a 200 JSON answer that is not a list: a `Status` without `items`), `repeat` (the
+//!   request forwarded without its `continue` token: the first page again, as a broken cache or
+//!   proxy would repeat it).
 //! - TIMES: `xN` (transient: the first N matching requests) or `always` (persistent).
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -54,6 +57,8 @@ pub enum Fault {
     Truncate,
     Trickle(Duration),
     Html,
+    NotAList,
+    Repeat,
 }
 
 /// One line of a script.
@@ -141,6 +146,8 @@ pub fn parse_script(script: &str) -> Result<Vec<Rule>, String> {
             "truncate" => Fault::Truncate,
             "trickle" => Fault::Trickle(duration(Duration::from_secs(4))?),
             "html" => Fault::Html,
+            "object" => Fault::NotAList,
+            "repeat" => Fault::Repeat,
             _ => return Err(err("unknown fault")),
         };
         let times = match *times {
@@ -281,6 +288,19 @@ async fn serve(
             Some(Fault::Html) => {
                 let body = b"<!DOCTYPE html>\n<html><head><title>Welcome</title></head><body>It works!</body></html>\n";
                 write_response(&mut stream, 200, "text/html", &[], body).await?;
+                true
+            }
+            Some(Fault::NotAList) => {
+                let body = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":200}"#;
+                write_response(&mut stream, 200, "application/json", &[], body).await?;
+                true
+            }
+            Some(Fault::Repeat) => {
+                let (path, query) = req.path_and_query.split_once('?').unwrap_or((&req.path_and_query, ""));
+                let query: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("continue=")).collect();
+                let first = RequestInfo { path_and_query: format!("{path}?{}", query.join("&")), ..req.clone() };
+                let (status, ct, body) = upstream(&client, &first).await;
+                write_response(&mut stream, status, &ct, &[], &body).await?;
                 true
             }
             Some(Fault::Reset) => {
