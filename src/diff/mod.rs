@@ -12,6 +12,7 @@ use time::Date;
 use crate::dump::{Dump, SourceInfo, Stored};
 use crate::model::{Excluded, GroupKind, Incomplete, ObjectKey, Side};
 use crate::rules::{Origin, RuleSet, Waiver};
+use crate::schema::Semantics;
 pub use value::{FieldChange, Segment};
 
 /// The outcome for a whole comparison, as `diff(1)` exit codes express it.
@@ -168,6 +169,8 @@ pub enum RuleWarning {
     RuleMatchedNothing { name: String, origin: Origin },
     WaiverMatchedNothing { waiver: String, origin: Origin },
     WaiverExpired { waiver: String, expired: Date, origin: Origin },
+    /// A schema that could not be read (or an archive without one): how its types were compared.
+    Semantics { message: String },
 }
 
 impl std::fmt::Display for RuleWarning {
@@ -180,6 +183,7 @@ impl std::fmt::Display for RuleWarning {
             RuleWarning::WaiverExpired { waiver, expired, origin } => {
                 write!(f, "waiver {waiver} ({origin}) expired on {expired} and no longer applies")
             }
+            RuleWarning::Semantics { message } => f.write_str(message),
         }
     }
 }
@@ -238,8 +242,19 @@ fn is_secret_value_path(path: &[String]) -> bool {
 
 const HIDDEN: &str = "(value hidden)";
 
-/// Compares two dumps under `rules`.
+/// Compares two dumps under `rules`, without schemas (every list matched by index).
 pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) -> Comparison {
+    compare_with(old, new, rules, opts, &Semantics::default())
+}
+
+/// Compares two dumps under `rules` and the field semantics both were normalized under.
+pub fn compare_with(
+    old: &Dump,
+    new: &Dump,
+    rules: &RuleSet,
+    opts: CompareOptions,
+    semantics: &Semantics,
+) -> Comparison {
     let mut kinds: BTreeMap<GroupKind, KindSummary> = BTreeMap::new();
     let mut objects = Vec::new();
     let mut summary = Summary::default();
@@ -285,7 +300,15 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
             // Equal canonical bytes are equal objects: most objects never become values again.
             (Some(Stored::Content(ca)), Some(Stored::Content(cb))) if ca == cb => None,
             (Some(Stored::Content(ca)), Some(Stored::Content(cb))) => match (ca.to_value(), cb.to_value()) {
-                (Ok(va), Ok(vb)) => content_diff(key, &va, &vb, &active, &mut waiver_used, opts.ignore_secret_values),
+                (Ok(va), Ok(vb)) => content_diff(
+                    key,
+                    &va,
+                    &vb,
+                    semantics.kind(&key.group, &key.kind),
+                    &active,
+                    &mut waiver_used,
+                    opts.ignore_secret_values,
+                ),
                 // Unreachable in practice (the bytes were serialized from values); if it ever
                 // happens the object must not pass as equal.
                 _ => Some(whole_object_diff(key, Change::Changed, &[], &mut [])),
@@ -326,7 +349,8 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
         }
     }
 
-    let mut rule_warnings = Vec::new();
+    let mut rule_warnings: Vec<RuleWarning> =
+        semantics.warnings.iter().map(|m| RuleWarning::Semantics { message: m.clone() }).collect();
     for (i, rule) in rules.rules.iter().enumerate() {
         let used = old.rule_hits.get(i).copied().unwrap_or(0) + new.rule_hits.get(i).copied().unwrap_or(0);
         let type_level_skip = rules.rules[i].action == crate::rules::Action::Skip
@@ -432,6 +456,7 @@ fn content_diff(
     key: &ObjectKey,
     old: &Value,
     new: &Value,
+    schema: Option<&crate::schema::Node>,
     active: &[(usize, &Waiver)],
     used: &mut [bool],
     ignore_secret_values: bool,
@@ -439,7 +464,7 @@ fn content_diff(
     if old == new {
         return None;
     }
-    let d = value::diff(old, new);
+    let d = value::diff_with(old, new, schema);
     let secret = is_secret(key);
     let mut fields = Vec::new();
     for mut change in d.changes {

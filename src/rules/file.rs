@@ -149,7 +149,7 @@ impl From<&Match> for RawMatch {
     }
 }
 
-/// One rule as written. Exactly one of `skip`, `drop`, `presence` must be given; the check runs
+/// One rule as written. Exactly one of `skip`, `drop`, `presence`, `unordered` must be given; the check runs
 /// inside deserialization so its error carries the rule's position.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, try_from = "RawRuleFields")]
@@ -174,6 +174,9 @@ struct RawRuleFields {
     drop: Option<Vec<PointerPattern>>,
     #[serde(default)]
     presence: Option<bool>,
+    /// Lists whose order carries no meaning (JSON pointers to the lists, `*` = any key or index).
+    #[serde(default)]
+    unordered: Option<Vec<PointerPattern>>,
     /// The Kubernetes minor versions between which this difference was measured: the rule is in
     /// force only when the two sides run different minor versions, both listed.
     #[serde(default, rename = "kubernetesVersions")]
@@ -211,6 +214,12 @@ impl TryFrom<RawRuleFields> for RawRule {
             }
             actions.push(Action::Drop(paths));
         }
+        if let Some(paths) = r.unordered {
+            if paths.is_empty() {
+                return Err(format!("rule {:?}: `unordered` lists no JSON pointer", r.name));
+            }
+            actions.push(Action::Unordered(paths));
+        }
         match actions.len() {
             1 => Ok(RawRule {
                 name: r.name,
@@ -220,11 +229,11 @@ impl TryFrom<RawRuleFields> for RawRule {
                 kubernetes_versions: r.kubernetes_versions,
             }),
             0 => Err(format!(
-                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`",
+                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `unordered: [POINTER...]`",
                 r.name
             )),
             _ => {
-                Err(format!("rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`", r.name))
+                Err(format!("rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `unordered`", r.name))
             }
         }
     }
@@ -320,15 +329,19 @@ pub(crate) struct RuleView {
     #[serde(skip_serializing_if = "Option::is_none")]
     presence: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    unordered: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     kubernetes_versions: Option<Vec<MinorVersion>>,
 }
 
 impl From<&Rule> for RuleView {
     fn from(r: &Rule) -> Self {
-        let (skip, drop, presence) = match &r.action {
-            Action::Skip => (Some(true), None, None),
-            Action::Presence => (None, None, Some(true)),
-            Action::Drop(p) => (None, Some(p.iter().map(|p| p.as_str().to_string()).collect()), None),
+        let strings = |p: &[PointerPattern]| Some(p.iter().map(|p| p.as_str().to_string()).collect());
+        let (skip, drop, presence, unordered) = match &r.action {
+            Action::Skip => (Some(true), None, None, None),
+            Action::Presence => (None, None, Some(true), None),
+            Action::Drop(p) => (None, strings(p), None, None),
+            Action::Unordered(p) => (None, None, None, strings(p)),
         };
         RuleView {
             name: r.name.clone(),
@@ -337,6 +350,7 @@ impl From<&Rule> for RuleView {
             skip,
             drop,
             presence,
+            unordered,
             kubernetes_versions: r.kubernetes_versions.clone(),
         }
     }
@@ -447,7 +461,7 @@ waivers:
     fn errors_name_file_line_and_column() {
         check_error(
             "rules:\n  - name: a\n    why: b\n    match: {kind: X}\n    dorp: [/a]\n",
-            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `kubernetesVersions`",
+            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `unordered`, `kubernetesVersions`",
         );
         check_error(
             "rules:\n  - name: a\n    why: b\n    drop: [metadata/uid]\n",

@@ -108,6 +108,9 @@ pub enum Action {
     Drop(Vec<PointerPattern>),
     /// Existence compared, content not.
     Presence,
+    /// The designated lists' order carries no meaning: they are compared as sorted (by their
+    /// declared keys, else by item). Lists not named by such a rule keep their order.
+    Unordered(Vec<PointerPattern>),
 }
 
 /// Where a rule or waiver came from, for messages and for `kparity rules`.
