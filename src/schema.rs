@@ -393,7 +393,9 @@ mod tests {
         assert!(s.kind("apps", "Deployment").is_none());
         assert_eq!(
             s.warnings,
-            [format!("the old archive records no schemas (written by an older kparity): every type was {CONSERVATIVE}")]
+            [format!(
+                "the old archive records no schemas (written by an older kparity): every type was {CONSERVATIVE}"
+            )]
         );
     }
 }

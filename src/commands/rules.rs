@@ -53,10 +53,9 @@ pub fn markdown(set: &rules::RuleSet) -> String {
             Action::Drop(paths) => {
                 format!("drop {}", paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" "))
             }
-            Action::Unordered(paths) => format!(
-                "unordered {}",
-                paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" ")
-            ),
+            Action::Unordered(paths) => {
+                format!("unordered {}", paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" "))
+            }
         };
         let m = &r.matcher;
         let mut scope = Vec::new();

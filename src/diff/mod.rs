@@ -166,11 +166,23 @@ pub struct UnservedOnNew {
 /// A problem with the rules themselves, reported so a typo cannot silently do nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleWarning {
-    RuleMatchedNothing { name: String, origin: Origin },
-    WaiverMatchedNothing { waiver: String, origin: Origin },
-    WaiverExpired { waiver: String, expired: Date, origin: Origin },
+    RuleMatchedNothing {
+        name: String,
+        origin: Origin,
+    },
+    WaiverMatchedNothing {
+        waiver: String,
+        origin: Origin,
+    },
+    WaiverExpired {
+        waiver: String,
+        expired: Date,
+        origin: Origin,
+    },
     /// A schema that could not be read (or an archive without one): how its types were compared.
-    Semantics { message: String },
+    Semantics {
+        message: String,
+    },
 }
 
 impl std::fmt::Display for RuleWarning {

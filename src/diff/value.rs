@@ -207,7 +207,13 @@ fn item_keys(items: &[Value], keys: &[String]) -> Option<Vec<ItemKey>> {
 fn set_keys(items: &[Value]) -> Option<Vec<ItemKey>> {
     let out = items
         .iter()
-        .map(|v| (!v.is_object() && !v.is_array()).then(|| ItemKey { segment: None, label: scalar_text(v), values: vec![v.clone()] }))
+        .map(|v| {
+            (!v.is_object() && !v.is_array()).then(|| ItemKey {
+                segment: None,
+                label: scalar_text(v),
+                values: vec![v.clone()],
+            })
+        })
         .collect::<Option<Vec<_>>>()?;
     unique(out)
 }
@@ -432,7 +438,11 @@ mod tests {
     #[test]
     fn sets_match_by_value_and_report_their_order() {
         check(json!({"f": ["a", "b"]}), json!({"f": ["b", "a"]}), &["f order: [\"a\",\"b\"] → [\"b\",\"a\"]"]);
-        check(json!({"f": ["a", "b"]}), json!({"f": ["c", "b"]}), &["f[0]: \"a\" → (absent)", "f[0]: (absent) → \"c\""]);
+        check(
+            json!({"f": ["a", "b"]}),
+            json!({"f": ["c", "b"]}),
+            &["f[0]: \"a\" → (absent)", "f[0]: (absent) → \"c\""],
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         .rules
         .iter()
         .enumerate()
-        .filter(|(_, r)| matches!(r.action, Action::Drop(_) | Action::Unordered(_)) && r.matcher.matches_object(key, &obj))
+        .filter(|(_, r)| {
+            matches!(r.action, Action::Drop(_) | Action::Unordered(_)) && r.matcher.matches_object(key, &obj)
+        })
         .map(|(i, _)| i)
         .collect();
     for &i in &matching {

@@ -232,9 +232,10 @@ impl TryFrom<RawRuleFields> for RawRule {
                 "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `unordered: [POINTER...]`",
                 r.name
             )),
-            _ => {
-                Err(format!("rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `unordered`", r.name))
-            }
+            _ => Err(format!(
+                "rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `unordered`",
+                r.name
+            )),
         }
     }
 }
@@ -472,6 +473,23 @@ waivers:
             "rules.yaml:4:12: rules[0].match: invalid glob \"X[\": unclosed character class; missing ']'",
         );
         check_error("rules: [\n", "rules.yaml:2:1: did not find expected node content");
+    }
+
+    #[test]
+    fn unordered_rules_name_lists_by_pointer() {
+        let f = parse("rules:\n  - name: a\n    why: b\n    unordered: [/spec/volumes, /rules/*/verbs]\n").unwrap();
+        assert!(matches!(&f.rules[0].action, Action::Unordered(p) if p.len() == 2));
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    unordered: [spec/volumes]\n",
+            "rules.yaml:4:16: rules[0].unordered: invalid JSON pointer \"spec/volumes\": it must start with '/'",
+        );
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    unordered: []\n",
+            "rules.yaml:2:3: rules: rule \"a\": `unordered` lists no JSON pointer",
+        );
+        let err =
+            parse("rules:\n  - name: a\n    why: b\n    unordered: [/x]\n    drop: [/y]\n").unwrap_err().to_string();
+        assert!(err.contains("more than one action"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use sha2::Sha256;
 use crate::dump::{Collector, Dump, SourceInfo, SourceKind};
 use crate::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
 use crate::rules::RuleSet;
+use crate::schema::Semantics;
 use crate::secrets::{KeyInfo, SecretKey};
 use crate::source::ReadOptions;
 
@@ -63,9 +64,21 @@ pub(crate) fn seal_mac(key: &SecretKey) -> Hmac<Sha256> {
 }
 
 /// Reads, verifies and normalizes an archive into a `Dump`, applying today's rules and the
-/// diff's filters. The archive's recorded incompleteness carries into the dump.
+/// diff's filters, without schemas (see `read_dump_with`).
 pub fn read_dump(path: &Path, read_opts: &ReadOptions, rules: &RuleSet) -> anyhow::Result<Dump> {
-    let collector = Collector::new(rules);
+    read_dump_with(path, read_opts, rules, &Semantics::default())
+}
+
+/// Reads, verifies and normalizes an archive into a `Dump` under today's rules, the diff's
+/// filters and the field semantics agreed for the comparison. The archive's recorded
+/// incompleteness carries into the dump.
+pub fn read_dump_with(
+    path: &Path,
+    read_opts: &ReadOptions,
+    rules: &RuleSet,
+    semantics: &Semantics,
+) -> anyhow::Result<Dump> {
+    let collector = Collector::with_semantics(rules, semantics);
     let mut type_skips = BTreeSet::new();
     let mut excluded_types: BTreeSet<(GroupKind, String)> = BTreeSet::new();
     let filters = &read_opts.filters;

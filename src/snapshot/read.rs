@@ -14,6 +14,7 @@ use super::SnapshotError;
 use super::format::*;
 use crate::dump::key_of;
 use crate::model::ApiType;
+use crate::schema::SchemaRecord;
 use crate::secrets::SecretKey;
 
 /// What a reader receives, in file order.
@@ -32,6 +33,8 @@ pub struct Verified {
     pub hmac_checked: Option<bool>,
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
+    /// The field semantics recorded after the header (`None`: an archive of an older kparity).
+    pub semantics: Option<SchemaRecord>,
 }
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
@@ -61,6 +64,7 @@ pub fn read(path: &Path, key: Option<&SecretKey>, mut visit: impl FnMut(Event<'_
     let mut trailer: Option<Trailer> = None;
     let mut object_digests: Vec<(String, String, Option<String>, String, String)> = Vec::new();
     let mut seal: Option<Seal> = None;
+    let mut semantics: Option<SchemaRecord> = None;
     let mut uncompressed_bytes = 0u64;
     let mut line = Vec::with_capacity(4096);
     let mut n = 0usize;
@@ -112,6 +116,17 @@ pub fn read(path: &Path, key: Option<&SecretKey>, mut visit: impl FnMut(Event<'_
             return Err(SnapshotError::Malformed { line: n, detail: "data after the trailer".into() });
         }
         match marker.as_deref() {
+            Some(SEMANTICS_KEY) if n == 2 => {
+                let r: SchemaRecord = serde_json::from_value(value[SEMANTICS_KEY].clone())
+                    .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("semantics record: {e}") })?;
+                semantics = Some(r);
+            }
+            Some(SEMANTICS_KEY) => {
+                return Err(SnapshotError::Malformed {
+                    line: n,
+                    detail: "a semantics record not right after the header".into(),
+                });
+            }
             Some(TYPE_KEY) => {
                 let t: TypeRecord = serde_json::from_value(value[TYPE_KEY].clone())
                     .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("type record: {e}") })?;
@@ -182,7 +197,35 @@ pub fn read(path: &Path, key: Option<&SecretKey>, mut visit: impl FnMut(Event<'_
         }
         _ => None,
     };
-    Ok(Verified { header, trailer, sha256, hmac_checked, compressed_bytes, uncompressed_bytes })
+    Ok(Verified { header, trailer, sha256, hmac_checked, compressed_bytes, uncompressed_bytes, semantics })
+}
+
+/// The semantics record of an archive, read ahead of the verified read so both sides of a diff
+/// can agree on one set of semantics before either is normalized. Unverified by itself: the
+/// verified read that follows refuses the archive (and everything built from it) if any byte of
+/// it was changed.
+pub fn read_semantics(path: &Path) -> Result<Option<SchemaRecord>, SnapshotError> {
+    let io = |e: std::io::Error| SnapshotError::Io { path: path.to_path_buf(), source: e };
+    let file = File::open(path).map_err(io)?;
+    let decoder = zstd::stream::read::Decoder::new(file).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 16, decoder);
+    let mut line = Vec::new();
+    for n in 1..=2 {
+        line.clear();
+        reader.read_until(b'\n', &mut line).map_err(|e| SnapshotError::Corrupt {
+            detail: format!("the compressed stream is damaged or truncated ({e})"),
+        })?;
+        let value: Value = serde_json::from_slice(&line)
+            .map_err(|_| SnapshotError::NotArchive { detail: "its first line is not a kparity header".into() })?;
+        if n == 1 {
+            parse_header(&value)?;
+        } else if let Some(r) = value.get(SEMANTICS_KEY) {
+            let r: SchemaRecord = serde_json::from_value(r.clone())
+                .map_err(|e| SnapshotError::Malformed { line: 2, detail: format!("semantics record: {e}") })?;
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
 }
 
 fn parse_header(value: &Value) -> Result<Header, SnapshotError> {

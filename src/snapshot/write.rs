@@ -33,6 +33,8 @@ pub struct SnapshotWriter {
     error: Mutex<Option<std::io::Error>>,
     /// True when values were digested under a user key; otherwise values are not recorded.
     keyed: bool,
+    /// The field semantics of the types read, written right after the header.
+    semantics: Mutex<Option<crate::schema::SchemaRecord>>,
 }
 
 impl SnapshotWriter {
@@ -43,12 +45,23 @@ impl SnapshotWriter {
             .prefix(".kparity-spool-")
             .tempdir_in(parent)
             .map_err(|e| SnapshotError::Io { path: parent.to_path_buf(), source: e })?;
-        Ok(SnapshotWriter { dir, spools: Mutex::new(HashMap::new()), error: Mutex::new(None), keyed })
+        Ok(SnapshotWriter {
+            dir,
+            spools: Mutex::new(HashMap::new()),
+            error: Mutex::new(None),
+            keyed,
+            semantics: Mutex::new(None),
+        })
     }
 
     fn record_error(&self, e: std::io::Error) {
         let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
         slot.get_or_insert(e);
+    }
+
+    /// Records the field semantics of the types read (the `kparity.semantics` line).
+    pub fn set_semantics(&self, record: crate::schema::SchemaRecord) {
+        *self.semantics.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
     }
 
     /// Writes the archive to `output` (via a temporary file renamed at the end, so a failed run
@@ -88,6 +101,9 @@ impl SnapshotWriter {
             out.write_all(&bytes).map_err(io)
         };
         line(&mut out, &serde_json::json!({ HEADER_KEY: header }))?;
+        if let Some(record) = self.semantics.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            line(&mut out, &serde_json::json!({ SEMANTICS_KEY: record }))?;
+        }
         let mut manifest = Vec::new();
         for status in &statuses {
             let ty = ApiType::from(&status.ty);
