@@ -87,16 +87,15 @@ spec: {{speed: 7}}
     )
 }
 
-/// The same workloads spelled differently: env reordered, `1` as `1000m`, `256Mi` as `0.25Gi`.
+/// The same workloads spelled differently: `1` as `1000m`, `256Mi` as `0.25Gi`. (The env order
+/// is kept: it is meaning, since `$(VAR)` expands only from earlier entries; tests/schema_e2e.rs
+/// checks a reordered env is reported.)
 fn respelled(yaml: &str) -> String {
-    let swapped = yaml.replace(
-        "        - {name: MODE, value: production}\n        - {name: LOG_LEVEL, value: info}",
-        "        - {name: LOG_LEVEL, value: info}\n        - {name: MODE, value: production}",
-    );
-    assert_ne!(swapped, yaml, "the env block of common::workloads moved; update respelled()");
-    swapped
+    let respelled = yaml
         .replace("limits: {cpu: \"1\", memory: 512Mi}", "limits: {cpu: 1000m, memory: 512Mi}")
-        .replace("memory: 256Mi}", "memory: 0.25Gi}")
+        .replace("memory: 256Mi}", "memory: 0.25Gi}");
+    assert_ne!(respelled, yaml, "the resources of common::workloads moved; update respelled()");
+    respelled
 }
 
 /// Adds Argo CD's tracking annotation to every document of a manifest.
@@ -220,7 +219,7 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
     let velero = TestNamespace::adopt(VELERO_NS, &["blue", "green"]);
 
     // Argo CD-like: client-side apply on blue; server-side apply under Argo's field manager,
-    // with tracking annotations, on green (respelled: env order and quantity spellings differ).
+    // with tracking annotations, on green (respelled: quantity spellings differ).
     let argo = TestNamespace::new(ARGO_NS, &["blue", "green"]);
     let base = workloads(ARGO_NS, "argo-pw");
     apply("blue", &base, &[]);
@@ -439,7 +438,7 @@ fn broken_rule_files_name_file_line_and_column() {
 fn rules_command_prints_valid_rules_users_can_start_from() {
     let run = run_kparity(&["rules"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("# Profiles: core, velero, argocd, upgrade"), "{}", run.stdout);
+    assert!(run.stdout.contains("# Profiles: core, list-order, velero, argocd, upgrade"), "{}", run.stdout);
     // The printed rules of each profile parse again as a user rules file.
     let body = run.stdout.split("# --- from profile core ---\n").nth(1).expect("core section");
     let core = body.split("\n# --- from").next().unwrap();
