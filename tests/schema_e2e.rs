@@ -444,3 +444,50 @@ fn archives_without_schemas_compare_conservatively_and_say_so() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn an_unreadable_schema_compares_its_types_conservatively_and_says_so() {
+    require_clusters();
+    let _g = serial();
+    let _ns = TestNamespace::new(ORDER_NS, &["blue", "green"]);
+    apply("blue", &order_objects(false), &[]);
+    apply("green", &order_objects(true), &[]);
+    std::thread::sleep(Duration::from_secs(1));
+    let proxy = common::faultproxy::FaultProxy::start("blue", "any /openapi/v3/apis/apps/v1 503 always");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = proxy.kubeconfig(dir.path(), "faulty");
+    let mut cmd = kparity();
+    cmd.env("KUBECONFIG", &kc).args([
+        "diff",
+        "ctx:faulty",
+        "ctx:green",
+        "-n",
+        ORDER_NS,
+        "--kinds",
+        "Deployment",
+        "-o",
+        "json",
+    ]);
+    let run = run_cmd(&mut cmd);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(proxy.hits()[0] > 0, "the schema request was never faulted");
+    let report = run.json();
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("the schema of apps/v1 could not be read on old (faulty)"), "{warnings}");
+    assert!(
+        warnings.contains("its types were compared with list order kept, list items matched by index, empty values kept and quantities compared as spelled"),
+        "{warnings}"
+    );
+    // Never more loosely: every reorder still shows (by index), and `1` vs `1000m` is reported
+    // since nothing says it is a quantity. Volumes stay unordered (the rule sorts them by text).
+    let changed: BTreeSet<String> = report["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| o["key"]["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(changed, set(&["container-order", "env-order", "init-order", "ports", "quantities"]));
+    let init = report["objects"].as_array().unwrap().iter().find(|o| o["key"]["name"] == "init-order").unwrap();
+    let paths: Vec<&str> = init["fields"].as_array().unwrap().iter().filter_map(|f| f["path"].as_str()).collect();
+    assert!(paths.contains(&"spec.template.spec.initContainers[0].name"), "{paths:?}");
+}
