@@ -308,7 +308,9 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
         "Deployment rules-velero/worker spec.replicas",
         "Deployment rules-velero/web spec.template.spec.containers[name=web].env[name=MODE].value",
         "Deployment rules-velero/web spec.template.spec.containers[name=web].resources.limits.cpu",
-        "RoleBinding rules-velero/readers subjects[name=bob]",
+        // subjects is an atomic list (no keys; its order is declared meaningless by the
+        // list-order profile, so it is compared sorted): bob's entry is matched by index.
+        "RoleBinding rules-velero/readers subjects[1]",
         "Namespace -/rules-extra extra",
         // The controller-manager fills the extra namespace as it fills every namespace.
         "ConfigMap rules-extra/kube-root-ca.crt extra",
@@ -317,9 +319,12 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
         "Service rules-velero/web metadata.annotations.team",
         "Secret rules-velero/db-credentials data.password",
         "ConfigMap rules-velero/settings data.timeout",
-        "CustomResourceDefinition -/gadgets.rules.example.com spec.versions[name=v1].schema.openAPIV3Schema.properties.spec.properties.color",
+        // A CRD's versions are an atomic list in its schema: matched by index.
+        "CustomResourceDefinition -/gadgets.rules.example.com spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.color",
         "Widget rules-velero/beta spec.color",
-        "Service rules-velero/web spec.ports[name=http].port",
+        // Service ports are keyed by port+protocol: a changed port is another port.
+        "Service rules-velero/web spec.ports[port=80,protocol=TCP]",
+        "Service rules-velero/web spec.ports[port=8080,protocol=TCP]",
         "Ingress rules-velero/web spec.rules[0].host",
         "NetworkPolicy rules-velero/web-ingress spec.ingress[0].ports[0].port",
         "ValidatingWebhookConfiguration -/rules-e2e-policy webhooks[name=audit.rules.example.com].rules[0].operations[1]",
@@ -447,7 +452,11 @@ fn rules_command_prints_valid_rules_users_can_start_from() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("server-assigned-metadata"));
     let opt_in = run_kparity(&["rules", "--profile", "argocd-label-tracking", "--no-profile", "velero"]);
-    assert!(opt_in.stdout.contains("# Profiles: core, argocd, upgrade, argocd-label-tracking"), "{}", opt_in.stdout);
+    assert!(
+        opt_in.stdout.contains("# Profiles: core, list-order, argocd, upgrade, argocd-label-tracking"),
+        "{}",
+        opt_in.stdout
+    );
     let unknown = run_kparity(&["rules", "--profile", "nope"]);
     assert_eq!(unknown.code, 2);
     assert!(unknown.stderr.contains("unknown profile \"nope\""), "{}", unknown.stderr);

@@ -203,29 +203,24 @@ pub fn read(path: &Path, key: Option<&SecretKey>, mut visit: impl FnMut(Event<'_
 /// The semantics record of an archive, read ahead of the verified read so both sides of a diff
 /// can agree on one set of semantics before either is normalized. Unverified by itself: the
 /// verified read that follows refuses the archive (and everything built from it) if any byte of
-/// it was changed.
-pub fn read_semantics(path: &Path) -> Result<Option<SchemaRecord>, SnapshotError> {
-    let io = |e: std::io::Error| SnapshotError::Io { path: path.to_path_buf(), source: e };
-    let file = File::open(path).map_err(io)?;
-    let decoder = zstd::stream::read::Decoder::new(file).map_err(io)?;
+/// it was changed, with the same message every reader gives; so anything unreadable here is
+/// simply `None`, left for that read to report.
+pub fn read_semantics(path: &Path) -> Option<SchemaRecord> {
+    let file = File::open(path).ok()?;
+    let decoder = zstd::stream::read::Decoder::new(file).ok()?;
     let mut reader = BufReader::with_capacity(1 << 16, decoder);
     let mut line = Vec::new();
     for n in 1..=2 {
         line.clear();
-        reader.read_until(b'\n', &mut line).map_err(|e| SnapshotError::Corrupt {
-            detail: format!("the compressed stream is damaged or truncated ({e})"),
-        })?;
-        let value: Value = serde_json::from_slice(&line)
-            .map_err(|_| SnapshotError::NotArchive { detail: "its first line is not a kparity header".into() })?;
+        reader.read_until(b'\n', &mut line).ok()?;
+        let value: Value = serde_json::from_slice(&line).ok()?;
         if n == 1 {
-            parse_header(&value)?;
+            parse_header(&value).ok()?;
         } else if let Some(r) = value.get(SEMANTICS_KEY) {
-            let r: SchemaRecord = serde_json::from_value(r.clone())
-                .map_err(|e| SnapshotError::Malformed { line: 2, detail: format!("semantics record: {e}") })?;
-            return Ok(Some(r));
+            return serde_json::from_value(r.clone()).ok();
         }
     }
-    Ok(None)
+    None
 }
 
 fn parse_header(value: &Value) -> Result<Header, SnapshotError> {
