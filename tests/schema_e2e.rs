@@ -202,10 +202,8 @@ fn table_lines(table: &str) -> Vec<String> {
             if !l.starts_with('~') {
                 out.push(l.to_string());
             }
-        } else if let Some(field) = l.strip_prefix("    ") {
-            if !field.starts_with(' ') {
-                out.push(format!("{object}: {field}"));
-            }
+        } else if let Some(field) = l.strip_prefix("    ").filter(|f| !f.starts_with(' ')) {
+            out.push(format!("{object}: {field}"));
         }
     }
     out
