@@ -7,8 +7,9 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, ObjectKey, TypeRef};
-use crate::normalize::{Normalized, normalize};
+use crate::normalize::{Normalized, normalize_with};
 use crate::rules::RuleSet;
+use crate::schema::Semantics;
 use crate::secrets::KeyInfo;
 
 /// Where a side came from, for reports.
@@ -279,6 +280,8 @@ pub fn compare_key_of(ty: &ApiType, obj: &Value) -> ObjectKey {
 /// A sink that normalizes each object as it arrives and keeps only the normalized form.
 pub struct Collector<'r> {
     rules: &'r RuleSet,
+    /// The field semantics of each kind (`None`: every kind compared conservatively).
+    semantics: Option<&'r Semantics>,
     state: Mutex<CollectorState>,
 }
 
@@ -289,7 +292,12 @@ struct CollectorState {
 
 impl<'r> Collector<'r> {
     pub fn new(rules: &'r RuleSet) -> Self {
-        Collector { rules, state: Mutex::new(CollectorState::default()) }
+        Collector { rules, semantics: None, state: Mutex::new(CollectorState::default()) }
+    }
+
+    /// A collector normalizing each kind under its schema's semantics.
+    pub fn with_semantics(rules: &'r RuleSet, semantics: &'r Semantics) -> Self {
+        Collector { rules, semantics: Some(semantics), state: Mutex::new(CollectorState::default()) }
     }
 
     /// The objects, per-rule hit counts, and the types whose read contradicted itself: an
@@ -344,11 +352,12 @@ impl Sink for Collector<'_> {
     fn page(&self, ty: &ApiType, items: Vec<Value>) {
         // Normalize (and serialize) outside the lock: it is the CPU-heavy part and is
         // independent per object. Each value tree is dropped as soon as its bytes exist.
+        let schema = self.semantics.and_then(|s| s.kind(&ty.group, &ty.kind));
         let normalized: Vec<_> = items
             .into_iter()
             .map(|obj| {
                 let key = compare_key_of(ty, &obj);
-                let out = normalize(&key, obj, self.rules);
+                let out = normalize_with(&key, obj, self.rules, schema);
                 (key, Stored::from(out.normalized), out.rule_hits)
             })
             .collect();

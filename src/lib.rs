@@ -18,6 +18,7 @@ pub mod normalize;
 pub mod progress;
 pub mod report;
 pub mod rules;
+pub mod schema;
 pub mod secrets;
 pub mod snapshot;
 pub mod source;

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use kparity::diff::{CompareOptions, compare};
+use kparity::diff::{CompareOptions, compare, compare_with};
 use kparity::dump::{Collector, CoverageStatus, Dump, Sink, SourceInfo, SourceKind, TypeCoverage};
 use kparity::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
 use kparity::report::{Format, render};
 use kparity::rules::{self, RuleOptions, RuleSet};
+use kparity::schema::{KindRecord, SchemaRecord, Sem, Semantics};
 use kparity::secrets::KeyInfo;
 use serde_json::{Value, json};
 
@@ -33,8 +34,30 @@ fn info(name: &str) -> SourceInfo {
     }
 }
 
+/// What the OpenAPI v3 schema of apps/v1 says about the Deployment fields the fixture uses.
+fn semantics() -> Semantics {
+    let paths = [
+        ("/metadata/annotations", Sem::Map),
+        ("/spec/template/spec/containers", Sem::ListMap(vec!["name".into()])),
+        ("/spec/template/spec/containers/*/env", Sem::ListMap(vec!["name".into()])),
+        ("/spec/template/spec/containers/*/resources/limits", Sem::Map),
+        ("/spec/template/spec/containers/*/resources/limits/*", Sem::Quantity),
+    ];
+    let record = SchemaRecord {
+        kinds: vec![KindRecord {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            version: "v1".into(),
+            paths: paths.into_iter().map(|(p, s)| (p.to_string(), s)).collect(),
+        }],
+        unavailable: vec![],
+    };
+    Semantics::merge(Some(("old", &record)), Some(("new", &record)))
+}
+
 fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete: Vec<Incomplete>) -> Dump {
-    let collector = Collector::new(rules);
+    let semantics = semantics();
+    let collector = Collector::with_semantics(rules, &semantics);
     for (t, o) in objects {
         collector.page(&t, vec![o]);
     }
@@ -137,7 +160,7 @@ fn sample(with_incomplete: bool) -> String {
         "green",
         &rules,
         vec![
-            // env reordered and 1000m spelled 1: not differences; replicas, image and LOG are.
+            // 1000m spelled 1: not a difference; replicas, image, LOG and the env order are.
             (dep.clone(), {
                 let mut d = deployment(
                     3,
@@ -154,7 +177,7 @@ fn sample(with_incomplete: bool) -> String {
         incomplete,
     );
     let today = time::Date::from_calendar_date(2026, time::Month::November, 22).expect("date");
-    let cmp = compare(&old, &new, &rules, CompareOptions { today, ignore_secret_values: false });
+    let cmp = compare_with(&old, &new, &rules, CompareOptions { today, ignore_secret_values: false }, &semantics());
     let mut out = String::new();
     for format in [Format::Table, Format::Markdown, Format::Json] {
         out.push_str(&format!("===== {format:?} =====\n"));

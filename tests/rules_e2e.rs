@@ -87,16 +87,15 @@ spec: {{speed: 7}}
     )
 }
 
-/// The same workloads spelled differently: env reordered, `1` as `1000m`, `256Mi` as `0.25Gi`.
+/// The same workloads spelled differently: `1` as `1000m`, `256Mi` as `0.25Gi`. (The env order
+/// is kept: it is meaning, since `$(VAR)` expands only from earlier entries; tests/schema_e2e.rs
+/// checks a reordered env is reported.)
 fn respelled(yaml: &str) -> String {
-    let swapped = yaml.replace(
-        "        - {name: MODE, value: production}\n        - {name: LOG_LEVEL, value: info}",
-        "        - {name: LOG_LEVEL, value: info}\n        - {name: MODE, value: production}",
-    );
-    assert_ne!(swapped, yaml, "the env block of common::workloads moved; update respelled()");
-    swapped
+    let respelled = yaml
         .replace("limits: {cpu: \"1\", memory: 512Mi}", "limits: {cpu: 1000m, memory: 512Mi}")
-        .replace("memory: 256Mi}", "memory: 0.25Gi}")
+        .replace("memory: 256Mi}", "memory: 0.25Gi}");
+    assert_ne!(respelled, yaml, "the resources of common::workloads moved; update respelled()");
+    respelled
 }
 
 /// Adds Argo CD's tracking annotation to every document of a manifest.
@@ -220,7 +219,7 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
     let velero = TestNamespace::adopt(VELERO_NS, &["blue", "green"]);
 
     // Argo CD-like: client-side apply on blue; server-side apply under Argo's field manager,
-    // with tracking annotations, on green (respelled: env order and quantity spellings differ).
+    // with tracking annotations, on green (respelled: quantity spellings differ).
     let argo = TestNamespace::new(ARGO_NS, &["blue", "green"]);
     let base = workloads(ARGO_NS, "argo-pw");
     apply("blue", &base, &[]);
@@ -309,7 +308,9 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
         "Deployment rules-velero/worker spec.replicas",
         "Deployment rules-velero/web spec.template.spec.containers[name=web].env[name=MODE].value",
         "Deployment rules-velero/web spec.template.spec.containers[name=web].resources.limits.cpu",
-        "RoleBinding rules-velero/readers subjects[name=bob]",
+        // subjects is an atomic list (no keys; its order is declared meaningless by the
+        // list-order profile, so it is compared sorted): bob's entry is matched by index.
+        "RoleBinding rules-velero/readers subjects[1]",
         "Namespace -/rules-extra extra",
         // The controller-manager fills the extra namespace as it fills every namespace.
         "ConfigMap rules-extra/kube-root-ca.crt extra",
@@ -318,9 +319,12 @@ fn restores_and_syncs_are_equivalent_and_every_real_drift_is_found() {
         "Service rules-velero/web metadata.annotations.team",
         "Secret rules-velero/db-credentials data.password",
         "ConfigMap rules-velero/settings data.timeout",
-        "CustomResourceDefinition -/gadgets.rules.example.com spec.versions[name=v1].schema.openAPIV3Schema.properties.spec.properties.color",
+        // A CRD's versions are an atomic list in its schema: matched by index.
+        "CustomResourceDefinition -/gadgets.rules.example.com spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.color",
         "Widget rules-velero/beta spec.color",
-        "Service rules-velero/web spec.ports[name=http].port",
+        // Service ports are keyed by port+protocol: a changed port is another port.
+        "Service rules-velero/web spec.ports[port=80,protocol=TCP]",
+        "Service rules-velero/web spec.ports[port=8080,protocol=TCP]",
         "Ingress rules-velero/web spec.rules[0].host",
         "NetworkPolicy rules-velero/web-ingress spec.ingress[0].ports[0].port",
         "ValidatingWebhookConfiguration -/rules-e2e-policy webhooks[name=audit.rules.example.com].rules[0].operations[1]",
@@ -439,7 +443,7 @@ fn broken_rule_files_name_file_line_and_column() {
 fn rules_command_prints_valid_rules_users_can_start_from() {
     let run = run_kparity(&["rules"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("# Profiles: core, velero, argocd, helm, upgrade"), "{}", run.stdout);
+    assert!(run.stdout.contains("# Profiles: core, list-order, velero, argocd, helm, upgrade"), "{}", run.stdout);
     // The printed rules of each profile parse again as a user rules file.
     let body = run.stdout.split("# --- from profile core ---\n").nth(1).expect("core section");
     let core = body.split("\n# --- from").next().unwrap();
@@ -448,7 +452,11 @@ fn rules_command_prints_valid_rules_users_can_start_from() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("server-assigned-metadata"));
     let opt_in = run_kparity(&["rules", "--profile", "argocd-label-tracking", "--no-profile", "velero"]);
-    assert!(opt_in.stdout.contains("# Profiles: core, argocd, helm, upgrade, argocd-label-tracking"), "{}", opt_in.stdout);
+    assert!(
+        opt_in.stdout.contains("# Profiles: core, list-order, argocd, helm, upgrade, argocd-label-tracking"),
+        "{}",
+        opt_in.stdout
+    );
     let unknown = run_kparity(&["rules", "--profile", "nope"]);
     assert_eq!(unknown.code, 2);
     assert!(unknown.stderr.contains("unknown profile \"nope\""), "{}", unknown.stderr);

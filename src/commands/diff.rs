@@ -5,13 +5,14 @@
 use anyhow::Context as _;
 
 use crate::cli::DiffArgs;
-use crate::diff::{CompareOptions, compare};
+use crate::diff::{CompareOptions, compare_with};
 use crate::dump::{Collector, Dump};
 use crate::exit::Exit;
 use crate::model::ApiType;
 use crate::progress::{Progress, SideProgress};
 use crate::report::{Format, RunInfo, junit, metrics, style};
 use crate::rules::{self, RuleSet};
+use crate::schema::{SchemaRecord, Semantics};
 use crate::secrets::SecretKey;
 use crate::source::kubeconfig::Kubeconfigs;
 use crate::source::{ReadOptions, SourceSpec, kubeconfig, live, plan};
@@ -128,7 +129,9 @@ async fn read_and_compare(
 
     let progress = Progress::new(quiet);
     let (old_p, new_p) = (progress.side(&format!("old {}", args.old)), progress.side(&format!("new {}", args.new)));
-    let (old, new, rules) = if let (SourceSpec::Context(old_ctx), SourceSpec::Context(new_ctx)) = (&old_spec, &new_spec)
+    let (old_name, new_name) = (format!("old ({})", side_name(&args.old)), format!("new ({})", side_name(&args.new)));
+    let (old, new, rules, semantics) = if let (SourceSpec::Context(old_ctx), SourceSpec::Context(new_ctx)) =
+        (&old_spec, &new_spec)
     {
         let (old, new) = tokio::join!(
             live::prepare(&configs, old_ctx, &read, &all_rules),
@@ -147,28 +150,47 @@ async fn read_and_compare(
             plan::Discovery { preferred: &old.preferred, served: &old.served },
             plan::Discovery { preferred: &new.preferred, served: &new.served },
         );
+        // Both sides are normalized and diffed under the semantics both schemas declare.
+        let (old_schemas, new_schemas) =
+            tokio::join!(old.read_schemas(&plan.old, &read, &rules), new.read_schemas(&plan.new, &read, &rules),);
+        let semantics = Semantics::merge(Some((&old_name, &old_schemas)), Some((&new_name, &new_schemas)));
         let (old, new) = tokio::join!(
-            list_side(old, &plan.old, &read, &rules, &key, &old_p),
-            list_side(new, &plan.new, &read, &rules, &key, &new_p),
+            list_side(old, &plan.old, &read, &rules, &key, &old_p, &semantics),
+            list_side(new, &plan.new, &read, &rules, &key, &new_p, &semantics),
         );
         (
             old.with_context(|| format!("failed to read OLD ({})", args.old))?,
             new.with_context(|| format!("failed to read NEW ({})", args.new))?,
             rules,
+            semantics,
         )
     } else {
         // A snapshot's version is known only once it is read: version-scoped rules stay off, so
         // such differences are reported rather than excused on a guess.
         let rules = all_rules.for_versions(None, None);
         let limits = args.archive.to_limits();
+        let (old, new) =
+            tokio::join!(
+            open_side(&old_spec, &configs, &read, &rules, &limits),
+            open_side(&new_spec, &configs, &read, &rules, &limits),
+        );
+        let (old, new) = (
+            old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+            new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+        );
+        let semantics = Semantics::merge(
+            old.schemas.as_ref().map(|s| (old_name.as_str(), s)),
+            new.schemas.as_ref().map(|s| (new_name.as_str(), s)),
+        );
         let (old, new) = tokio::join!(
-            read_side(&old_spec, &configs, &read, &rules, &key, &limits, &old_p),
-            read_side(&new_spec, &configs, &read, &rules, &key, &limits, &new_p),
+            read_opened(old, &read, &rules, &key, &limits, &old_p, &semantics),
+            read_opened(new, &read, &rules, &key, &limits, &new_p, &semantics),
         );
         (
             old.with_context(|| format!("failed to read OLD ({})", args.old))?,
             new.with_context(|| format!("failed to read NEW ({})", args.new))?,
             rules,
+            semantics,
         )
     };
 
@@ -180,34 +202,65 @@ async fn read_and_compare(
             path.display()
         );
     }
-    Ok(compare(
+    Ok(compare_with(
         &old,
         &new,
         &rules,
         CompareOptions { today: super::today(), ignore_secret_values: args.ignore_secret_values },
+        &semantics,
     ))
 }
 
-/// Reads one side into a normalized dump.
-pub async fn read_side(
+/// A side connected and discovered (live) or located (archive), with its schemas, not yet read.
+struct Opened {
+    source: OpenedSource,
+    /// `None`: an archive of an older kparity, which records none.
+    schemas: Option<SchemaRecord>,
+}
+
+enum OpenedSource {
+    Live(Box<live::Prepared>),
+    Archive(std::path::PathBuf),
+}
+
+async fn open_side(
     spec: &SourceSpec,
     configs: &Kubeconfigs,
+    read: &ReadOptions,
+    rules: &RuleSet,
+    limits: &crate::snapshot::read::ReadLimits,
+) -> anyhow::Result<Opened> {
+    match spec {
+        SourceSpec::Context(ctx) => {
+            let prepared = live::prepare(configs, ctx, read, rules).await?;
+            let schemas = prepared.read_schemas(&prepared.preferred, read, rules).await;
+            Ok(Opened { source: OpenedSource::Live(Box::new(prepared)), schemas: Some(schemas) })
+        }
+        SourceSpec::Snapshot(path) => {
+            let schemas = crate::snapshot::read::read_semantics(path, *limits);
+            Ok(Opened { source: OpenedSource::Archive(path.clone()), schemas })
+        }
+    }
+}
+
+async fn read_opened(
+    opened: Opened,
     read: &ReadOptions,
     rules: &RuleSet,
     key: &SecretKey,
     limits: &crate::snapshot::read::ReadLimits,
     progress: &SideProgress,
+    semantics: &Semantics,
 ) -> anyhow::Result<Dump> {
-    match spec {
-        SourceSpec::Context(ctx) => {
-            let prepared = live::prepare(configs, ctx, read, rules).await?;
+    match opened.source {
+        OpenedSource::Live(prepared) => {
             let plan = prepared.preferred.clone();
-            list_side(prepared, &plan, read, rules, key, progress).await
+            list_side(*prepared, &plan, read, rules, key, progress, semantics).await
         }
-        SourceSpec::Snapshot(path) => {
+        OpenedSource::Archive(path) => {
             // With the user's key, an archive not sealed under it is refused, as `verify` does.
             let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(key), limits: *limits };
-            crate::snapshot::read_dump(path, read, rules, key, &archive)
+            crate::snapshot::read_dump_with(&path, read, rules, key, &archive, semantics)
         }
     }
 }
@@ -220,8 +273,9 @@ async fn list_side(
     rules: &RuleSet,
     key: &SecretKey,
     progress: &SideProgress,
+    semantics: &Semantics,
 ) -> anyhow::Result<Dump> {
-    let collector = Collector::new(rules);
+    let collector = Collector::with_semantics(rules, semantics);
     let live = live::list(prepared, plan, read, rules, key, key.run_info(), &collector, progress).await?;
     let collected = collector.finish();
     let (mut incomplete, mut coverage) = (live.incomplete, live.coverage);

@@ -56,6 +56,9 @@ pub fn markdown(set: &rules::RuleSet) -> String {
             Action::Digest(paths) => {
                 format!("digest {}", paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" "))
             }
+            Action::Unordered(paths) => {
+                format!("unordered {}", paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" "))
+            }
         };
         let m = &r.matcher;
         let mut scope = Vec::new();

@@ -52,6 +52,9 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
     let prepared = live::prepare(&configs, &args.context, &read, &no_rules).await?;
     // An archive has no other side to agree a version with: each type in its preferred version.
     let plan = prepared.preferred.clone();
+    // The field semantics of what is read travel with the objects, so the archive diffs offline
+    // exactly as the live cluster would.
+    writer.set_semantics(prepared.read_schemas(&plan, &read, &no_rules).await);
     let live = live::list(prepared, &plan, &read, &no_rules, &key, key.archive_info(), &writer, &side).await?;
 
     let f = &args.read;

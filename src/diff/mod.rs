@@ -12,6 +12,7 @@ use time::Date;
 use crate::dump::{Dump, SourceInfo, Stored, TypeCoverage};
 use crate::model::{Excluded, GroupKind, Incomplete, ObjectKey, Side};
 use crate::rules::{Origin, RuleSet, Waiver};
+use crate::schema::Semantics;
 pub use value::{FieldChange, Segment};
 
 /// The outcome for a whole comparison, as `diff(1)` exit codes express it.
@@ -165,9 +166,23 @@ pub struct UnservedOnNew {
 /// A problem with the rules themselves, reported so a typo cannot silently do nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleWarning {
-    RuleMatchedNothing { name: String, origin: Origin },
-    WaiverMatchedNothing { waiver: String, origin: Origin },
-    WaiverExpired { waiver: String, expired: Date, origin: Origin },
+    RuleMatchedNothing {
+        name: String,
+        origin: Origin,
+    },
+    WaiverMatchedNothing {
+        waiver: String,
+        origin: Origin,
+    },
+    WaiverExpired {
+        waiver: String,
+        expired: Date,
+        origin: Origin,
+    },
+    /// A schema that could not be read (or an archive without one): how its types were compared.
+    Semantics {
+        message: String,
+    },
 }
 
 impl std::fmt::Display for RuleWarning {
@@ -180,6 +195,7 @@ impl std::fmt::Display for RuleWarning {
             RuleWarning::WaiverExpired { waiver, expired, origin } => {
                 write!(f, "waiver {waiver} ({origin}) expired on {expired} and no longer applies")
             }
+            RuleWarning::Semantics { message } => f.write_str(message),
         }
     }
 }
@@ -240,8 +256,19 @@ fn is_secret(key: &ObjectKey) -> bool {
 
 const HIDDEN: &str = "(value hidden)";
 
-/// Compares two dumps under `rules`.
+/// Compares two dumps under `rules`, without schemas (every list matched by index).
 pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) -> Comparison {
+    compare_with(old, new, rules, opts, &Semantics::default())
+}
+
+/// Compares two dumps under `rules` and the field semantics both were normalized under.
+pub fn compare_with(
+    old: &Dump,
+    new: &Dump,
+    rules: &RuleSet,
+    opts: CompareOptions,
+    semantics: &Semantics,
+) -> Comparison {
     let mut kinds: BTreeMap<GroupKind, KindSummary> = BTreeMap::new();
     let mut objects = Vec::new();
     let mut summary = Summary::default();
@@ -298,7 +325,15 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
             // Equal canonical bytes are equal objects: most objects never become values again.
             (Some(sa), Some(sb)) if sa.content() == sb.content() => None,
             (Some(sa), Some(sb)) => match (sa.content().to_value(), sb.content().to_value()) {
-                (Ok(va), Ok(vb)) => content_diff(key, &va, &vb, &active, &mut waiver_used, opts.ignore_secret_values),
+                (Ok(va), Ok(vb)) => content_diff(
+                    key,
+                    &va,
+                    &vb,
+                    semantics.kind(&key.group, &key.kind),
+                    &active,
+                    &mut waiver_used,
+                    opts.ignore_secret_values,
+                ),
                 // Unreachable in practice (the bytes were serialized from values); if it ever
                 // happens the object must not pass as equal.
                 _ => Some(whole_object_diff(key, Change::Changed, &[], &[], &mut [])),
@@ -337,7 +372,8 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
         }
     }
 
-    let mut rule_warnings = Vec::new();
+    let mut rule_warnings: Vec<RuleWarning> =
+        semantics.warnings.iter().map(|m| RuleWarning::Semantics { message: m.clone() }).collect();
     for (i, rule) in rules.rules.iter().enumerate() {
         let used = old.rule_hits.get(i).copied().unwrap_or(0) + new.rule_hits.get(i).copied().unwrap_or(0);
         let type_level_skip = rules.rules[i].action == crate::rules::Action::Skip
@@ -469,6 +505,7 @@ fn content_diff(
     key: &ObjectKey,
     old: &Value,
     new: &Value,
+    schema: Option<&crate::schema::Node>,
     active: &[(usize, &Waiver)],
     used: &mut [bool],
     ignore_secret_values: bool,
@@ -484,7 +521,7 @@ fn content_diff(
     if old == new {
         return None;
     }
-    let d = value::diff(&old, &new);
+    let d = value::diff_with(&old, &new, schema);
     let objects = [old.into_owned(), new.into_owned()];
     let mut fields = Vec::new();
     for mut change in d.changes {
@@ -765,7 +802,7 @@ mod api_version_tests {
             "type": "kubernetes.io/basic-auth"
         });
         for ignore in [false, true] {
-            let d = content_diff(&key, &old, &new, &[], &mut [], ignore).unwrap();
+            let d = content_diff(&key, &old, &new, None, &[], &mut [], ignore).unwrap();
             let text = format!("{:?} {}", d.fields, serde_json::to_string(&d.patch).unwrap());
             assert!(!text.contains("canary") && !text.contains("hmac-sha256"), "{text}");
             // What is not secret still shows.

@@ -1,13 +1,16 @@
 //! Turns one object as read into the form that is compared: applies the rules (skip, presence,
-//! drop) and the semantic canonicalizations (keyed arrays, quantities, empty values). Pure,
-//! synchronous and deterministic: the same object and rules always give the same result.
+//! drop, unordered) and the canonicalizations the API's schema justifies (quantities, values the
+//! API defines as the same as absent). Pure, synchronous and deterministic: the same object,
+//! rules and schema always give the same result.
 
 pub mod quantity;
 
 use serde_json::{Map, Value};
 
 use crate::model::ObjectKey;
+use crate::rules::pattern::{PointerPattern, Segment};
 use crate::rules::{Action, RuleSet};
+use crate::schema::{Node, Sem};
 
 /// What is compared for one object.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +33,15 @@ pub struct Outcome {
     pub rule_hits: Vec<usize>,
 }
 
-/// Normalizes `obj`, identified by `key`, under `rules`.
-pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
+/// Normalizes `obj`, identified by `key`, under `rules`, without schema: every list keeps its
+/// order, empty values are kept and quantities compare as spelled (see `normalize_with`).
+pub fn normalize(key: &ObjectKey, obj: Value, rules: &RuleSet) -> Outcome {
+    normalize_with(key, obj, rules, None)
+}
+
+/// Normalizes `obj` under `rules` and the schema of its kind (`None`: unknown, compared
+/// conservatively).
+pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: Option<&Node>) -> Outcome {
     let mut rule_hits = Vec::new();
     // The first skip or presence rule matching the object decides for it, but only if it also
     // matches the other side's object: the content is normalized anyway, so a pair the rule
@@ -55,18 +65,20 @@ pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
         }
     }
     let explicit = take_explicit_allocations(&mut obj);
-    // Drop rules are matched against the object as read, before any of them removes a field
-    // another one's match depends on (e.g. a label selector).
+    // Drop and order rules are matched against the object as read, before any of them removes a
+    // field another one's match depends on (e.g. a label selector).
     let matching: Vec<usize> = rules
         .rules
         .iter()
         .enumerate()
-        .filter(|(_, r)| matches!(r.action, Action::Drop(_)) && r.matcher.matches_object(key, &obj))
+        .filter(|(_, r)| {
+            matches!(r.action, Action::Drop(_) | Action::Unordered(_)) && r.matcher.matches_object(key, &obj)
+        })
         .map(|(i, _)| i)
         .collect();
-    for i in matching {
+    for &i in &matching {
         if let Action::Drop(paths) = &rules.rules[i].action {
-            let removed: usize = paths.iter().map(|p| p.remove_from(&mut obj)).sum();
+            let removed: usize = paths.iter().map(|p| drop_at(&mut obj, p.segments())).sum();
             if removed > 0 {
                 rule_hits.push(i);
             }
@@ -74,7 +86,26 @@ pub fn normalize(key: &ObjectKey, mut obj: Value, rules: &RuleSet) -> Outcome {
     }
     restore_explicit_allocations(&mut obj, explicit);
     mark_pending_deletion(&mut obj);
-    canonicalize(key, &mut obj);
+    canonicalize(key, &mut obj, schema);
+    // Lists are ordered once their items are canonical, innermost lists first, so an outer list
+    // sorted by its items' text sees its inner lists already in order.
+    let mut orders: Vec<(usize, &PointerPattern)> = matching
+        .iter()
+        .filter_map(|&i| match &rules.rules[i].action {
+            Action::Unordered(paths) => Some(paths.iter().map(move |p| (i, p))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    orders.sort_by_key(|(_, p)| std::cmp::Reverse(p.segments().len()));
+    let mut ordered_by = Vec::new();
+    for (i, p) in orders {
+        if sort_at(&mut obj, p.segments(), schema) > 0 && !ordered_by.contains(&i) {
+            ordered_by.push(i);
+        }
+    }
+    ordered_by.sort_unstable();
+    rule_hits.extend(ordered_by);
     let normalized = match object_rule {
         Some(i) if rules.rules[i].action == Action::Skip => Normalized::Skipped(i, obj),
         Some(i) => Normalized::Presence(i, obj),
@@ -172,7 +203,7 @@ fn mark_pending_deletion(obj: &mut Value) {
 }
 
 /// Spelling differences that never carry meaning, applied after the rules.
-fn canonicalize(key: &ObjectKey, obj: &mut Value) {
+fn canonicalize(key: &ObjectKey, obj: &mut Value, schema: Option<&Node>) {
     if let Value::Object(map) = obj {
         // Identity is version-agnostic, so the version an object was served in is not content.
         map.remove("apiVersion");
@@ -180,8 +211,7 @@ fn canonicalize(key: &ObjectKey, obj: &mut Value) {
             fold_string_data(map);
         }
     }
-    canonical_values(obj, None);
-    prune_empty(obj);
+    canonical_values(obj, schema);
 }
 
 /// `stringData` is a write-only convenience for `data`: the API server merges it into `data`.
@@ -197,93 +227,148 @@ fn fold_string_data(map: &mut Map<String, Value>) {
     }
 }
 
-/// Map keys under which Kubernetes stores resource quantities (container resources, quotas,
-/// limit ranges, volume capacities, pod overhead).
-const QUANTITY_MAPS: &[&str] = &[
-    "requests",
-    "limits",
-    "hard",
-    "used",
-    "capacity",
-    "allocatable",
-    "default",
-    "defaultRequest",
-    "max",
-    "min",
-    "maxLimitRequestRatio",
-    "overhead",
-];
-/// Scalar fields holding a quantity.
-const QUANTITY_FIELDS: &[&str] = &["sizeLimit"];
-
-fn canonical_values(value: &mut Value, parent_key: Option<&str>) {
+/// Quantities where the schema says quantity, and fields the API defines as the same as absent
+/// removed: `null` anywhere (JSON null decodes to the absent value), `{}` where the schema says
+/// map (`additionalProperties`: labels, annotations, data, limits...) and `[]` where it says
+/// list. An empty *struct* is kept: a present empty label selector selects everything, an
+/// absent one often nothing; and where the schema is unknown nothing empty but null is removed.
+/// List items are never removed: `[{}]` and `[]` differ (a NetworkPolicy rule allowing
+/// everything vs none).
+fn canonical_values(value: &mut Value, node: Option<&Node>) {
+    if node.and_then(|n| n.sem.as_ref()) == Some(&Sem::Quantity) {
+        let canonical = match value {
+            Value::String(s) => quantity::canonical(s),
+            Value::Number(n) => quantity::canonical(&n.to_string()),
+            _ => None,
+        };
+        if let Some(c) = canonical {
+            *value = Value::String(c);
+        }
+        return;
+    }
     match value {
         Value::Object(map) => {
-            let in_quantity_map = parent_key.is_some_and(|k| QUANTITY_MAPS.contains(&k));
             for (k, v) in map.iter_mut() {
-                match v {
-                    Value::String(s) if in_quantity_map || QUANTITY_FIELDS.contains(&k.as_str()) => {
-                        if let Some(c) = quantity::canonical(s) {
-                            *s = c;
-                        }
-                    }
-                    _ => canonical_values(v, Some(k)),
-                }
+                canonical_values(v, node.and_then(|n| n.child(k)));
             }
+            map.retain(|k, v| !same_as_absent(v, node.and_then(|n| n.child(k))));
         }
         Value::Array(items) => {
+            let items_node = node.and_then(Node::items);
             for v in items.iter_mut() {
-                canonical_values(v, None);
+                canonical_values(v, items_node);
             }
-            sort_keyed_array(items);
         }
         _ => {}
     }
 }
 
-/// The `name` of every item, when each item is an object with a distinct string `name`: such an
-/// array (containers, env, ports, volumes, webhooks, CRD versions...) is really a map.
-pub fn keyed_names(items: &[Value]) -> Option<Vec<&str>> {
-    if items.is_empty() {
-        return None;
-    }
-    let names: Vec<&str> = items.iter().map(|v| v.get("name").and_then(Value::as_str)).collect::<Option<_>>()?;
-    let mut sorted = names.clone();
-    sorted.sort_unstable();
-    sorted.windows(2).all(|w| w[0] != w[1]).then_some(names)
-}
-
-/// Orders a keyed array by name, so reordering is not a difference and a diff matches items by
-/// name rather than by index.
-fn sort_keyed_array(items: &mut [Value]) {
-    if keyed_names(items).is_some() {
-        items.sort_by(|a, b| a.get("name").and_then(Value::as_str).cmp(&b.get("name").and_then(Value::as_str)));
-    }
-}
-
-/// Drops nulls and empty maps/arrays held in map fields: the API treats absent, null and empty
-/// alike there. Array items are kept even when empty, since `[{}]` and `[]` differ in meaning
-/// (a NetworkPolicy rule allowing everything vs none).
-fn prune_empty(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for v in map.values_mut() {
-                prune_empty(v);
-            }
-            map.retain(|_, v| !is_empty(v));
-        }
-        Value::Array(items) => items.iter_mut().for_each(prune_empty),
-        _ => {}
-    }
-}
-
-fn is_empty(v: &Value) -> bool {
+fn same_as_absent(v: &Value, node: Option<&Node>) -> bool {
+    let sem = node.and_then(|n| n.sem.as_ref());
     match v {
         Value::Null => true,
+        Value::Object(m) => m.is_empty() && sem == Some(&Sem::Map),
+        Value::Array(a) => a.is_empty() && sem.is_some_and(Sem::is_list),
+        _ => false,
+    }
+}
+
+fn is_empty_container(v: &Value) -> bool {
+    match v {
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),
         _ => false,
     }
+}
+
+/// Removes what a drop rule designates, and the map fields its removal left empty (an
+/// annotations map that held only a dropped annotation): they held only what the rule says is
+/// not compared. A field that was already empty is left to `canonical_values`.
+fn drop_at(value: &mut Value, segments: &[Segment]) -> usize {
+    let Some((first, rest)) = segments.split_first() else { return 0 };
+    match value {
+        Value::Object(map) => {
+            if rest.is_empty() {
+                let before = map.len();
+                map.retain(|k, _| !first.matches_key(k));
+                return before - map.len();
+            }
+            let mut removed = 0;
+            let mut emptied = Vec::new();
+            for (k, v) in map.iter_mut().filter(|(k, _)| first.matches_key(k)) {
+                let was_empty = is_empty_container(v);
+                let n = drop_at(v, rest);
+                if n > 0 && !was_empty && is_empty_container(v) {
+                    emptied.push(k.clone());
+                }
+                removed += n;
+            }
+            for k in emptied {
+                map.remove(&k);
+            }
+            removed
+        }
+        Value::Array(items) => {
+            let index_matches = |i: usize| first.matches_key(&i.to_string());
+            if rest.is_empty() {
+                let before = items.len();
+                let mut i = 0;
+                items.retain(|_| {
+                    let keep = !index_matches(i);
+                    i += 1;
+                    keep
+                });
+                return before - items.len();
+            }
+            // Items emptied by a drop stay: an item's position is meaning.
+            items.iter_mut().enumerate().filter(|(i, _)| index_matches(*i)).map(|(_, v)| drop_at(v, rest)).sum()
+        }
+        _ => 0,
+    }
+}
+
+/// Orders the lists an `unordered` rule designates; returns how many lists it found.
+fn sort_at(value: &mut Value, segments: &[Segment], node: Option<&Node>) -> usize {
+    match segments.split_first() {
+        None => match value {
+            Value::Array(items) => {
+                sort_list(items, node.and_then(|n| n.sem.as_ref()));
+                1
+            }
+            _ => 0,
+        },
+        Some((first, rest)) => match value {
+            Value::Object(map) => map
+                .iter_mut()
+                .filter(|(k, _)| first.matches_key(k))
+                .map(|(k, v)| sort_at(v, rest, node.and_then(|n| n.child(k))))
+                .sum(),
+            Value::Array(items) => {
+                let items_node = node.and_then(Node::items);
+                items
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(i, _)| first.matches_key(&i.to_string()))
+                    .map(|(_, v)| sort_at(v, rest, items_node))
+                    .sum()
+            }
+            _ => 0,
+        },
+    }
+}
+
+/// A list whose order the rules declare meaningless, sorted: by its declared keys (so a diff
+/// still matches items by key), else by each item's canonical text.
+fn sort_list(items: &mut [Value], sem: Option<&Sem>) {
+    let text = |v: &Value| serde_json::to_string(v).unwrap_or_default();
+    if let Some(Sem::ListMap(keys)) = sem {
+        let key_of = |v: &Value| -> Option<Vec<String>> { keys.iter().map(|k| v.get(k).map(text)).collect() };
+        if items.iter().all(|v| key_of(v).is_some()) {
+            items.sort_by_cached_key(|v| (key_of(v), text(v)));
+            return;
+        }
+    }
+    items.sort_by_cached_key(text);
 }
 
 #[cfg(test)]
@@ -375,34 +460,101 @@ mod tests {
         assert!(svc.get(EXPLICIT_ALLOCATIONS).is_none());
     }
 
+    /// The schema facts of a Pod-like kind, as `schema::kinds_of_document` reads them.
+    fn pod_schema() -> Node {
+        Node::from_paths([
+            ("/metadata/labels", Sem::Map),
+            ("/metadata/annotations", Sem::Map),
+            ("/metadata/finalizers", Sem::Set),
+            ("/spec/containers", Sem::ListMap(vec!["name".into()])),
+            ("/spec/containers/*/env", Sem::ListMap(vec!["name".into()])),
+            ("/spec/containers/*/args", Sem::Atomic),
+            ("/spec/containers/*/ports", Sem::ListMap(vec!["containerPort".into(), "protocol".into()])),
+            ("/spec/containers/*/resources/limits", Sem::Map),
+            ("/spec/containers/*/resources/limits/*", Sem::Quantity),
+            ("/spec/containers/*/resources/requests", Sem::Map),
+            ("/spec/containers/*/resources/requests/*", Sem::Quantity),
+            ("/spec/volumes", Sem::ListMap(vec!["name".into()])),
+            ("/spec/volumes/*/emptyDir/sizeLimit", Sem::Quantity),
+            ("/spec/nodeSelector", Sem::Map),
+            ("/spec/tolerations", Sem::Atomic),
+        ])
+    }
+
+    fn check_with(schema: Option<&Node>, rules_text: &str, input: Value, expected: Value) {
+        let out = normalize_with(&key("Pod"), input, &rules(rules_text), schema);
+        assert_eq!(out.normalized, Normalized::Content(expected));
+    }
+
     #[test]
-    fn keyed_arrays_are_ordered_by_name() {
-        check(
-            "Pod",
-            "rules: []",
-            json!({"spec": {"containers": [{"name": "b", "env": [{"name": "Z", "value": "1"}, {"name": "A", "value": "2"}]}, {"name": "a"}]}}),
-            Normalized::Content(
-                json!({"spec": {"containers": [{"name": "a"}, {"name": "b", "env": [{"name": "A", "value": "2"}, {"name": "Z", "value": "1"}]}]}}),
-            ),
+    fn lists_keep_their_order_unless_a_rule_declares_it_meaningless() {
+        let pod = json!({"spec": {"containers": [{"name": "b", "env": [{"name": "Z", "value": "1"}, {"name": "A", "value": "2"}]}, {"name": "a"}]}});
+        check_with(Some(&pod_schema()), "rules: []", pod.clone(), pod.clone());
+        check_with(None, "rules: []", pod.clone(), pod);
+        // Declared unordered: sorted by the declared key, inner lists too; env stays in order.
+        check_with(
+            Some(&pod_schema()),
+            "rules: [{name: u, why: w, unordered: [/spec/containers, /spec/volumes]}]",
+            json!({"spec": {"containers": [{"name": "b", "env": [{"name": "Z"}, {"name": "A"}]}, {"name": "a"}], "volumes": [{"name": "y"}, {"name": "x"}]}}),
+            json!({"spec": {"containers": [{"name": "a"}, {"name": "b", "env": [{"name": "Z"}, {"name": "A"}]}], "volumes": [{"name": "x"}, {"name": "y"}]}}),
         );
-        // Duplicate names: not a map, order kept.
-        check(
-            "Pod",
-            "rules: []",
-            json!({"subjects": [{"name": "b", "kind": "User"}, {"name": "b", "kind": "Group"}]}),
-            Normalized::Content(json!({"subjects": [{"name": "b", "kind": "User"}, {"name": "b", "kind": "Group"}]})),
+        // Without declared keys (atomic, or no schema), by each item's canonical text.
+        check_with(
+            None,
+            "rules: [{name: u, why: w, unordered: [/spec/tolerations, /rules/*/verbs]}]",
+            json!({"spec": {"tolerations": [{"key": "b"}, {"key": "a", "effect": "NoSchedule"}]}, "rules": [{"verbs": ["list", "get"]}]}),
+            json!({"spec": {"tolerations": [{"effect": "NoSchedule", "key": "a"}, {"key": "b"}]}, "rules": [{"verbs": ["get", "list"]}]}),
         );
     }
 
     #[test]
-    fn quantities_compare_by_value() {
-        check(
-            "Pod",
+    fn unordered_rules_count_as_hits_only_where_a_list_was_found() {
+        let r = "rules: [{name: u, why: w, unordered: [/spec/volumes]}, {name: v, why: w, unordered: [/nothing]}]";
+        let out = normalize_with(&key("Pod"), json!({"spec": {"volumes": [{"name": "a"}]}}), &rules(r), None);
+        assert_eq!(out.rule_hits, vec![0]);
+    }
+
+    #[test]
+    fn quantities_compare_by_value_only_where_the_schema_says_quantity() {
+        check_with(
+            Some(&pod_schema()),
             "rules: []",
-            json!({"resources": {"limits": {"cpu": "1000m", "memory": "1Gi"}, "requests": {"cpu": "0.5"}}, "emptyDir": {"sizeLimit": "1024Mi"}, "image": "1e3"}),
-            Normalized::Content(
-                json!({"resources": {"limits": {"cpu": "1", "memory": "1073741824"}, "requests": {"cpu": "0.5"}}, "emptyDir": {"sizeLimit": "1073741824"}, "image": "1e3"}),
-            ),
+            json!({"spec": {"containers": [{"name": "a", "image": "1e3", "resources": {"limits": {"cpu": "1000m", "memory": "1Gi"}, "requests": {"cpu": "0.5"}}}], "volumes": [{"name": "v", "emptyDir": {"sizeLimit": "1024Mi"}}]}}),
+            json!({"spec": {"containers": [{"name": "a", "image": "1e3", "resources": {"limits": {"cpu": "1", "memory": "1073741824"}, "requests": {"cpu": "0.5"}}}], "volumes": [{"name": "v", "emptyDir": {"sizeLimit": "1073741824"}}]}}),
+        );
+        // A CRD's `default: "1.10"` or `max: "1.1"` is a string, not an amount.
+        let cr = json!({"spec": {"default": {"version": "1.10"}, "max": {"v": "1.1"}, "limits": {"cpu": "1000m"}}});
+        check_with(None, "rules: []", cr.clone(), cr);
+    }
+
+    #[test]
+    fn only_what_the_api_defines_as_absent_is_pruned() {
+        check_with(
+            Some(&pod_schema()),
+            "rules: []",
+            json!({"metadata": {"labels": {}, "annotations": null, "finalizers": []}, "spec": {"nodeSelector": {}, "tolerations": [], "securityContext": {}, "containers": [{"name": "a", "args": [], "resources": {"limits": {}}}]}}),
+            json!({"metadata": {}, "spec": {"securityContext": {}, "containers": [{"name": "a", "resources": {}}]}}),
+        );
+        // A selector is a struct: empty selects everything, so it stays.
+        let np = json!({"spec": {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}], "egress": []}});
+        check_with(None, "rules: []", np.clone(), np);
+    }
+
+    #[test]
+    fn maps_emptied_by_a_drop_rule_go_with_what_was_dropped() {
+        // The side whose only annotation was dropped equals the side that never had one.
+        check_with(
+            None,
+            "rules: [{name: a, why: b, drop: [/metadata/annotations/x, /spec/selector/matchLabels/uid]}]",
+            json!({"metadata": {"name": "p", "annotations": {"x": "1"}}, "spec": {"selector": {"matchLabels": {"uid": "u"}}}}),
+            json!({"metadata": {"name": "p"}}),
+        );
+        // A selector that was already empty is not the rule's doing: it stays.
+        check_with(
+            None,
+            "rules: [{name: a, why: b, drop: [/spec/selector/matchLabels/uid]}]",
+            json!({"spec": {"selector": {}}}),
+            json!({"spec": {"selector": {}}}),
         );
     }
 
@@ -421,8 +573,8 @@ mod tests {
         check(
             "NetworkPolicy",
             "rules: []",
-            json!({"spec": {"ingress": [{}], "egress": [], "podSelector": {}}}),
-            Normalized::Content(json!({"spec": {"ingress": [{}]}})),
+            json!({"spec": {"ingress": [{}], "egress": null, "podSelector": {}}}),
+            Normalized::Content(json!({"spec": {"ingress": [{}], "podSelector": {}}})),
         );
     }
 

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::diff::{Change, Comparison, FieldDiff, ObjectDiff, Segment};
+use crate::diff::{Change, Comparison, FieldDiff, ObjectDiff};
 use crate::dump::SourceInfo;
 use crate::rules::pattern::escape_segment;
 use crate::secrets::KeyInfo;
@@ -272,14 +272,7 @@ fn source(info: &SourceInfo) -> Source<'_> {
 }
 
 pub fn waiver_path(f: &FieldDiff) -> String {
-    f.change
-        .path
-        .iter()
-        .map(|s| match s {
-            Segment::Key(k) | Segment::Named(k) => format!("/{}", escape_segment(k)),
-            Segment::Index(i) => format!("/{i}"),
-        })
-        .collect()
+    f.change.key_path().iter().map(|k| format!("/{}", escape_segment(k))).collect()
 }
 
 fn object<'a>(c: &'a Comparison, d: &'a ObjectDiff) -> Object<'a> {

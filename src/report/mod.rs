@@ -155,6 +155,14 @@ pub(crate) fn show_value(v: Option<&Value>) -> String {
 pub(crate) fn field_change_text(f: &crate::diff::FieldDiff) -> String {
     if f.hidden {
         "changed (value hidden)".to_string()
+    } else if f.change.is_order() {
+        // A keyed list's order: the item keys in order, `[migrate, verify] → [verify, migrate]`.
+        let keys = |v: Option<&Value>| {
+            let items =
+                v.and_then(Value::as_array).map(|a| a.iter().map(|k| k.as_str().unwrap_or("?")).collect::<Vec<_>>());
+            format!("[{}]", items.unwrap_or_default().join(", "))
+        };
+        format!("{} → {}", keys(f.change.old.as_ref()), keys(f.change.new.as_ref()))
     } else {
         format!("{} → {}", show_value(f.change.old.as_ref()), show_value(f.change.new.as_ref()))
     }

@@ -15,6 +15,9 @@ pub struct Profile {
 /// In application order: general server-side noise first, then migration-tool marks.
 pub const PROFILES: &[Profile] = &[
     Profile { name: "core", default: true, text: include_str!("../../ignore-rules/core.yaml") },
+    // On by default: the lists whose order the API gives no meaning (every other list keeps its
+    // order, see `normalize`).
+    Profile { name: "list-order", default: true, text: include_str!("../../ignore-rules/list-order.yaml") },
     Profile { name: "velero", default: true, text: include_str!("../../ignore-rules/velero.yaml") },
     Profile { name: "argocd", default: true, text: include_str!("../../ignore-rules/argocd.yaml") },
     Profile { name: "helm", default: true, text: include_str!("../../ignore-rules/helm.yaml") },

@@ -149,7 +149,7 @@ impl From<&Match> for RawMatch {
     }
 }
 
-/// One rule as written. Exactly one of `skip`, `drop`, `presence` must be given; the check runs
+/// One rule as written. Exactly one of `skip`, `drop`, `presence`, `unordered` must be given; the check runs
 /// inside deserialization so its error carries the rule's position.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, try_from = "RawRuleFields")]
@@ -176,6 +176,9 @@ struct RawRuleFields {
     presence: Option<bool>,
     #[serde(default)]
     digest: Option<Vec<PointerPattern>>,
+    /// Lists whose order carries no meaning (JSON pointers to the lists, `*` = any key or index).
+    #[serde(default)]
+    unordered: Option<Vec<PointerPattern>>,
     /// The Kubernetes minor versions between which this difference was measured: the rule is in
     /// force only when the two sides run different minor versions, both listed.
     #[serde(default, rename = "kubernetesVersions")]
@@ -219,6 +222,12 @@ impl TryFrom<RawRuleFields> for RawRule {
             }
             actions.push(Action::Digest(paths));
         }
+        if let Some(paths) = r.unordered {
+            if paths.is_empty() {
+                return Err(format!("rule {:?}: `unordered` lists no JSON pointer", r.name));
+            }
+            actions.push(Action::Unordered(paths));
+        }
         match actions.len() {
             1 => Ok(RawRule {
                 name: r.name,
@@ -228,11 +237,11 @@ impl TryFrom<RawRuleFields> for RawRule {
                 kubernetes_versions: r.kubernetes_versions,
             }),
             0 => Err(format!(
-                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `digest: [POINTER...]`",
+                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `digest: [POINTER...]`, `unordered: [POINTER...]`",
                 r.name
             )),
             _ => Err(format!(
-                "rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `digest`",
+                "rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `digest`, `unordered`",
                 r.name
             )),
         }
@@ -331,17 +340,20 @@ pub(crate) struct RuleView {
     #[serde(skip_serializing_if = "Option::is_none")]
     digest: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    unordered: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     kubernetes_versions: Option<Vec<MinorVersion>>,
 }
 
 impl From<&Rule> for RuleView {
     fn from(r: &Rule) -> Self {
         let pointers = |p: &[PointerPattern]| Some(p.iter().map(|p| p.as_str().to_string()).collect());
-        let (skip, drop, presence, digest) = match &r.action {
-            Action::Skip => (Some(true), None, None, None),
-            Action::Presence => (None, None, Some(true), None),
-            Action::Drop(p) => (None, pointers(p), None, None),
-            Action::Digest(p) => (None, None, None, pointers(p)),
+        let (skip, drop, presence, digest, unordered) = match &r.action {
+            Action::Skip => (Some(true), None, None, None, None),
+            Action::Presence => (None, None, Some(true), None, None),
+            Action::Drop(p) => (None, pointers(p), None, None, None),
+            Action::Digest(p) => (None, None, None, pointers(p), None),
+            Action::Unordered(p) => (None, None, None, None, pointers(p)),
         };
         RuleView {
             name: r.name.clone(),
@@ -351,6 +363,7 @@ impl From<&Rule> for RuleView {
             drop,
             presence,
             digest,
+            unordered,
             kubernetes_versions: r.kubernetes_versions.clone(),
         }
     }
@@ -461,7 +474,7 @@ waivers:
     fn errors_name_file_line_and_column() {
         check_error(
             "rules:\n  - name: a\n    why: b\n    match: {kind: X}\n    dorp: [/a]\n",
-            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `digest`, `kubernetesVersions`",
+            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `digest`, `unordered`, `kubernetesVersions`",
         );
         check_error(
             "rules:\n  - name: a\n    why: b\n    drop: [metadata/uid]\n",
@@ -491,6 +504,23 @@ waivers:
         let err = parse("rules:\n  - name: a\n    why: b\n    digest: []\n").unwrap_err().to_string();
         assert!(err.starts_with("rules.yaml:2:3:") && err.contains("`digest` lists no JSON pointer"), "{err}");
         let err = parse("rules:\n  - name: a\n    why: b\n    digest: [/a]\n    drop: [/b]\n").unwrap_err().to_string();
+        assert!(err.contains("more than one action"), "{err}");
+    }
+
+    #[test]
+    fn unordered_rules_name_lists_by_pointer() {
+        let f = parse("rules:\n  - name: a\n    why: b\n    unordered: [/spec/volumes, /rules/*/verbs]\n").unwrap();
+        assert!(matches!(&f.rules[0].action, Action::Unordered(p) if p.len() == 2));
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    unordered: [spec/volumes]\n",
+            "rules.yaml:4:16: rules[0].unordered: invalid JSON pointer \"spec/volumes\": it must start with '/'",
+        );
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    unordered: []\n",
+            "rules.yaml:2:3: rules: rule \"a\": `unordered` lists no JSON pointer",
+        );
+        let err =
+            parse("rules:\n  - name: a\n    why: b\n    unordered: [/x]\n    drop: [/y]\n").unwrap_err().to_string();
         assert!(err.contains("more than one action"), "{err}");
     }
 

@@ -112,6 +112,9 @@ pub enum Action {
     /// anything prints or writes it (reports, logs, archives): for credentials kept in kinds
     /// other than Secret. Equal values still compare equal under one key.
     Digest(Vec<PointerPattern>),
+    /// The designated lists' order carries no meaning: they are compared as sorted (by their
+    /// declared keys, else by item). Lists not named by such a rule keep their order.
+    Unordered(Vec<PointerPattern>),
 }
 
 /// Where a rule or waiver came from, for messages and for `kparity rules`.

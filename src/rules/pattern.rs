@@ -74,7 +74,8 @@ pub enum Segment {
 }
 
 impl Segment {
-    fn matches_key(&self, key: &str) -> bool {
+    /// True when this segment designates the map key or array index (as text) `key`.
+    pub fn matches_key(&self, key: &str) -> bool {
         match self {
             Segment::Exact(s) => s == key,
             Segment::Any => true,

@@ -3,6 +3,12 @@
 //! ```text
 //! {"kparity.snapshot": HEADER}            format version, tool, context, server, version, time,
 //!                                         served API resources, filters, secret-key fingerprint
+//! {"kparity.semantics": SCHEMAS}          optional, right after the header: the field semantics
+//!                                         of the types read (list types and keys, maps,
+//!                                         quantities), from the server's OpenAPI v3, so an
+//!                                         archive diffs offline exactly as live. Absent in
+//!                                         archives of older kparity: their types compare
+//!                                         conservatively (order kept, index matching)
 //! {"kparity.type": TYPE}                  a resource type, types in sorted order, each once;
 //! OBJECT                                  its objects follow, one per line, sorted by (namespace,
 //! ...                                     name), each key once: the object as read (managedFields
@@ -42,6 +48,8 @@ pub const SIGNATURE_NAMESPACE: &str = "kparity-archive";
 
 pub const HEADER_KEY: &str = "kparity.snapshot";
 pub const TYPE_KEY: &str = "kparity.type";
+/// The line after the header recording `schema::SchemaRecord` (optional).
+pub const SEMANTICS_KEY: &str = "kparity.semantics";
 pub const TRAILER_KEY: &str = "kparity.trailer";
 pub const SEAL_KEY: &str = "kparity.seal";
 pub const MANIFEST_KEY: &str = "kparity.manifest";

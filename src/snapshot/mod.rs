@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::dump::{Collector, CoverageStatus, Dump, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
 use crate::rules::RuleSet;
+use crate::schema::Semantics;
 use crate::secrets::{KeyInfo, SecretKey};
 use crate::source::{FilterMisses, ReadOptions};
 
@@ -90,11 +91,7 @@ impl SnapshotError {
 }
 
 /// Reads, verifies and normalizes an archive into a `Dump`, applying today's rules and the
-/// diff's filters. The archive's recorded incompleteness carries into the dump, and so does what
-/// the capture did not include: a resource the archive says was served but holds no record of
-/// (taken with narrower filters, or by a kparity that did not read it) is incomplete, never empty.
-/// With a key in `archive`, an archive not sealed under that key is refused. `key` digests what
-/// users' `digest` rules designate and the archive holds in clear.
+/// diff's filters, without schemas (see `read_dump_with`).
 pub fn read_dump(
     path: &Path,
     read_opts: &ReadOptions,
@@ -102,7 +99,25 @@ pub fn read_dump(
     key: &SecretKey,
     archive: &read::ReadOptions<'_>,
 ) -> anyhow::Result<Dump> {
-    let collector = Collector::new(rules);
+    read_dump_with(path, read_opts, rules, key, archive, &Semantics::default())
+}
+
+/// Reads, verifies and normalizes an archive into a `Dump` under today's rules, the diff's
+/// filters and the field semantics agreed for the comparison. The archive's recorded
+/// incompleteness carries into the dump, and so does what the capture did not include: a
+/// resource the archive says was served but holds no record of (taken with narrower filters, or
+/// by a kparity that did not read it) is incomplete, never empty. With a key in `archive`, an
+/// archive not sealed under that key is refused. `key` digests what users' `digest` rules
+/// designate and the archive holds in clear.
+pub fn read_dump_with(
+    path: &Path,
+    read_opts: &ReadOptions,
+    rules: &RuleSet,
+    key: &SecretKey,
+    archive: &read::ReadOptions<'_>,
+    semantics: &Semantics,
+) -> anyhow::Result<Dump> {
+    let collector = Collector::with_semantics(rules, semantics);
     let mut type_skips = BTreeSet::new();
     let mut excluded_types: BTreeSet<(GroupKind, String)> = BTreeSet::new();
     let filters = &read_opts.filters;

@@ -18,6 +18,7 @@ use super::SnapshotError;
 use super::format::*;
 use crate::dump::key_of;
 use crate::model::{ApiType, ObjectKey};
+use crate::schema::SchemaRecord;
 use crate::secrets::SecretKey;
 
 /// What a reader receives, in file order.
@@ -74,6 +75,8 @@ pub struct Verified {
     pub authentication: Authentication,
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
+    /// The field semantics recorded after the header (`None`: an archive of an older kparity).
+    pub semantics: Option<SchemaRecord>,
 }
 
 impl Verified {
@@ -141,6 +144,7 @@ pub fn read_with(
     let mut objects_seen = 0u64;
     let mut manifest_seen = 0u64;
     let mut seal: Option<Seal> = None;
+    let mut semantics: Option<SchemaRecord> = None;
     let mut uncompressed_bytes = 0u64;
     let mut line = Vec::with_capacity(4096);
     let mut n = 0usize;
@@ -211,6 +215,17 @@ pub fn read_with(
             return Err(SnapshotError::Malformed { line: n, detail: "data after the trailer".into() });
         }
         match marker.as_deref() {
+            Some(SEMANTICS_KEY) if n == 2 => {
+                let r: SchemaRecord = serde_json::from_value(value[SEMANTICS_KEY].clone())
+                    .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("semantics record: {e}") })?;
+                semantics = Some(r);
+            }
+            Some(SEMANTICS_KEY) => {
+                return Err(SnapshotError::Malformed {
+                    line: n,
+                    detail: "a semantics record not right after the header".into(),
+                });
+            }
             Some(TYPE_KEY) => {
                 if phase != Phase::Objects {
                     return Err(SnapshotError::Malformed {
@@ -370,7 +385,7 @@ pub fn read_with(
         }
         (None, _) => Authentication::None,
     };
-    Ok(Verified { header, trailer, sha256, authentication, compressed_bytes, uncompressed_bytes })
+    Ok(Verified { header, trailer, sha256, authentication, compressed_bytes, uncompressed_bytes, semantics })
 }
 
 /// Folds one (key hash, hex digest) pair into a running hash.
@@ -398,7 +413,7 @@ fn locate_manifest_mismatch(path: &Path, trailer: &Trailer, limits: ReadLimits) 
         let Ok(value) = serde_json::from_slice::<Value>(&line) else { return generic() };
         let marker = value.as_object().filter(|m| m.len() == 1).and_then(|m| m.keys().next().cloned());
         match marker.as_deref() {
-            Some(HEADER_KEY) => continue,
+            Some(HEADER_KEY | SEMANTICS_KEY) => continue,
             Some(TYPE_KEY) => {
                 let Ok(t) = serde_json::from_value::<TypeRecord>(value[TYPE_KEY].clone()) else { return generic() };
                 current = Some(ApiType::from(&t));
@@ -496,6 +511,19 @@ fn check_key(h: &Header, key: &SecretKey) -> Result<hmac::Hmac<Sha256>, Snapshot
         Some(found) if *found != expected => Err(SnapshotError::WrongKey { archive: found.clone(), given: expected }),
         Some(_) => Ok(mac),
     }
+}
+
+/// The semantics record of an archive, read ahead of the verified read so both sides of a diff
+/// can agree on one set of semantics before either is normalized. Unverified by itself: the
+/// verified read that follows refuses the archive (and everything built from it) if any byte of
+/// it was changed, with the same message every reader gives; so anything unreadable here is
+/// simply `None`, left for that read to report. Lines are bounded by `limits` like every read.
+pub fn read_semantics(path: &Path, limits: ReadLimits) -> Option<SchemaRecord> {
+    let mut lines = LineReader::open(path, limits)?;
+    let header: Value = serde_json::from_slice(&lines.next_line()?).ok()?;
+    parse_header(&header).ok()?;
+    let second: Value = serde_json::from_slice(&lines.next_line()?).ok()?;
+    second.get(SEMANTICS_KEY).and_then(|r| serde_json::from_value(r.clone()).ok())
 }
 
 fn parse_header(value: &Value) -> Result<Header, SnapshotError> {

@@ -46,6 +46,8 @@ pub struct SnapshotWriter {
     keyed: bool,
     /// Replace an existing file at the output path (`--force`); otherwise refuse it.
     replace: bool,
+    /// The field semantics of the types read, written right after the header.
+    semantics: Mutex<Option<crate::schema::SchemaRecord>>,
 }
 
 /// Creates `path` exclusively with mode 0600: fails if anything (a file, a symlink) is there.
@@ -85,12 +87,18 @@ impl SnapshotWriter {
             error: Mutex::new(None),
             keyed,
             replace,
+            semantics: Mutex::new(None),
         })
     }
 
     fn record_error(&self, e: std::io::Error) {
         let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
         slot.get_or_insert(e);
+    }
+
+    /// Records the field semantics of the types read (the `kparity.semantics` line).
+    pub fn set_semantics(&self, record: crate::schema::SchemaRecord) {
+        *self.semantics.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
     }
 
     /// Writes the archive to `output` (via a temporary file that reaches the final name only
@@ -129,6 +137,9 @@ impl SnapshotWriter {
             out.write_all(&bytes).map_err(io)
         };
         line(&mut out, &serde_json::json!({ HEADER_KEY: header }))?;
+        if let Some(record) = self.semantics.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            line(&mut out, &serde_json::json!({ SEMANTICS_KEY: record }))?;
+        }
         let mut manifest = Vec::new();
         for status in &mut statuses {
             let ty = ApiType::from(&status.ty);

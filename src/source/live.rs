@@ -20,6 +20,7 @@ use crate::dump::{CoverageStatus, Sink, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, TypeRef};
 use crate::progress::SideProgress;
 use crate::rules::RuleSet;
+use crate::schema::SchemaRecord;
 use crate::secrets::{KeyInfo, SecretKey};
 
 /// What reading a live cluster produced besides the objects (which went to the sink).
@@ -67,6 +68,17 @@ impl Prepared {
     /// The server's `gitVersion`, when `/version` answered one.
     pub fn kubernetes_version(&self) -> Option<&str> {
         self.version.as_deref()
+    }
+
+    /// Reads the field semantics (OpenAPI v3) of the types of `plan` this side will list (after
+    /// filters and type-level skips). Never fails: what cannot be read is recorded unavailable.
+    pub async fn read_schemas(&self, plan: &[ApiType], opts: &ReadOptions, rules: &RuleSet) -> SchemaRecord {
+        let types: Vec<ApiType> = plan
+            .iter()
+            .filter(|t| opts.filters.excludes_type(t).is_none() && rules.skipped_type(t).is_none())
+            .cloned()
+            .collect();
+        super::schema::fetch(&self.api, &types, Instant::now() + opts.timeout, opts.concurrency).await.0
     }
 }
 

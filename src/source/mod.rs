@@ -8,6 +8,7 @@ pub mod kubeconfig;
 pub mod list;
 pub mod live;
 pub mod plan;
+pub mod schema;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

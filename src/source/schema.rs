@@ -1,0 +1,150 @@
+//! Reads the field semantics of the types about to be listed from the server's OpenAPI v3
+//! documents: the `/openapi/v3` index, then one document per group-version actually read (CRD
+//! group-versions included: the server publishes each CRD's structural schema there, with its
+//! `x-kubernetes-*` markers). Fail-closed: a document that cannot be read or parsed is recorded
+//! as unavailable, its kinds are compared conservatively and the report says so.
+
+use std::collections::{BTreeMap, HashSet};
+
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::http::{ApiClient, Failure};
+use crate::model::ApiType;
+use crate::schema::{SchemaRecord, Unavailable, kinds_of_document};
+
+/// What reading the schemas cost, for `RUST_LOG=info` and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchStats {
+    pub documents: usize,
+    pub bytes: u64,
+    pub millis: u128,
+}
+
+fn describe(f: &Failure) -> String {
+    match f {
+        Failure::Gone => "410 gone".into(),
+        Failure::Auth(m) => m.clone(),
+        Failure::Incomplete(r) => r.to_string(),
+    }
+}
+
+/// The index key of a group-version: `api/v1`, `apis/apps/v1`.
+fn index_key(group: &str, version: &str) -> String {
+    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+}
+
+/// Reads the schemas of `types` (grouped by group-version) under `deadline`, at most
+/// `concurrency` documents at a time.
+pub async fn fetch(
+    api: &ApiClient,
+    types: &[ApiType],
+    deadline: Instant,
+    concurrency: usize,
+) -> (SchemaRecord, FetchStats) {
+    let started = std::time::Instant::now();
+    let mut wanted: BTreeMap<(String, String), HashSet<String>> = BTreeMap::new();
+    for t in types {
+        wanted.entry((t.group.clone(), t.version.clone())).or_default().insert(t.kind.clone());
+    }
+    let mut record = SchemaRecord::default();
+    let mut stats = FetchStats::default();
+    if wanted.is_empty() {
+        return (record, stats);
+    }
+    let unavailable_all = |record: &mut SchemaRecord, message: String| {
+        for (group, version) in wanted.keys() {
+            record.unavailable.push(Unavailable {
+                group: group.clone(),
+                version: version.clone(),
+                message: message.clone(),
+            });
+        }
+    };
+    let index: Value = match api.get("/openapi/v3", "application/json", deadline).await {
+        Ok(body) => {
+            stats.bytes += body.len() as u64;
+            stats.documents += 1;
+            match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                Err(e) => {
+                    unavailable_all(&mut record, format!("/openapi/v3 is not JSON: {e}"));
+                    return (record, stats);
+                }
+            }
+        }
+        Err(f) => {
+            unavailable_all(&mut record, format!("/openapi/v3: {}", describe(&f)));
+            return (record, stats);
+        }
+    };
+    let results: Vec<_> = futures::stream::iter(wanted.iter())
+        .map(|((group, version), kinds)| {
+            let url = index
+                .get("paths")
+                .and_then(|p| p.get(index_key(group, version)))
+                .and_then(|e| e.get("serverRelativeURL"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            async move {
+                let Some(url) = url else {
+                    return (group, version, kinds, Err("not published in /openapi/v3".to_string()));
+                };
+                let body = api.get(&url, "application/json", deadline).await.map_err(|f| describe(&f));
+                (group, version, kinds, body.map(|b| b.to_vec()))
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (group, version, kinds, body) in results {
+        let unavailable = |message: String| Unavailable { group: group.clone(), version: version.clone(), message };
+        let body = match body {
+            Ok(b) => b,
+            Err(m) => {
+                record.unavailable.push(unavailable(m));
+                continue;
+            }
+        };
+        stats.documents += 1;
+        stats.bytes += body.len() as u64;
+        let doc: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                record.unavailable.push(unavailable(format!("its OpenAPI v3 document is not JSON: {e}")));
+                continue;
+            }
+        };
+        let found = kinds_of_document(&doc, group, version, kinds);
+        let mut missing: Vec<&String> = kinds.iter().filter(|k| !found.iter().any(|f| &f.kind == *k)).collect();
+        missing.sort();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            record.unavailable.push(unavailable(format!("no schema for {}", names.join(", "))));
+        }
+        record.kinds.extend(found);
+    }
+    record.kinds.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
+    record.unavailable.sort();
+    stats.millis = started.elapsed().as_millis();
+    tracing::info!(
+        documents = stats.documents,
+        bytes = stats.bytes,
+        millis = stats.millis as u64,
+        kinds = record.kinds.len(),
+        "read the OpenAPI v3 schemas"
+    );
+    (record, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_versions_are_found_under_their_index_keys() {
+        assert_eq!(index_key("", "v1"), "api/v1");
+        assert_eq!(index_key("apps", "v1"), "apis/apps/v1");
+    }
+}
