@@ -269,8 +269,8 @@ fn namespaced_rules_hide_only_what_they_say() {
         // A token Secret the team created is compared for existence.
         "Secret rs-e2e/ci-token missing",
         // Explicit nodePorts and clusterIPs are intent, allocated ones are not.
-        "Service rs-e2e/ingress spec.ports[name=http].nodePort",
-        "Service rs-e2e/ingress-ssa spec.ports[name=http].nodePort",
+        "Service rs-e2e/ingress spec.ports[port=80,protocol=TCP].nodePort",
+        "Service rs-e2e/ingress-ssa spec.ports[port=80,protocol=TCP].nodePort",
         "Service rs-e2e/fixed-ip spec.clusterIP",
         // A ServiceAccount that enforces mountable secrets: `secrets` is its policy.
         "ServiceAccount rs-e2e/locked secrets[name=db-creds]",
