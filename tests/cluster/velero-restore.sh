@@ -93,7 +93,7 @@ status=$(kc --context "$to" -n "$VELERO_NS" get restores.velero.io "$restore" -o
 echo "velero restore $restore on $to: Completed, ${status/, warnings/, 0 warnings}" >&2
 warnings=$(kc --context "$to" -n "$VELERO_NS" get restores.velero.io "$restore" -o jsonpath='{.status.warnings}')
 if [ -n "$warnings" ] && [ "$warnings" != 0 ]; then
-  vkc "$to" restore describe "$restore" 2>&1 | sed -n '/^Warnings:/,/^Errors:/p' >&2 || true
+  vkc "$to" restore describe "$restore" 2>&1 | sed -n '/^Warnings:/,/^Backup:/p' | sed '$d' >&2 || true
 fi
 
 if ! $keep; then
