@@ -303,6 +303,7 @@ fn a_real_velero_restore_is_equivalent_and_every_later_drift_is_found() {
     let _cleanup = Cleanup;
     for ctx in ["blue", "green"] {
         load_fixtures(ctx);
+        install_widget_crd(ctx);
         set_ingress_webhook_policy(ctx, "Ignore");
         // The CRD of an earlier run may still be terminating.
         let _ = kubectl_raw(ctx, &["delete", "crd", CRD_NAME, "--ignore-not-found"]);

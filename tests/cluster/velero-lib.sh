@@ -177,11 +177,25 @@ bsl_phase() { # CONTEXT
   kc --context "$1" -n "$VELERO_NS" get backupstoragelocations.velero.io default -o jsonpath='{.status.phase}' 2>/dev/null || true
 }
 
-# velero_up CONTEXT...: the object store, and Velero installed and running on each context.
+# stop_velero CONTEXT: stops that cluster's Velero server (and so its plugins), if it runs.
+stop_velero() {
+  local name="velero-$1" pid i
+  alive "$name" "$VELERO" || { rm -f "$PIDS/$name.pid"; return 0; }
+  pid=$(cat "$PIDS/$name.pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$PIDS/$name.pid"
+}
+
+# velero_up CONTEXT...: the object store, and Velero installed and freshly started on each
+# context. Fresh, because Velero discovers the cluster's APIs at start-up and then only every 5
+# minutes (pkg/cmd/server/server.go, not configurable): a server started before a CRD was created
+# silently leaves that CRD's custom resources out of a backup.
 velero_up() {
   require_velero_binaries
   start_s3
   local c
   for c in "$@"; do install_velero "$c"; done
-  for c in "$@"; do start_velero "$c"; done
+  for c in "$@"; do stop_velero "$c"; start_velero "$c"; done
 }

@@ -55,8 +55,10 @@ cleanup() {
     sleep 0.5
   done
   kc --context "$to" -n "$VELERO_NS" delete backups.velero.io "$backup" --ignore-not-found >/dev/null
+  # What the CLI and the deletion left: its download requests (for describe/logs) and the
+  # processed deletion requests.
   for c in "$from" "$to"; do
-    kc --context "$c" -n "$VELERO_NS" delete deletebackuprequests.velero.io --all >/dev/null
+    kc --context "$c" -n "$VELERO_NS" delete deletebackuprequests.velero.io,downloadrequests.velero.io --all >/dev/null
   done
 }
 
