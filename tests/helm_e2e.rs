@@ -132,7 +132,13 @@ fn the_same_chart_and_values_installed_at_different_times_are_equivalent_and_a_v
     .map(|s| s.to_string())
     .collect();
     let got = changes(&run.json());
-    assert_eq!(got, expected, "\nunexpected: {:#?}\nnot found: {:#?}", got.difference(&expected), expected.difference(&got));
+    assert_eq!(
+        got,
+        expected,
+        "\nunexpected: {:#?}\nnot found: {:#?}",
+        got.difference(&expected),
+        expected.difference(&got)
+    );
     // The release's parts are compared as digests, never in clear.
     let report = run.json();
     let secret = report["objects"]

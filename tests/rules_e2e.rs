@@ -448,7 +448,11 @@ fn rules_command_prints_valid_rules_users_can_start_from() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("server-assigned-metadata"));
     let opt_in = run_kparity(&["rules", "--profile", "argocd-label-tracking", "--no-profile", "velero"]);
-    assert!(opt_in.stdout.contains("# Profiles: core, argocd, helm, upgrade, argocd-label-tracking"), "{}", opt_in.stdout);
+    assert!(
+        opt_in.stdout.contains("# Profiles: core, argocd, helm, upgrade, argocd-label-tracking"),
+        "{}",
+        opt_in.stdout
+    );
     let unknown = run_kparity(&["rules", "--profile", "nope"]);
     assert_eq!(unknown.code, 2);
     assert!(unknown.stderr.contains("unknown profile \"nope\""), "{}", unknown.stderr);
