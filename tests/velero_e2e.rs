@@ -315,8 +315,16 @@ fn a_real_velero_restore_is_equivalent_and_every_later_drift_is_found() {
         kubectl_raw("blue", &["get", CRD_NAME, "-A"]).status.success()
     });
 
-    // The restore leaves objects that already exist alone: green must not hold an earlier run's.
+    // The restore leaves objects that already exist alone: green must not hold an earlier run's,
+    // not even objects left in etcd by a namespace whose finalization was forced (the namespace
+    // controller cannot finish while the metrics-server fixture's APIService is unavailable).
     for ns in [APP, DATA] {
+        delete_namespace("green", ns);
+        kubectl("green", &["create", "namespace", ns]);
+        let kinds = "deployments,statefulsets,cronjobs,jobs,services,ingresses,networkpolicies,roles,rolebindings,\
+                     serviceaccounts,horizontalpodautoscalers,poddisruptionbudgets,resourcequotas,limitranges,\
+                     configmaps,secrets,persistentvolumeclaims,pods,replicasets";
+        kubectl("green", &["-n", ns, "delete", kinds, "--all", "--wait=true"]);
         delete_namespace("green", ns);
     }
     let app = TestNamespace::new(APP, &["blue"]);
