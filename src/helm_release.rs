@@ -73,11 +73,14 @@ fn decode(encoded: &str) -> Option<Vec<(&'static str, Vec<u8>)>> {
     let hooks = release.get("hooks").map(|h| {
         let mut h = h.clone();
         if let Value::Array(items) = &mut h {
-            for item in items {
+            for item in items.iter_mut() {
                 if let Value::Object(m) = item {
                     m.remove("last_run");
                 }
             }
+            // Helm stores hooks in the order its renderer met them, which varies between two
+            // installs of one chart; it runs them by weight and name, so the order means nothing.
+            items.sort_by_cached_key(canonical);
         }
         h
     });
@@ -191,6 +194,22 @@ mod tests {
         expand(&mut b);
         assert_ne!(a["data"]["release.chart"], b["data"]["release.chart"], "a real chart change still shows");
         assert_eq!(a["data"]["release.config"], b["data"]["release.config"]);
+    }
+
+    #[test]
+    fn hook_order_does_not_matter_but_a_hook_change_does() {
+        let mut r1 = release(2, "2026-01-01T10:00:00Z");
+        r1["hooks"] = json!([{"name": "a", "manifest": "kind: Pod"}, {"name": "b", "manifest": "kind: Job"}]);
+        let mut r2 = r1.clone();
+        r2["hooks"] = json!([{"name": "b", "manifest": "kind: Job"}, {"name": "a", "manifest": "kind: Pod"}]);
+        let mut r3 = r1.clone();
+        r3["hooks"] = json!([{"name": "b", "manifest": "kind: Job"}, {"name": "a", "manifest": "kind: Pod\nx: 1"}]);
+        let (mut a, mut b, mut c) = (secret(&r1), secret(&r2), secret(&r3));
+        expand(&mut a);
+        expand(&mut b);
+        expand(&mut c);
+        assert_eq!(a["data"]["release.hooks"], b["data"]["release.hooks"]);
+        assert_ne!(a["data"]["release.hooks"], c["data"]["release.hooks"]);
     }
 
     #[test]

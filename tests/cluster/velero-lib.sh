@@ -43,13 +43,21 @@ s3_credentials() {
   S3_SECRET=$(cat "$VELERO_STATE/s3-secret")
 }
 
-s3_curl() { # ARGS...: a signed request to the object store
-  curl -sS --max-time 10 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS:$S3_SECRET" "$@"
+s3_curl() { # ARGS...: a signed request without a body to the object store
+  # S3 wants the payload's SHA-256 as a header: that of the empty body.
+  curl -sS --max-time 10 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS:$S3_SECRET" \
+    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "$@"
 }
 
 start_s3() {
   s3_credentials
-  if alive versitygw "$VERSITYGW" && s3_curl -o /dev/null -f "$S3_URL/" 2>/dev/null; then return 0; fi
+  if ! alive versitygw "$VERSITYGW" || ! s3_curl -o /dev/null -f "$S3_URL/" 2>/dev/null; then
+    spawn_s3
+  fi
+  ensure_bucket
+}
+
+spawn_s3() {
   mkdir -p "$VELERO_STATE/s3" "$LOGS" "$PIDS"
   spawn versitygw env ROOT_ACCESS_KEY="$S3_ACCESS" ROOT_SECRET_KEY="$S3_SECRET" \
     "$VERSITYGW" --port "127.0.0.1:$S3_PORT" --region us-east-1 posix "$VELERO_STATE/s3"
@@ -68,6 +76,9 @@ start_s3() {
     log_tail versitygw
     return 1
   fi
+}
+
+ensure_bucket() {
   # The bucket (PUT is idempotent for its owner: 409 BucketAlreadyOwnedByYou is fine).
   local code
   code=$(s3_curl -o "$VELERO_STATE/mkbucket.out" -w '%{http_code}' -X PUT "$S3_URL/$VELERO_BUCKET")
@@ -101,6 +112,21 @@ stringData:
     aws_access_key_id=$S3_ACCESS
     aws_secret_access_key=$S3_SECRET
 ---
+# The Deployment a real install runs the server as. Here the server runs out of cluster, so it
+# has no replicas; it must exist all the same: Velero's pod-volume restore action reads the
+# server's image from it at every restore and fails the restore without it.
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: velero, namespace: $VELERO_NS, labels: {component: velero}}
+spec:
+  replicas: 0
+  selector: {matchLabels: {deploy: velero}}
+  template:
+    metadata: {labels: {deploy: velero, component: velero}}
+    spec:
+      containers:
+      - {name: velero, image: "velero/velero:$("$VELERO" version --client-only | awk '/Version:/ {print $2}')", args: [server]}
+---
 apiVersion: velero.io/v1
 kind: BackupStorageLocation
 metadata: {name: default, namespace: $VELERO_NS}
@@ -118,18 +144,7 @@ EOF
 # BackupStorageLocation is Available.
 start_velero() {
   local ctx=$1 name="velero-$1"
-  if alive "$name" "$VELERO"; then
-    [ "$(bsl_phase "$ctx")" = Available ] && return 0
-  fi
-  mkdir -p "$VELERO_STATE/$ctx/tmp" "$LOGS" "$PIDS"
-  # TMPDIR: Velero writes the BSL credentials it hands to the plugin under $TMPDIR/credentials;
-  # each server gets its own, inside this checkout.
-  spawn "$name" env TMPDIR="$VELERO_STATE/$ctx/tmp" "$VELERO" server \
-    --kubeconfig "$KUBECONFIG_OUT" --kubecontext "$ctx" --namespace "$VELERO_NS" \
-    --plugin-dir "$VELERO_PLUGIN_DIR" \
-    --metrics-address "127.0.0.1:${VELERO_METRICS_PORT[$ctx]}" \
-    --profiler-address "127.0.0.1:${VELERO_PROFILER_PORT[$ctx]}" \
-    --backup-sync-period 3s --store-validation-frequency 10s --log-level info
+  if ! alive "$name" "$VELERO"; then spawn_velero "$ctx"; fi
   local i
   for i in $(seq 1 150); do
     [ "$(bsl_phase "$ctx")" = Available ] && return 0
@@ -145,15 +160,42 @@ start_velero() {
   return 1
 }
 
+spawn_velero() {
+  local ctx=$1 name="velero-$1"
+  mkdir -p "$VELERO_STATE/$ctx/tmp" "$LOGS" "$PIDS"
+  # TMPDIR: Velero writes the BSL credentials it hands to the plugin under $TMPDIR/credentials;
+  # each server gets its own, inside this checkout.
+  spawn "$name" env TMPDIR="$VELERO_STATE/$ctx/tmp" "$VELERO" server \
+    --kubeconfig "$KUBECONFIG_OUT" --kubecontext "$ctx" --namespace "$VELERO_NS" \
+    --plugin-dir "$VELERO_PLUGIN_DIR" \
+    --metrics-address "127.0.0.1:${VELERO_METRICS_PORT[$ctx]}" \
+    --profiler-address "127.0.0.1:${VELERO_PROFILER_PORT[$ctx]}" \
+    --backup-sync-period 3s --store-validation-frequency 5s --log-level info
+}
+
 bsl_phase() { # CONTEXT
   kc --context "$1" -n "$VELERO_NS" get backupstoragelocations.velero.io default -o jsonpath='{.status.phase}' 2>/dev/null || true
 }
 
-# velero_up CONTEXT...: the object store, and Velero installed and running on each context.
+# stop_velero CONTEXT: stops that cluster's Velero server (and so its plugins), if it runs.
+stop_velero() {
+  local name="velero-$1" pid i
+  alive "$name" "$VELERO" || { rm -f "$PIDS/$name.pid"; return 0; }
+  pid=$(cat "$PIDS/$name.pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$PIDS/$name.pid"
+}
+
+# velero_up CONTEXT...: the object store, and Velero installed and freshly started on each
+# context. Fresh, because Velero discovers the cluster's APIs at start-up and then only every 5
+# minutes (pkg/cmd/server/server.go, not configurable): a server started before a CRD was created
+# silently leaves that CRD's custom resources out of a backup.
 velero_up() {
   require_velero_binaries
   start_s3
   local c
   for c in "$@"; do install_velero "$c"; done
-  for c in "$@"; do start_velero "$c"; done
+  for c in "$@"; do stop_velero "$c"; start_velero "$c"; done
 }

@@ -39,6 +39,29 @@ done
 "$here/build.sh" velero
 velero_up "$from" "$to"
 
+# cleanup: the Backup and Restore deleted again, with their data in the bucket.
+cleanup() {
+  [ -n "${backup:-}" ] || return 0
+  # Deleting the backup through Velero removes its data from the bucket (and the source's
+  # records); then the destination's synced copy and the Restore go, with the restore's data.
+  if [ -n "${restore:-}" ]; then vkc "$to" restore delete "$restore" --confirm >/dev/null 2>&1 || true; fi
+  vkc "$from" backup delete "$backup" --confirm >/dev/null 2>&1 || true
+  for i in $(seq 1 120); do
+    kc --context "$from" -n "$VELERO_NS" get backups.velero.io "$backup" >/dev/null 2>&1 || break
+    sleep 0.5
+  done
+  for i in $(seq 1 120); do
+    kc --context "$to" -n "$VELERO_NS" get restores.velero.io "$restore" >/dev/null 2>&1 || break
+    sleep 0.5
+  done
+  kc --context "$to" -n "$VELERO_NS" delete backups.velero.io "$backup" --ignore-not-found >/dev/null
+  # What the CLI and the deletion left: its download requests (for describe/logs) and the
+  # processed deletion requests.
+  for c in "$from" "$to"; do
+    kc --context "$c" -n "$VELERO_NS" delete deletebackuprequests.velero.io,downloadrequests.velero.io --all >/dev/null
+  done
+}
+
 fail() { # MESSAGE: Velero's account of the failure, then exit 1
   echo "velero-restore: $1" >&2
   [ -n "${restore:-}" ] && vkc "$to" restore describe "$restore" --details >&2 2>&1 || true
@@ -46,6 +69,7 @@ fail() { # MESSAGE: Velero's account of the failure, then exit 1
   [ -n "${backup:-}" ] && vkc "$from" backup describe "$backup" --details >&2 2>&1 || true
   log_tail "velero-$from"
   log_tail "velero-$to"
+  $keep || cleanup || true
   exit 1
 }
 
@@ -93,26 +117,7 @@ status=$(kc --context "$to" -n "$VELERO_NS" get restores.velero.io "$restore" -o
 echo "velero restore $restore on $to: Completed, ${status/, warnings/, 0 warnings}" >&2
 warnings=$(kc --context "$to" -n "$VELERO_NS" get restores.velero.io "$restore" -o jsonpath='{.status.warnings}')
 if [ -n "$warnings" ] && [ "$warnings" != 0 ]; then
-  vkc "$to" restore describe "$restore" 2>&1 | sed -n '/^Warnings:/,/^Errors:/p' >&2 || true
+  vkc "$to" restore describe "$restore" 2>&1 | sed -n '/^Warnings:/,/^Backup:/p' | sed '$d' >&2 || true
 fi
 
-if ! $keep; then
-  # Deleting the backup through Velero removes its data from the bucket (and the source's
-  # records); then the destination's synced copy and the Restore go, with the restore's data.
-  vkc "$to" restore delete "$restore" --confirm >/dev/null
-  vkc "$from" backup delete "$backup" --confirm >/dev/null
-  for i in $(seq 1 120); do
-    kc --context "$from" -n "$VELERO_NS" get backups.velero.io "$backup" >/dev/null 2>&1 || break
-    sleep 0.5
-  done
-  kc --context "$from" -n "$VELERO_NS" get backups.velero.io "$backup" >/dev/null 2>&1 \
-    && fail "backup $backup on $from not deleted within 60 s"
-  for i in $(seq 1 120); do
-    kc --context "$to" -n "$VELERO_NS" get restores.velero.io "$restore" >/dev/null 2>&1 || break
-    sleep 0.5
-  done
-  kc --context "$to" -n "$VELERO_NS" delete backups.velero.io "$backup" --ignore-not-found >/dev/null
-  for c in "$from" "$to"; do
-    kc --context "$c" -n "$VELERO_NS" delete deletebackuprequests.velero.io --all >/dev/null
-  done
-fi
+$keep || cleanup

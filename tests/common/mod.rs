@@ -231,7 +231,14 @@ pub fn delete_namespace(ctx: &str, name: &str) {
         };
         let content_gone = cond("NamespaceContentRemaining").as_deref() == Some("False")
             && cond("NamespaceFinalizersRemaining").as_deref() == Some("False");
-        if content_gone && cond("NamespaceDeletionDiscoveryFailure").as_deref() == Some("True") {
+        // The controller's conditions can say "content gone" before it has enumerated what the
+        // namespace holds; finalizing then leaves the objects behind in storage, where they show
+        // again in every list (and in a namespace re-created under the same name). So the
+        // namespace is finalized only once a list of what tests create in it comes back empty.
+        if content_gone
+            && cond("NamespaceDeletionDiscoveryFailure").as_deref() == Some("True")
+            && namespace_is_empty(ctx, name)
+        {
             let mut ns = ns.clone();
             ns["spec"]["finalizers"] = serde_json::json!([]);
             let (_dir, file) = temp_file("ns.json", &ns.to_string());
@@ -241,6 +248,24 @@ pub fn delete_namespace(ctx: &str, name: &str) {
         assert!(start.elapsed() < Duration::from_secs(120), "namespace {name} on {ctx} not deleted after 120s: {text}");
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// What tests create in namespaces, by resource: all of it must be gone before a namespace whose
+/// deletion the controller cannot finish is finalized by hand.
+const NAMESPACED_KINDS: &str = "deployments.apps,statefulsets.apps,replicasets.apps,cronjobs.batch,jobs.batch,\
+    pods,services,configmaps,secrets,serviceaccounts,persistentvolumeclaims,resourcequotas,limitranges,\
+    ingresses.networking.k8s.io,networkpolicies.networking.k8s.io,roles.rbac.authorization.k8s.io,\
+    rolebindings.rbac.authorization.k8s.io,horizontalpodautoscalers.autoscaling,\
+    poddisruptionbudgets.policy";
+
+/// True when none of `NAMESPACED_KINDS` is left in the namespace; deletes what is left otherwise.
+fn namespace_is_empty(ctx: &str, name: &str) -> bool {
+    let out = kubectl_raw(ctx, &["-n", name, "get", NAMESPACED_KINDS, "-o", "name", "--ignore-not-found"]);
+    if out.status.success() && out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return true;
+    }
+    let _ = kubectl_raw(ctx, &["-n", name, "delete", NAMESPACED_KINDS, "--all", "--wait=false"]);
+    false
 }
 
 /// Polls `check` until it holds, panicking with `what` after `limit`.
