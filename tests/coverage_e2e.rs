@@ -369,17 +369,28 @@ fn an_archive_missing_a_served_resource_is_incomplete_for_it() {
     let text = decompress(&archive);
     let mut out = Vec::new();
     let mut skipping = false;
+    // Manifest entries kept (format 2 writes them in `kparity.manifest` lines before the trailer).
+    let mut kept_entries = 0u64;
     for line in text.lines() {
         let mut v: Value = serde_json::from_str(line).expect("archive line");
         if let Some(t) = v.get("kparity.type") {
             skipping = t["resource"] == "configmaps";
+        } else if let Some(entries) = v.get_mut("kparity.manifest").and_then(Value::as_array_mut) {
+            skipping = false;
+            entries.retain(|m| m[1] != "ConfigMap");
+            kept_entries += entries.len() as u64;
+            if !entries.is_empty() {
+                out.push(serde_json::to_string(&v).unwrap());
+            }
+            continue;
         } else if v.get("kparity.trailer").is_some() {
             skipping = false;
             let tr = &mut v["kparity.trailer"];
             tr["types"].as_array_mut().unwrap().retain(|t| t["resource"] != "configmaps");
-            tr["manifest"].as_array_mut().unwrap().retain(|m| m[1] != "ConfigMap");
-            tr["object_count"] = tr["manifest"].as_array().unwrap().len().into();
-            tr["excluded"].as_array_mut().unwrap().retain(|e| e["kind"] != "ConfigMap");
+            tr["object_count"] = kept_entries.into();
+            if let Some(excluded) = tr.get_mut("excluded").and_then(Value::as_array_mut) {
+                excluded.retain(|e| e["kind"] != "ConfigMap");
+            }
             out.push(serde_json::to_string(&v).unwrap());
             continue;
         }
