@@ -427,8 +427,14 @@ fn archive_diff_reports_exactly_what_the_live_diff_reports() {
 
 #[test]
 fn archives_without_schemas_compare_conservatively_and_say_so() {
-    // The example archives predate schema records.
-    let run = run_kparity(&["diff", "snapshots/blue.kparity", "snapshots/green.kparity", "-o", "json"]);
+    // Archives of kparity 0.1.0 (format 1) predate schema records.
+    let run = run_kparity(&[
+        "diff",
+        "tests/fixtures/archives-format1/blue.kparity",
+        "tests/fixtures/archives-format1/green.kparity",
+        "-o",
+        "json",
+    ]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let warnings: Vec<String> = run.json()["warnings"]
         .as_array()
