@@ -295,13 +295,17 @@ fn example_archives_verify_and_differ_as_documented() {
         assert_eq!(run.code, 0, "{}: {}", p.display(), run.stderr);
         assert!(run.stdout.contains("intact but NOT authenticated"), "{}", run.stdout);
         assert!(run.stdout.contains("kparity archive v2"), "{}", run.stdout);
-        let keyed = run_cmd(
-            kparity()
-                .env("KPARITY_SECRET_KEY", "kparity-example-demo-key-do-not-use")
-                .args(["verify", "--require-auth", path_str(&p)]),
-        );
+        let keyed = run_cmd(kparity().env("KPARITY_SECRET_KEY", "kparity-example-demo-key-do-not-use").args([
+            "verify",
+            "--require-auth",
+            path_str(&p),
+        ]));
         assert_eq!(keyed.code, 0, "{}\n{}", keyed.stdout, keyed.stderr);
-        assert!(keyed.stdout.contains("intact and authenticated: HMAC seal verified under key v2:"), "{}", keyed.stdout);
+        assert!(
+            keyed.stdout.contains("intact and authenticated: HMAC seal verified under key v2:"),
+            "{}",
+            keyed.stdout
+        );
     }
     // The same examples as kparity 0.1.0 wrote them (format 1, tests/fixtures/archives-format1/).
     for name in ["blue", "green"] {

@@ -130,69 +130,67 @@ async fn read_and_compare(
     let progress = Progress::new(quiet);
     let (old_p, new_p) = (progress.side(&format!("old {}", args.old)), progress.side(&format!("new {}", args.new)));
     let (old_name, new_name) = (format!("old ({})", side_name(&args.old)), format!("new ({})", side_name(&args.new)));
-    let (old, new, rules, semantics) = if let (SourceSpec::Context(old_ctx), SourceSpec::Context(new_ctx)) =
-        (&old_spec, &new_spec)
-    {
-        let (old, new) = tokio::join!(
-            live::prepare(&configs, old_ctx, &read, &all_rules),
-            live::prepare(&configs, new_ctx, &read, &all_rules),
-        );
-        let (old, new) = (
-            old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-            new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-        );
-        // A filter value that matches nothing on either side is refused before anything is listed.
-        crate::source::refuse_unmatched(&read.filters, &old.filter_misses, &new.filter_misses)?;
-        // Version-scoped rules (the `upgrade` profile) are in force only between the versions
-        // they were measured on; both sides' versions are known once both are prepared.
-        let rules = all_rules.for_versions(old.kubernetes_version(), new.kubernetes_version());
-        let plan = plan::reconcile(
-            plan::Discovery { preferred: &old.preferred, served: &old.served },
-            plan::Discovery { preferred: &new.preferred, served: &new.served },
-        );
-        // Both sides are normalized and diffed under the semantics both schemas declare.
-        let (old_schemas, new_schemas) =
-            tokio::join!(old.read_schemas(&plan.old, &read, &rules), new.read_schemas(&plan.new, &read, &rules),);
-        let semantics = Semantics::merge(Some((&old_name, &old_schemas)), Some((&new_name, &new_schemas)));
-        let (old, new) = tokio::join!(
-            list_side(old, &plan.old, &read, &rules, &key, &old_p, &semantics),
-            list_side(new, &plan.new, &read, &rules, &key, &new_p, &semantics),
-        );
-        (
-            old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-            new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-            rules,
-            semantics,
-        )
-    } else {
-        // A snapshot's version is known only once it is read: version-scoped rules stay off, so
-        // such differences are reported rather than excused on a guess.
-        let rules = all_rules.for_versions(None, None);
-        let limits = args.archive.to_limits();
-        let (old, new) =
-            tokio::join!(
-            open_side(&old_spec, &configs, &read, &rules, &limits),
-            open_side(&new_spec, &configs, &read, &rules, &limits),
-        );
-        let (old, new) = (
-            old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-            new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-        );
-        let semantics = Semantics::merge(
-            old.schemas.as_ref().map(|s| (old_name.as_str(), s)),
-            new.schemas.as_ref().map(|s| (new_name.as_str(), s)),
-        );
-        let (old, new) = tokio::join!(
-            read_opened(old, &read, &rules, &key, &limits, &old_p, &semantics),
-            read_opened(new, &read, &rules, &key, &limits, &new_p, &semantics),
-        );
-        (
-            old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-            new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-            rules,
-            semantics,
-        )
-    };
+    let (old, new, rules, semantics) =
+        if let (SourceSpec::Context(old_ctx), SourceSpec::Context(new_ctx)) = (&old_spec, &new_spec) {
+            let (old, new) = tokio::join!(
+                live::prepare(&configs, old_ctx, &read, &all_rules),
+                live::prepare(&configs, new_ctx, &read, &all_rules),
+            );
+            let (old, new) = (
+                old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+                new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+            );
+            // A filter value that matches nothing on either side is refused before anything is listed.
+            crate::source::refuse_unmatched(&read.filters, &old.filter_misses, &new.filter_misses)?;
+            // Version-scoped rules (the `upgrade` profile) are in force only between the versions
+            // they were measured on; both sides' versions are known once both are prepared.
+            let rules = all_rules.for_versions(old.kubernetes_version(), new.kubernetes_version());
+            let plan = plan::reconcile(
+                plan::Discovery { preferred: &old.preferred, served: &old.served },
+                plan::Discovery { preferred: &new.preferred, served: &new.served },
+            );
+            // Both sides are normalized and diffed under the semantics both schemas declare.
+            let (old_schemas, new_schemas) =
+                tokio::join!(old.read_schemas(&plan.old, &read, &rules), new.read_schemas(&plan.new, &read, &rules),);
+            let semantics = Semantics::merge(Some((&old_name, &old_schemas)), Some((&new_name, &new_schemas)));
+            let (old, new) = tokio::join!(
+                list_side(old, &plan.old, &read, &rules, &key, &old_p, &semantics),
+                list_side(new, &plan.new, &read, &rules, &key, &new_p, &semantics),
+            );
+            (
+                old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+                new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+                rules,
+                semantics,
+            )
+        } else {
+            // A snapshot's version is known only once it is read: version-scoped rules stay off, so
+            // such differences are reported rather than excused on a guess.
+            let rules = all_rules.for_versions(None, None);
+            let limits = args.archive.to_limits();
+            let (old, new) = tokio::join!(
+                open_side(&old_spec, &configs, &read, &rules, &limits),
+                open_side(&new_spec, &configs, &read, &rules, &limits),
+            );
+            let (old, new) = (
+                old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+                new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+            );
+            let semantics = Semantics::merge(
+                old.schemas.as_ref().map(|s| (old_name.as_str(), s)),
+                new.schemas.as_ref().map(|s| (new_name.as_str(), s)),
+            );
+            let (old, new) = tokio::join!(
+                read_opened(old, &read, &rules, &key, &limits, &old_p, &semantics),
+                read_opened(new, &read, &rules, &key, &limits, &new_p, &semantics),
+            );
+            (
+                old.with_context(|| format!("failed to read OLD ({})", args.old))?,
+                new.with_context(|| format!("failed to read NEW ({})", args.new))?,
+                rules,
+                semantics,
+            )
+        };
 
     crate::source::refuse_unmatched(&read.filters, &old.filter_misses, &new.filter_misses)?;
     for path in unauthenticated {
