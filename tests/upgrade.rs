@@ -129,7 +129,6 @@ fn fresh_legacy_and_green_with_the_same_manifests_are_equivalent_under_the_upgra
         ("ClusterRole", "system:controller:persistent-volume-binder"),
         ("ClusterRole", "system:controller:pvc-protection-controller"),
         ("ClusterRole", "system:controller:resource-claim-controller"),
-        ("ClusterRole", "system:controller:statefulset-controller"),
         ("Role", "system::leader-locking-kube-controller-manager"),
         ("Role", "system::leader-locking-kube-scheduler"),
     ]
