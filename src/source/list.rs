@@ -151,21 +151,7 @@ pub fn redact(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &SecretKey) 
         digest_secret_metadata(item, key);
         digest_secret(item, key);
     }
-    let mut digests = rules.digest_rules().peekable();
-    if digests.peek().is_none() {
-        return;
-    }
-    let object = key_of(ty, item);
-    let ns = object.namespace.clone().unwrap_or_default();
-    let identity = [object.group.as_str(), object.kind.as_str(), ns.as_str(), object.name.as_str()];
-    // Every rule is matched against the object as read, before any of them digests a field
-    // another one's match depends on.
-    let matching: Vec<_> = digests.filter(|(rule, _)| rule.matcher.matches_object(&object, item)).collect();
-    for (_, paths) in matching {
-        for p in paths {
-            p.for_each_mut(item, &mut |path, v| *v = digest_field(&identity, path, v, key));
-        }
-    }
+    apply_digest_rules(ty, item, rules, key, false);
 }
 
 /// Applies users' `digest` rules to an object read from an archive: a field the archive already
@@ -173,6 +159,13 @@ pub fn redact(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &SecretKey) 
 /// live side digested under the same key; a field in clear (an archive taken without the rule)
 /// is digested now, before any report can print it.
 pub fn redact_archived(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &SecretKey) {
+    apply_digest_rules(ty, item, rules, key, true);
+}
+
+/// Digests the fields users' `digest` rules designate in `item`. Every rule is matched against
+/// the object as read, before any of them digests a field another one's match depends on.
+/// `keep_digests`: a field already holding a digest (an archive digested at capture) is kept.
+fn apply_digest_rules(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &SecretKey, keep_digests: bool) {
     let mut digests = rules.digest_rules().peekable();
     if digests.peek().is_none() {
         return;
@@ -184,7 +177,7 @@ pub fn redact_archived(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &Se
     for (_, paths) in matching {
         for p in paths {
             p.for_each_mut(item, &mut |path, v| {
-                if !crate::secrets::is_digest(v) {
+                if !(keep_digests && crate::secrets::is_digest(v)) {
                     *v = digest_field(&identity, path, v, key);
                 }
             });
