@@ -78,6 +78,7 @@ fn dump(rules: &RuleSet, n: usize, drift_every: usize) -> Dump {
         type_skips: BTreeSet::new(),
         coverage: Vec::new(),
         filter_misses: Default::default(),
+        provenance: Default::default(),
     }
 }
 

@@ -62,6 +62,10 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write a new random secret key (32 bytes, hex) to a file readable only by you
     Keygen(KeygenArgs),
+    /// Explain one object: as read on each side, each rule's effect, the normalized forms, and
+    /// its field differences with who wrote them
+    #[command(after_long_help = EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
     /// Print the effective normalization rules (built-in profiles plus --rules files), validated
     Rules(RulesArgs),
     /// Print a shell completion script, generated from this very command line definition
@@ -154,6 +158,43 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
 
+    /// Also list, for every object in scope, what each rule removed from it (narrow the scope
+    /// with --kinds, -n or -l: every object in scope is kept in memory as read)
+    #[arg(long)]
+    pub show_suppressed: bool,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
+    pub archive: ArchiveLimitArgs,
+}
+
+const EXPLAIN_EXAMPLES: &str = "Exit codes, as diff for this one object: 0 equal (or left out by a rule, which
+the output names), 1 different, 2 trouble (its kind not read, or the object absent on both sides).
+
+Examples:
+  kparity explain blue green Deployment.apps/shop/web
+  kparity explain blue.kparity green ConfigMap/shop/settings
+  kparity explain blue green ClusterRole.rbac.authorization.k8s.io/view";
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The reference: a context name, or a snapshot file (force with ctx:NAME or file:PATH)
+    #[arg(value_name = "OLD")]
+    pub old: String,
+    /// The candidate: a context name, or a snapshot file (force with ctx:NAME or file:PATH)
+    #[arg(value_name = "NEW")]
+    pub new: String,
+    /// The object: KIND[.GROUP]/NAMESPACE/NAME, or KIND[.GROUP]/NAME for a cluster-scoped one
+    #[arg(value_name = "KIND[.GROUP]/[NAMESPACE/]NAME")]
+    pub object: String,
+    /// Compare Secrets without their values (when digests cannot be compared, e.g. different keys)
+    #[arg(long)]
+    pub ignore_secret_values: bool,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -265,7 +306,7 @@ pub struct RulesArgs {
 }
 
 /// What to read, and how hard to push the API servers.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ReadArgs {
     /// Only these namespaces (repeatable, or comma-separated); cluster-scoped types are then left out
     #[arg(short, long = "namespace", value_name = "NS", value_delimiter = ',')]
@@ -334,7 +375,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RuleArgs {
     /// A rules file layered over the built-in rules: more rules, waivers (repeatable)
     #[arg(long = "rules", value_name = "FILE")]
@@ -350,7 +391,7 @@ pub struct RuleArgs {
     pub no_profiles: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct KeyArgs {
     /// File holding the secret key (at least 32 random bytes; `kparity keygen` writes one):
     /// Secret values are digested and archives sealed under keys derived from it
@@ -410,6 +451,7 @@ impl ReadArgs {
                 request_timeout: self.request_timeout,
                 max_response_bytes: self.max_response_bytes,
             },
+            keep_as_read: crate::dump::KeepAsRead::Nothing,
         })
     }
 }

@@ -64,6 +64,21 @@ pub struct Dump {
     pub coverage: Vec<TypeCoverage>,
     /// Filter values known to match nothing on this side.
     pub filter_misses: crate::source::FilterMisses,
+    /// What explains the comparison without being compared: who wrote each object, what the
+    /// rules removed, and (when asked) the objects as read.
+    pub provenance: Provenance,
+}
+
+/// What a side keeps to explain its comparison, apart from what is compared.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// Who wrote each object (`attribution`), for the objects read with a record.
+    pub attribution: BTreeMap<ObjectKey, CanonicalJson>,
+    /// How many fields each rule dropped, by rule index.
+    pub fields_dropped: Vec<usize>,
+    /// The objects as read (secret values already digested), kept only when a report explains
+    /// objects one by one (`--show-suppressed`, `kparity explain`).
+    pub as_read: BTreeMap<ObjectKey, CanonicalJson>,
 }
 
 /// What became of one discovered resource (or of a whole group-version whose discovery failed,
@@ -133,6 +148,33 @@ impl CoverageSummary {
 }
 
 impl Dump {
+    /// A side with nothing read, for tests.
+    #[cfg(test)]
+    pub fn empty() -> Dump {
+        Dump {
+            info: SourceInfo {
+                kind: SourceKind::Context,
+                name: "c".into(),
+                server: "s".into(),
+                kubernetes_version: None,
+                time: String::new(),
+                secret_key: crate::secrets::KeyInfo::Keyed { fingerprint: "run:x".into() },
+                origin_context: None,
+            },
+            objects: BTreeMap::new(),
+            incomplete: Vec::new(),
+            excluded: Vec::new(),
+            served: Vec::new(),
+            preferred: Vec::new(),
+            listed: Vec::new(),
+            rule_hits: Vec::new(),
+            type_skips: BTreeSet::new(),
+            coverage: Vec::new(),
+            filter_misses: Default::default(),
+            provenance: Provenance::default(),
+        }
+    }
+
     pub fn skipped_by_rule(&self, rule: usize) -> bool {
         self.type_skips.contains(&rule)
     }
@@ -282,22 +324,76 @@ pub struct Collector<'r> {
     rules: &'r RuleSet,
     /// The field semantics of each kind (`None`: every kind compared conservatively).
     semantics: Option<&'r Semantics>,
+    /// Which objects to keep as read too (`Provenance::as_read`); none by default.
+    keep_as_read: KeepAsRead,
     state: Mutex<CollectorState>,
+}
+
+/// Which objects a collector keeps as read, to explain them one by one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum KeepAsRead {
+    /// None: a plain diff holds only the normalized objects.
+    #[default]
+    Nothing,
+    /// Every object in scope (`--show-suppressed`: the filters bound what is read).
+    All,
+    /// One object (`kparity explain`): its kind as kubectl spells it, namespace and name.
+    One { kind: crate::source::KindFilter, namespace: Option<String>, name: String },
+}
+
+impl KeepAsRead {
+    pub fn keeps(&self, ty: &ApiType, key: &ObjectKey) -> bool {
+        match self {
+            KeepAsRead::Nothing => false,
+            KeepAsRead::All => true,
+            KeepAsRead::One { kind, namespace, name } => {
+                kind.matches(&ty.group, &ty.kind, Some(&ty.resource))
+                    && key.namespace.as_deref() == namespace.as_deref()
+                    && key.name == *name
+            }
+        }
+    }
 }
 
 #[derive(Default)]
 struct CollectorState {
-    by_type: HashMap<ApiType, Vec<(ObjectKey, Stored, Vec<usize>)>>,
+    by_type: HashMap<ApiType, Vec<Entry>>,
+}
+
+/// One object as the collector keeps it until `finish`.
+struct Entry {
+    key: ObjectKey,
+    stored: Stored,
+    hits: Vec<usize>,
+    dropped: Vec<(usize, usize)>,
+    attribution: Option<CanonicalJson>,
+    as_read: Option<CanonicalJson>,
 }
 
 impl<'r> Collector<'r> {
     pub fn new(rules: &'r RuleSet) -> Self {
-        Collector { rules, semantics: None, state: Mutex::new(CollectorState::default()) }
+        Collector {
+            rules,
+            semantics: None,
+            keep_as_read: KeepAsRead::Nothing,
+            state: Mutex::new(CollectorState::default()),
+        }
+    }
+
+    /// Keeps the objects `keep` selects as read too, to explain them one by one.
+    pub fn keeping_as_read(mut self, keep: KeepAsRead) -> Self {
+        self.keep_as_read = keep;
+        self
     }
 
     /// A collector normalizing each kind under its schema's semantics.
     pub fn with_semantics(rules: &'r RuleSet, semantics: &'r Semantics) -> Self {
-        Collector { rules, semantics: Some(semantics), state: Mutex::new(CollectorState::default()) }
+        Collector {
+            rules,
+            semantics: Some(semantics),
+            keep_as_read: KeepAsRead::Nothing,
+            state: Mutex::new(CollectorState::default()),
+        }
     }
 
     /// The objects, per-rule hit counts, and the types whose read contradicted itself: an
@@ -306,6 +402,7 @@ impl<'r> Collector<'r> {
     pub fn finish(self) -> Collected {
         let state = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut objects = BTreeMap::new();
+        let mut provenance = Provenance { fields_dropped: vec![0; self.rules.rules.len()], ..Default::default() };
         let mut hits = vec![0usize; self.rules.rules.len()];
         let mut counts = HashMap::new();
         let mut duplicates: BTreeMap<ApiType, (usize, ObjectKey)> = BTreeMap::new();
@@ -314,15 +411,24 @@ impl<'r> Collector<'r> {
         by_type.sort_by(|a, b| a.0.cmp(&b.0));
         for (ty, items) in by_type {
             counts.insert(ty.clone(), items.len());
-            for (key, n, h) in items {
+            for Entry { key, stored, hits: h, dropped, attribution, as_read } in items {
                 for i in h {
                     hits[i] += 1;
+                }
+                for (i, n) in dropped {
+                    provenance.fields_dropped[i] += n;
                 }
                 if objects.contains_key(&key) {
                     duplicates.entry(ty.clone()).or_insert((0, key.clone())).0 += 1;
                     continue;
                 }
-                objects.insert(key, n);
+                if let Some(a) = attribution {
+                    provenance.attribution.insert(key.clone(), a);
+                }
+                if let Some(r) = as_read {
+                    provenance.as_read.insert(key.clone(), r);
+                }
+                objects.insert(key, stored);
             }
         }
         let incomplete = duplicates
@@ -334,7 +440,7 @@ impl<'r> Collector<'r> {
                 )),
             })
             .collect();
-        Collected { objects, rule_hits: hits, incomplete, counts }
+        Collected { objects, rule_hits: hits, incomplete, counts, provenance }
     }
 }
 
@@ -346,6 +452,8 @@ pub struct Collected {
     pub incomplete: Vec<Incomplete>,
     /// Objects received per type.
     pub counts: HashMap<ApiType, usize>,
+    /// Attribution, fields dropped per rule, objects as read.
+    pub provenance: Provenance,
 }
 
 impl Sink for Collector<'_> {
@@ -355,10 +463,20 @@ impl Sink for Collector<'_> {
         let schema = self.semantics.and_then(|s| s.kind(&ty.group, &ty.kind));
         let normalized: Vec<_> = items
             .into_iter()
-            .map(|obj| {
+            .map(|mut obj| {
                 let key = compare_key_of(ty, &obj);
+                // Attribution is kept beside the object, never compared.
+                let attribution = crate::attribution::take(&mut obj).map(|a| crate::attribution::encode(&a));
+                let as_read = self.keep_as_read.keeps(ty, &key).then(|| CanonicalJson::from_value(&obj));
                 let out = normalize_with(&key, obj, self.rules, schema);
-                (key, Stored::from(out.normalized), out.rule_hits)
+                Entry {
+                    key,
+                    stored: Stored::from(out.normalized),
+                    hits: out.rule_hits,
+                    dropped: out.fields_dropped,
+                    attribution,
+                    as_read,
+                }
             })
             .collect();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -7,11 +7,14 @@
 //! waivers and decides the verdict; **report** renders it. Only `source` does I/O with an API
 //! server and only `report` writes to stdout.
 
+pub mod absence;
+pub mod attribution;
 pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod dump;
 pub mod exit;
+pub mod explain;
 pub mod helm_release;
 pub mod model;
 pub mod normalize;

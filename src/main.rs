@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Command::Snapshot(args) => {
                 kparity::commands::snapshot::run(args, cli.kubeconfig.as_deref(), cli.quiet).await
             }
+            Command::Explain(args) => kparity::commands::explain::run(args, cli.kubeconfig.as_deref(), cli.quiet).await,
             Command::Verify(args) => kparity::commands::verify::run(args, cli.quiet),
             Command::Keygen(args) => kparity::commands::keygen::run(args, cli.quiet),
             Command::Rules(args) => kparity::commands::rules::run(args, cli.quiet),

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use kparity::diff::{CompareOptions, compare, compare_with};
-use kparity::dump::{Collector, CoverageStatus, Dump, Sink, SourceInfo, SourceKind, TypeCoverage};
+use kparity::dump::{Collector, CoverageStatus, Dump, KeepAsRead, Sink, SourceInfo, SourceKind, TypeCoverage};
 use kparity::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
 use kparity::report::{Format, render};
 use kparity::rules::{self, RuleOptions, RuleSet};
@@ -57,8 +57,13 @@ fn semantics() -> Semantics {
 
 fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete: Vec<Incomplete>) -> Dump {
     let semantics = semantics();
-    let collector = Collector::with_semantics(rules, &semantics);
-    for (t, o) in objects {
+    let collector = Collector::with_semantics(rules, &semantics).keeping_as_read(KeepAsRead::All);
+    for (t, mut o) in objects {
+        // As `source::list` does: attribution recorded, managedFields stripped.
+        kparity::attribution::record(&mut o);
+        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("managedFields");
+        }
         collector.page(&t, vec![o]);
     }
     let collected = collector.finish();
@@ -84,7 +89,7 @@ fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete:
         });
     }
     coverage.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
-    let (objects, rule_hits) = (collected.objects, collected.rule_hits);
+    let (objects, rule_hits, provenance) = (collected.objects, collected.rule_hits, collected.provenance);
     Dump {
         info: info(name),
         objects,
@@ -100,6 +105,25 @@ fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete:
         type_skips: BTreeSet::new(),
         coverage,
         filter_misses: Default::default(),
+        provenance,
+    }
+}
+
+/// Who wrote the Deployment: an apply of everything, and on green a `kubectl scale` since.
+fn managers(scaled: bool) -> Value {
+    let apply = |replicas: bool| {
+        let mut spec = json!({"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}, "f:env": {}, "f:name": {}}}}}});
+        if replicas {
+            spec["f:replicas"] = json!({});
+        }
+        json!({"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "apps/v1",
+               "time": "2026-11-21T22:40:03Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": spec}})
+    };
+    if scaled {
+        json!([apply(false), {"manager": "kubectl", "operation": "Update", "subresource": "scale", "apiVersion": "apps/v1",
+               "time": "2026-11-22T01:12:44Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}])
+    } else {
+        json!([apply(true)])
     }
 }
 
@@ -107,7 +131,7 @@ fn deployment(replicas: u32, image: &str, env: Value) -> Value {
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "shop", "uid": "u-1", "resourceVersion": "12",
-                     "annotations": {"deployment.kubernetes.io/revision": "3"}},
+                     "annotations": {"deployment.kubernetes.io/revision": "3"}, "managedFields": managers(replicas == 3)},
         "spec": {"replicas": replicas, "template": {"spec": {"containers": [
             {"name": "web", "image": image, "env": env, "resources": {"limits": {"cpu": "1000m"}}}
         ]}}},
@@ -179,9 +203,14 @@ fn sample(with_incomplete: bool) -> String {
     let today = time::Date::from_calendar_date(2026, time::Month::November, 22).expect("date");
     let cmp = compare_with(&old, &new, &rules, CompareOptions { today, ignore_secret_values: false }, &semantics());
     let mut out = String::new();
-    for format in [Format::Table, Format::Markdown, Format::Json] {
+    for format in [Format::Table, Format::Markdown, Format::Json, Format::Html] {
         out.push_str(&format!("===== {format:?} =====\n"));
         out.push_str(&render(&cmp, format));
+    }
+    // `kparity explain` of the changed Deployment and of the Secret (values hidden).
+    for e in cmp.explained.iter().filter(|e| e.key.kind == "Deployment" || e.key.kind == "Secret") {
+        out.push_str(&format!("===== explain {} =====\n", e.key));
+        out.push_str(&kparity::report::explain::render(&cmp, e));
     }
     out
 }

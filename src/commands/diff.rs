@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use crate::cli::DiffArgs;
 use crate::diff::{CompareOptions, compare_with};
-use crate::dump::{Collector, Dump};
+use crate::dump::{Collector, Dump, KeepAsRead};
 use crate::exit::Exit;
 use crate::model::ApiType;
 use crate::progress::{Progress, SideProgress};
@@ -19,7 +19,8 @@ use crate::source::{ReadOptions, SourceSpec, kubeconfig, live, plan};
 
 pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, quiet: bool) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
-    let cmp = read_and_compare(args, kubeconfig_path, quiet).await;
+    let keep = if args.show_suppressed { KeepAsRead::All } else { KeepAsRead::Nothing };
+    let cmp = read_and_compare(args, kubeconfig_path, quiet, keep).await;
     let run = run_info(started.elapsed());
     if let Some(path) = &args.metrics_file {
         // A run that could not compare still leaves metrics (verdict "error"), so an alert on
@@ -91,14 +92,16 @@ fn run_info(duration: std::time::Duration) -> RunInfo {
     RunInfo { duration, hostname, finished_unix }
 }
 
-/// Reads both sides concurrently and compares them.
-async fn read_and_compare(
+/// Reads both sides concurrently and compares them, keeping the objects `keep` selects as read.
+pub(crate) async fn read_and_compare(
     args: &DiffArgs,
     kubeconfig_path: Option<&std::path::Path>,
     quiet: bool,
+    keep: KeepAsRead,
 ) -> anyhow::Result<crate::diff::Comparison> {
     let all_rules = rules::load(&args.rules.to_options())?;
-    let read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
+    let mut read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
+    read.keep_as_read = keep;
     let old_spec = SourceSpec::parse(&args.old);
     let new_spec = SourceSpec::parse(&args.new);
     if matches!(old_spec, SourceSpec::Snapshot(_)) || matches!(new_spec, SourceSpec::Snapshot(_)) {
@@ -273,7 +276,7 @@ async fn list_side(
     progress: &SideProgress,
     semantics: &Semantics,
 ) -> anyhow::Result<Dump> {
-    let collector = Collector::with_semantics(rules, semantics);
+    let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read.keep_as_read.clone());
     let live = live::list(prepared, plan, read, rules, key, key.run_info(), &collector, progress).await?;
     let collected = collector.finish();
     let (mut incomplete, mut coverage) = (live.incomplete, live.coverage);
@@ -296,5 +299,6 @@ async fn list_side(
         type_skips: live.type_skips,
         coverage,
         filter_misses: live.filter_misses,
+        provenance: collected.provenance,
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod diff;
+pub mod explain;
 pub mod keygen;
 pub mod man;
 pub mod rules;
@@ -45,6 +46,9 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         }
         if let Some(s) = e.downcast_ref::<crate::source::FilterError>() {
             return s.hint();
+        }
+        if let Some(s) = e.downcast_ref::<explain::ExplainError>() {
+            return Some(s.hint());
         }
         if let Some(s) = e.downcast_ref::<crate::snapshot::SnapshotError>() {
             return s.hint().map(str::to_string);

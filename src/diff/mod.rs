@@ -15,6 +15,8 @@ use crate::rules::{Origin, RuleSet, Waiver};
 use crate::schema::Semantics;
 pub use value::{FieldChange, Segment};
 
+pub use crate::attribution::WrittenBy;
+
 /// The outcome for a whole comparison, as `diff(1)` exit codes express it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -61,6 +63,8 @@ pub struct FieldDiff {
     pub waived: Option<String>,
     /// A Secret value: shown as changed, never shown.
     pub hidden: bool,
+    /// Who last wrote the field on each side (`attribution`).
+    pub written_by: WrittenBy,
 }
 
 /// One object that differs between the sides.
@@ -74,6 +78,10 @@ pub struct ObjectDiff {
     pub patch: Vec<PatchOperation>,
     /// For `Missing`/`Extra`: the reason of the waiver accepting it.
     pub waived: Option<String>,
+    /// For `Missing`/`Extra`: the object's managers on the side where it exists.
+    pub written_by: WrittenBy,
+    /// For `Missing`/`Extra`: why the difference is expected (`absence`), still reported.
+    pub explained: Option<String>,
 }
 
 impl ObjectDiff {
@@ -95,6 +103,10 @@ pub struct KindSummary {
     pub missing: usize,
     pub extra: usize,
     pub waived: usize,
+    /// Missing (extra) objects whose absence is explained (`absence`): still counted in
+    /// `missing` (`extra`).
+    pub missing_explained: usize,
+    pub extra_explained: usize,
     /// Objects of this kind left out by object-level skip rules, per side.
     pub skipped_old: usize,
     pub skipped_new: usize,
@@ -112,6 +124,22 @@ pub struct Summary {
     pub missing: usize,
     pub extra: usize,
     pub waived: usize,
+    /// Missing and extra objects whose absence is explained (still counted above).
+    pub explained: usize,
+}
+
+impl Summary {
+    /// The differences nothing explains: changed, and missing or extra without an explanation.
+    pub fn unexplained(&self) -> usize {
+        self.changed + self.missing + self.extra - self.explained.min(self.missing + self.extra)
+    }
+}
+
+impl KindSummary {
+    pub fn unexplained(&self) -> usize {
+        self.changed + self.missing + self.extra
+            - (self.missing_explained + self.extra_explained).min(self.missing + self.extra)
+    }
 }
 
 /// A group/version/resource served on one side only.
@@ -231,6 +259,23 @@ pub struct Comparison {
     /// Every discovered resource of each side: read (with its count), excluded, or incomplete.
     pub coverage_old: Vec<TypeCoverage>,
     pub coverage_new: Vec<TypeCoverage>,
+    /// Every rule in force and what it did on each side.
+    pub rules: Vec<RuleAccount>,
+    /// The objects kept as read, explained step by step (`--show-suppressed`, `kparity explain`).
+    pub explained: Vec<crate::explain::ObjectExplanation>,
+    /// Every waiver of the rules files, with whether it accepted anything.
+    pub waivers: Vec<WaiverUse>,
+}
+
+/// A waiver as reports list it: what it covers, why, until when, and whether it was used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaiverUse {
+    pub covers: String,
+    pub reason: String,
+    pub expires: Option<Date>,
+    pub origin: Origin,
+    pub expired: bool,
+    pub used: bool,
 }
 
 impl Comparison {
@@ -275,6 +320,11 @@ pub fn compare_with(
     let active: Vec<(usize, &Waiver)> =
         rules.waivers.iter().enumerate().filter(|(_, w)| !w.is_expired(opts.today)).collect();
     let mut waiver_used = vec![false; rules.waivers.len()];
+    // The attribution rule `hpa-replicas` belongs to the `core` profile: off with it.
+    let hpa_rule = rules.profiles.iter().any(|p| p == "core");
+    let velero_on = rules.profiles.iter().any(|p| p == "velero");
+    let mut hpa_accepted = (0usize, 0usize);
+    let mut rule_skipped = vec![(0usize, 0usize); rules.rules.len()];
 
     // Kinds not read completely on a side: an object "absent" there is unknown, not missing.
     let unread = |d: &Dump, key: &ObjectKey| {
@@ -300,6 +350,12 @@ pub fn compare_with(
         if excluded {
             entry.skipped_old += usize::from(a.is_some());
             entry.skipped_new += usize::from(b.is_some());
+            if let Some(Stored::Skipped(i, _)) = a {
+                rule_skipped[*i].0 += 1;
+            }
+            if let Some(Stored::Skipped(i, _)) = b {
+                rule_skipped[*i].1 += 1;
+            }
             continue;
         }
         let (in_old, in_new) = (a.is_some(), b.is_some());
@@ -340,6 +396,25 @@ pub fn compare_with(
             },
             (None, None) => None,
         };
+        let mut diff = diff;
+        if let Some(d) = diff.as_mut().filter(|d| d.change != Change::Changed) {
+            let one_side = match (a, b) {
+                (Some(s), None) => Some((s, true)),
+                (None, Some(s)) => Some((s, false)),
+                _ => None,
+            };
+            if let Some((content, missing)) = one_side
+                && let Ok(v) = content.content().to_value()
+            {
+                d.explained = crate::absence::explain(key, &v, missing, old, new, velero_on);
+            }
+        }
+        if let Some(d) = diff.as_mut() {
+            let decode = |dump: &Dump| dump.provenance.attribution.get(key).and_then(crate::attribution::decode);
+            let accepted = crate::attribution::attribute(d, decode(old).as_ref(), decode(new).as_ref(), hpa_rule);
+            hpa_accepted.0 += accepted.0;
+            hpa_accepted.1 += accepted.1;
+        }
         match diff {
             None => {
                 if in_old && in_new {
@@ -360,11 +435,16 @@ pub fn compare_with(
                         Change::Missing => {
                             entry.missing += 1;
                             summary.missing += 1;
+                            entry.missing_explained += usize::from(d.explained.is_some());
                         }
                         Change::Extra => {
                             entry.extra += 1;
                             summary.extra += 1;
+                            entry.extra_explained += usize::from(d.explained.is_some());
                         }
+                    }
+                    if d.change != Change::Changed && d.explained.is_some() {
+                        summary.explained += 1;
                     }
                 }
                 objects.push(d);
@@ -463,7 +543,88 @@ pub fn compare_with(
         profiles: rules.profiles.clone(),
         coverage_old: old.coverage.clone(),
         coverage_new: new.coverage.clone(),
+        rules: rule_accounts(old, new, rules, &rule_skipped, hpa_rule.then_some(hpa_accepted)),
+        explained: crate::explain::explain_all(old, new, rules),
+        waivers: rules
+            .waivers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| WaiverUse {
+                covers: w.describe(),
+                reason: w.reason.clone(),
+                expires: w.expires,
+                origin: w.origin.clone(),
+                expired: w.is_expired(opts.today),
+                used: waiver_used[i],
+            })
+            .collect(),
     }
+}
+
+/// What one rule did on each side (old, new), so that nothing is hidden silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleAccount {
+    pub name: String,
+    pub origin: Origin,
+    /// `skip`, `drop`, `presence`, `digest`, `unordered`, or `accept` (attribution rules).
+    pub action: &'static str,
+    /// Objects read but left out of the comparison by this rule.
+    pub skipped: (usize, usize),
+    /// Kinds not even listed because of this rule (a type-level skip): their objects were not read.
+    pub kinds_skipped: (usize, usize),
+    /// Fields removed (drop) or accepted (attribution rules) by this rule.
+    pub fields_dropped: (usize, usize),
+    /// Objects the rule took effect on, whatever its action.
+    pub objects: (usize, usize),
+}
+
+impl RuleAccount {
+    /// True when the rule changed anything on either side.
+    pub fn acted(&self) -> bool {
+        let any = |p: (usize, usize)| p.0 + p.1 > 0;
+        any(self.skipped) || any(self.kinds_skipped) || any(self.fields_dropped) || any(self.objects)
+    }
+}
+
+fn rule_accounts(
+    old: &Dump,
+    new: &Dump,
+    rules: &RuleSet,
+    skipped: &[(usize, usize)],
+    hpa_accepted: Option<(usize, usize)>,
+) -> Vec<RuleAccount> {
+    let dropped = |d: &Dump, i: usize| d.provenance.fields_dropped.get(i).copied().unwrap_or(0);
+    let hits = |d: &Dump, i: usize| d.rule_hits.get(i).copied().unwrap_or(0);
+    let kinds = |d: &Dump, name: &str| {
+        let by = format!("rule {name}");
+        d.excluded.iter().filter(|e| e.by == by).count()
+    };
+    let mut out: Vec<RuleAccount> = rules
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RuleAccount {
+            name: r.name.clone(),
+            origin: r.origin.clone(),
+            action: crate::explain::action_name(&r.action),
+            skipped: skipped.get(i).copied().unwrap_or_default(),
+            kinds_skipped: (kinds(old, &r.name), kinds(new, &r.name)),
+            fields_dropped: (dropped(old, i), dropped(new, i)),
+            objects: (hits(old, i), hits(new, i)),
+        })
+        .collect();
+    if let Some(accepted) = hpa_accepted {
+        out.push(RuleAccount {
+            name: crate::attribution::HPA_RULE.into(),
+            origin: Origin::Profile("core".into()),
+            action: "accept",
+            skipped: (0, 0),
+            kinds_skipped: (0, 0),
+            fields_dropped: accepted,
+            objects: accepted,
+        });
+    }
+    out
 }
 
 /// The first active waiver accepting a difference at `path` (`None`: the whole object) of `key`.
@@ -498,7 +659,15 @@ fn whole_object_diff(
     used: &mut [bool],
 ) -> ObjectDiff {
     let waived = waiver_for(key, None, objects, active, used).map(|w| w.reason.clone());
-    ObjectDiff { key: key.clone(), change, fields: Vec::new(), patch: Vec::new(), waived }
+    ObjectDiff {
+        key: key.clone(),
+        change,
+        fields: Vec::new(),
+        patch: Vec::new(),
+        waived,
+        written_by: WrittenBy::default(),
+        explained: None,
+    }
 }
 
 fn content_diff(
@@ -535,7 +704,7 @@ fn content_diff(
             change.new = change.new.map(|v| mask_below(&path, v));
         }
         let waived = waiver_for(key, Some(&path), &objects, active, used).map(|w| w.reason.clone());
-        fields.push(FieldDiff { change, waived, hidden });
+        fields.push(FieldDiff { change, waived, hidden, written_by: WrittenBy::default() });
     }
     if fields.is_empty() {
         return None;
@@ -543,7 +712,15 @@ fn content_diff(
     // Values were made constant above under --ignore-secret-values, so no op is dropped: an
     // added or removed key still shows, masked.
     let patch = if secret { mask_secret_values(d.patch) } else { d.patch };
-    Some(ObjectDiff { key: key.clone(), change: Change::Changed, fields, patch, waived: None })
+    Some(ObjectDiff {
+        key: key.clone(),
+        change: Change::Changed,
+        fields,
+        patch,
+        waived: None,
+        written_by: WrittenBy::default(),
+        explained: None,
+    })
 }
 
 /// A Secret with every value of `data` (and `stringData`), and of every digested annotation,
@@ -762,6 +939,7 @@ mod api_version_tests {
             type_skips: BTreeSet::new(),
             coverage: Vec::new(),
             filter_misses: Default::default(),
+            provenance: Default::default(),
         }
     }
 
@@ -854,6 +1032,7 @@ mod rule_soundness_tests {
             type_skips: BTreeSet::new(),
             coverage: Vec::new(),
             filter_misses: Default::default(),
+            provenance: Default::default(),
         }
     }
 

@@ -31,6 +31,8 @@ pub enum Normalized {
 pub struct Outcome {
     pub normalized: Normalized,
     pub rule_hits: Vec<usize>,
+    /// How many fields each drop rule removed: (rule index, fields), for the rules accounting.
+    pub fields_dropped: Vec<(usize, usize)>,
 }
 
 /// Normalizes `obj`, identified by `key`, under `rules`, without schema: every list keeps its
@@ -76,11 +78,13 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         })
         .map(|(i, _)| i)
         .collect();
+    let mut fields_dropped = Vec::new();
     for &i in &matching {
         if let Action::Drop(paths) = &rules.rules[i].action {
             let removed: usize = paths.iter().map(|p| drop_at(&mut obj, p.segments())).sum();
             if removed > 0 {
                 rule_hits.push(i);
+                fields_dropped.push((i, removed));
             }
         }
     }
@@ -111,7 +115,7 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         Some(i) => Normalized::Presence(i, obj),
         None => Normalized::Content(obj),
     };
-    Outcome { normalized, rule_hits }
+    Outcome { normalized, rule_hits, fields_dropped }
 }
 
 /// Where `record_explicit_allocations` keeps its fact in an object as read (and archived): the

@@ -6,10 +6,14 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::RunInfo;
+use crate::attribution::{Operation, Writer, WrittenBy};
 use crate::diff::value::FieldChange;
-use crate::diff::{Change, Comparison, FieldDiff, KindSummary, ObjectDiff, Segment, Summary, Unproven, Verdict};
+use crate::diff::{
+    Change, Comparison, FieldDiff, KindSummary, ObjectDiff, RuleAccount, Segment, Summary, Unproven, Verdict, WaiverUse,
+};
 use crate::dump::{CoverageStatus, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{Excluded, GroupKind, Incomplete, IncompleteReason, ObjectKey, Side, TypeRef};
+use crate::rules::Origin;
 use crate::secrets::KeyInfo;
 
 fn source(name: &str, port: u16) -> SourceInfo {
@@ -41,6 +45,7 @@ fn field(path: &[&str], old: serde_json::Value, new: serde_json::Value, waived: 
         },
         waived: waived.map(str::to_string),
         hidden: false,
+        written_by: Default::default(),
     }
 }
 
@@ -69,6 +74,8 @@ pub fn different() -> Comparison {
             )],
             patch: Vec::new(),
             waived: None,
+            written_by: Default::default(),
+            explained: None,
         },
         ObjectDiff {
             key: key("", "Service", Some("shop"), "web-canary"),
@@ -76,12 +83,27 @@ pub fn different() -> Comparison {
             fields: Vec::new(),
             patch: Vec::new(),
             waived: None,
+            written_by: Default::default(),
+            explained: Some(
+                "made by its controller Rollout.argoproj.io shop/web, which is compared on both sides".into(),
+            ),
         },
         ObjectDiff {
             key: key("apps", "Deployment", Some("shop"), "web"),
             change: Change::Changed,
             fields: vec![
-                field(&["spec", "replicas"], json!(2), json!(3), None),
+                FieldDiff {
+                    written_by: WrittenBy {
+                        old: Some(vec![writer(
+                            "kubectl-client-side-apply",
+                            Operation::Update,
+                            None,
+                            "2026-11-21T22:40:03Z",
+                        )]),
+                        new: Some(vec![writer("kubectl", Operation::Update, Some("scale"), "2026-11-22T01:12:44Z")]),
+                    },
+                    ..field(&["spec", "replicas"], json!(2), json!(3), None)
+                },
                 field(
                     &["spec", "template", "spec", "image"],
                     json!("web:1.4.2"),
@@ -91,6 +113,8 @@ pub fn different() -> Comparison {
             ],
             patch: Vec::new(),
             waived: None,
+            written_by: Default::default(),
+            explained: None,
         },
         ObjectDiff {
             key: key("apps", "Deployment", Some("shop"), "worker"),
@@ -98,13 +122,30 @@ pub fn different() -> Comparison {
             fields: Vec::new(),
             patch: Vec::new(),
             waived: None,
+            written_by: WrittenBy {
+                old: Some(vec![
+                    writer("helm", Operation::Apply, None, "2026-11-20T09:30:00Z"),
+                    writer("kube-controller-manager", Operation::Update, Some("status"), "2026-11-22T01:59:10Z"),
+                ]),
+                new: None,
+            },
+            explained: None,
         },
     ];
     Comparison {
         verdict: Verdict::Different,
         old: source("blue", 16443),
         new: source("green", 26443),
-        summary: Summary { objects_old: 21, objects_new: 21, equal: 18, changed: 1, missing: 1, extra: 1, waived: 1 },
+        summary: Summary {
+            objects_old: 21,
+            objects_new: 21,
+            equal: 18,
+            changed: 1,
+            missing: 1,
+            extra: 1,
+            waived: 1,
+            explained: 1,
+        },
         kinds,
         objects,
         incomplete: Vec::new(),
@@ -117,7 +158,44 @@ pub fn different() -> Comparison {
         profiles: vec!["core".into()],
         coverage_old: coverage(&[("", "v1", "configmaps", "ConfigMap", Some(12)), ("", "v1", "events", "Event", None)]),
         coverage_new: coverage(&[("", "v1", "configmaps", "ConfigMap", Some(12)), ("", "v1", "events", "Event", None)]),
+        rules: vec![
+            account("events", "skip", (0, 0), (1, 1), (0, 0)),
+            account("server-assigned-metadata", "drop", (0, 0), (0, 0), (84, 86)),
+            account("kube-root-ca", "skip", (2, 2), (0, 0), (0, 0)),
+            account("unused-rule", "drop", (0, 0), (0, 0), (0, 0)),
+        ],
+        explained: Vec::new(),
+        waivers: vec![WaiverUse {
+            covers: "*//ConfigMap shop/settings /data/timeout".into(),
+            reason: "TICKET-12: timeout raised on green".into(),
+            expires: Some(time::macros::date!(2026 - 12 - 31)),
+            origin: Origin::File("waivers.yaml".into()),
+            expired: false,
+            used: true,
+        }],
     }
+}
+
+fn account(
+    name: &str,
+    action: &'static str,
+    skipped: (usize, usize),
+    kinds_skipped: (usize, usize),
+    fields_dropped: (usize, usize),
+) -> RuleAccount {
+    RuleAccount {
+        name: name.into(),
+        origin: Origin::Profile("core".into()),
+        action,
+        skipped,
+        kinds_skipped,
+        fields_dropped,
+        objects: (skipped.0 + usize::from(fields_dropped.0 > 0), skipped.1 + usize::from(fields_dropped.1 > 0)),
+    }
+}
+
+fn writer(manager: &str, operation: Operation, subresource: Option<&str>, time: &str) -> Writer {
+    Writer { manager: manager.into(), operation, subresource: subresource.map(str::to_string), time: Some(time.into()) }
 }
 
 /// Coverage entries: `Some(n)` read with n objects, `None` excluded by the events rule. The

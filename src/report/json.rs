@@ -36,6 +36,40 @@ pub struct Report<'a> {
     /// Every discovered resource of each side: read (version, objects), excluded (by), or
     /// incomplete (reason). Added within schema 1.
     coverage: CoverageReport<'a>,
+    /// Every rule in force and what it did on each side. Added within schema 1.
+    rules: Vec<RuleView<'a>>,
+    /// With `--show-suppressed`: per object in scope, what each rule removed on each side.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressed: Vec<Suppressed<'a>>,
+}
+
+#[derive(Serialize)]
+struct Suppressed<'a> {
+    key: Key<'a>,
+    old: Vec<StepView<'a>>,
+    new: Vec<StepView<'a>>,
+}
+
+#[derive(Serialize)]
+struct StepView<'a> {
+    rule: &'a str,
+    origin: String,
+    action: &'static str,
+    paths: &'a [String],
+}
+
+fn suppressed(e: &crate::explain::ObjectExplanation) -> Suppressed<'_> {
+    fn steps(s: &Option<crate::explain::SideExplanation>) -> Vec<StepView<'_>> {
+        s.iter()
+            .flat_map(|s| &s.steps)
+            .map(|st| StepView { rule: &st.rule, origin: st.origin.to_string(), action: st.action, paths: &st.paths })
+            .collect()
+    }
+    Suppressed {
+        key: Key { group: &e.key.group, kind: &e.key.kind, namespace: e.key.namespace.as_deref(), name: &e.key.name },
+        old: steps(&e.old),
+        new: steps(&e.new),
+    }
 }
 
 #[derive(Serialize)]
@@ -138,6 +172,10 @@ struct Summary {
     missing: usize,
     extra: usize,
     waived: usize,
+    /// Differences nothing explains (changed, and missing/extra without explanation). Added within schema 1.
+    unexplained: usize,
+    /// Missing and extra objects whose absence is explained (counted in missing/extra too).
+    explained: usize,
 }
 
 #[derive(Serialize)]
@@ -154,6 +192,12 @@ struct Kind<'a> {
     waived: usize,
     excluded_old: usize,
     excluded_new: usize,
+    /// Objects read on each side: compared (`old`/`new`) plus excluded by rule. Added within schema 1.
+    read_old: Option<usize>,
+    read_new: Option<usize>,
+    missing_explained: usize,
+    extra_explained: usize,
+    unexplained: usize,
 }
 
 #[derive(Serialize)]
@@ -180,6 +224,12 @@ struct Object<'a> {
     /// Present when no version is served by both sides, so the object was compared across versions.
     #[serde(skip_serializing_if = "Option::is_none")]
     compared_across_versions: Option<Versions<'a>>,
+    /// For a missing or extra object: its managers on the side where it exists. Added within schema 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    written_by: Option<WrittenBy<'a>>,
+    /// For a missing or extra object: why it is expected (still a difference). Added within schema 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explained: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -224,6 +274,93 @@ struct Field<'a> {
     hidden: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     waived: Option<&'a str>,
+    /// Who last wrote the field on each side (from managedFields). Added within schema 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    written_by: Option<WrittenBy<'a>>,
+}
+
+/// The writers on each side: `null` where the side carries no attribution (an archive of an
+/// older kparity), `[]` where no manager owns the field or an ancestor of it.
+#[derive(Serialize)]
+struct WrittenBy<'a> {
+    old: Option<Vec<WriterView<'a>>>,
+    new: Option<Vec<WriterView<'a>>>,
+}
+
+#[derive(Serialize)]
+struct WriterView<'a> {
+    manager: &'a str,
+    /// `Apply` or `Update`.
+    operation: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subresource: Option<&'a str>,
+    time: Option<&'a str>,
+}
+
+fn written_by(w: &crate::attribution::WrittenBy) -> Option<WrittenBy<'_>> {
+    fn side(s: &Option<Vec<crate::attribution::Writer>>) -> Option<Vec<WriterView<'_>>> {
+        s.as_ref().map(|v| {
+            v.iter()
+                .map(|w| WriterView {
+                    manager: &w.manager,
+                    operation: w.operation.as_str(),
+                    subresource: w.subresource.as_deref(),
+                    time: w.time.as_deref(),
+                })
+                .collect()
+        })
+    }
+    (w.old.is_some() || w.new.is_some()).then(|| WrittenBy { old: side(&w.old), new: side(&w.new) })
+}
+
+/// What one rule did on each side. Added within schema 1.
+#[derive(Serialize)]
+struct RuleView<'a> {
+    name: &'a str,
+    /// The built-in profile it belongs to, or `null` for a rules file (see `file`).
+    profile: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    /// `skip`, `drop`, `presence`, `digest`, `unordered`, or `accept` (attribution rules).
+    action: &'static str,
+    /// Objects read and left out of the comparison.
+    skipped: Sides,
+    /// Kinds not listed at all (type-level skip): their objects were never read.
+    kinds_skipped: Sides,
+    /// Fields removed (or, for `accept`, accepted) before comparing.
+    fields_dropped: Sides,
+    /// Objects the rule took effect on.
+    objects: Sides,
+}
+
+#[derive(Serialize)]
+struct Sides {
+    old: usize,
+    new: usize,
+}
+
+fn sides(p: (usize, usize)) -> Sides {
+    Sides { old: p.0, new: p.1 }
+}
+
+fn rule_view(r: &crate::diff::RuleAccount) -> RuleView<'_> {
+    use crate::rules::Origin;
+    RuleView {
+        name: &r.name,
+        profile: match &r.origin {
+            Origin::Profile(p) => Some(p),
+            Origin::File(_) => None,
+        },
+        file: match &r.origin {
+            Origin::File(f) => Some(f.display().to_string()),
+            Origin::Profile(_) => None,
+        },
+        action: r.action,
+        skipped: sides(r.skipped),
+        kinds_skipped: sides(r.kinds_skipped),
+        fields_dropped: sides(r.fields_dropped),
+        objects: sides(r.objects),
+    }
 }
 
 #[derive(Serialize)]
@@ -294,8 +431,11 @@ fn object<'a>(c: &'a Comparison, d: &'a ObjectDiff) -> Object<'a> {
                 new: f.change.new.as_ref(),
                 hidden: f.hidden,
                 waived: f.waived.as_deref(),
+                written_by: written_by(&f.written_by),
             })
             .collect(),
+        written_by: written_by(&d.written_by),
+        explained: d.explained.as_deref(),
         patch: (d.change == Change::Changed).then(|| serde_json::to_value(&d.patch).unwrap_or(Value::Null)),
     }
 }
@@ -315,6 +455,8 @@ pub fn build(c: &Comparison) -> Report<'_> {
             missing: c.summary.missing,
             extra: c.summary.extra,
             waived: c.summary.waived,
+            unexplained: c.summary.unexplained(),
+            explained: c.summary.explained,
         },
         kinds: c
             .kinds
@@ -331,6 +473,11 @@ pub fn build(c: &Comparison) -> Report<'_> {
                 waived: k.waived,
                 excluded_old: k.skipped_old,
                 excluded_new: k.skipped_new,
+                read_old: (!k.incomplete_old).then_some(k.old + k.skipped_old),
+                read_new: (!k.incomplete_new).then_some(k.new + k.skipped_new),
+                missing_explained: k.missing_explained,
+                extra_explained: k.extra_explained,
+                unexplained: k.unexplained(),
             })
             .collect(),
         objects: c.objects.iter().map(|d| object(c, d)).collect(),
@@ -402,6 +549,8 @@ pub fn build(c: &Comparison) -> Report<'_> {
         warnings: c.rule_warnings.iter().map(|w| w.to_string()).collect(),
         profiles: &c.profiles,
         coverage: CoverageReport { old: side_coverage(&c.coverage_old), new: side_coverage(&c.coverage_new) },
+        rules: c.rules.iter().map(rule_view).collect(),
+        suppressed: c.explained.iter().map(suppressed).collect(),
     }
 }
 

@@ -32,20 +32,26 @@ pub fn render(c: &Comparison) -> String {
         .filter(|(_, k)| k.changed + k.missing + k.extra + k.waived > 0 || k.incomplete_old || k.incomplete_new)
         .collect();
     if !differing.is_empty() {
-        let _ = writeln!(out, "| Kind | Old | New | Changed | Missing | Extra | Waived |");
-        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|");
+        let _ = writeln!(
+            out,
+            "| Kind | Unexplained | Old | New | Changed | Missing | Extra | Waived | Skipped (old/new) |"
+        );
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
         for (gk, k) in differing {
             let count = |v: usize, unread: bool| if unread { "?".to_string() } else { v.to_string() };
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} | {} |",
+                "| `{}` | **{}** | {} | {} | {} | {} | {} | {} | {}/{} |",
                 gk,
+                k.unexplained(),
                 count(k.old, k.incomplete_old),
                 count(k.new, k.incomplete_new),
                 k.changed,
                 k.missing,
                 k.extra,
-                k.waived
+                k.waived,
+                k.skipped_old,
+                k.skipped_new
             );
         }
         let _ = writeln!(out);
@@ -71,9 +77,18 @@ pub fn render(c: &Comparison) -> String {
                 for f in &d.fields {
                     let value = super::field_change_text(f);
                     let w = if f.waived.is_some() { "  [waived]" } else { "" };
-                    let _ = writeln!(out, "  {}: {value}{w}", f.change.display_path());
+                    // Manager names are chosen by clients: no backtick may close the fence.
+                    let by = f.written_by.short().map(|b| format!("   {}", b.replace('`', "'"))).unwrap_or_default();
+                    let _ = writeln!(out, "  {}: {value}{w}{by}", f.change.display_path());
                 }
                 let _ = writeln!(out, "  ```");
+            } else {
+                if let Some(why) = &d.explained {
+                    let _ = writeln!(out, "  explained: {}", cell(why));
+                }
+                if let Some(by) = d.written_by.short() {
+                    let _ = writeln!(out, "  written by {}", cell(&by));
+                }
             }
         }
         let _ = writeln!(out, "\n</details>\n");
@@ -129,6 +144,22 @@ pub fn render(c: &Comparison) -> String {
             let _ = writeln!(out, "| `{}` | {} |", cell(&what), cell(&status));
         }
         let _ = writeln!(out, "\n</details>\n");
+    }
+    let rules = super::rule_lines(c);
+    if !rules.is_empty() {
+        let _ = writeln!(out, "<details><summary>Rules that acted ({})</summary>\n", rules.len());
+        for line in rules {
+            let _ = writeln!(out, "- {}", cell(&line));
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+    let suppressed = super::suppressed_lines(c);
+    if !suppressed.is_empty() {
+        let _ = writeln!(out, "<details><summary>Suppressed by rules</summary>\n\n```");
+        for line in suppressed {
+            let _ = writeln!(out, "{}", line.replace('`', "'"));
+        }
+        let _ = writeln!(out, "```\n\n</details>\n");
     }
     if !c.rule_warnings.is_empty() {
         let _ = writeln!(out, "**Rule warnings:**\n");

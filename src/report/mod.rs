@@ -1,8 +1,10 @@
 //! Renders a comparison for people (table, markdown) and machines (json). The only code that
 //! writes to stdout; everything here is a pure function of the `Comparison`.
 
+pub mod explain;
 #[cfg(test)]
 mod fixture;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -27,6 +29,8 @@ pub enum Format {
     Markdown,
     /// JUnit XML for CI dashboards: one test case per kind and per unreadable type.
     Junit,
+    /// One self-contained HTML page for reviews and audit files (no script, nothing fetched).
+    Html,
 }
 
 /// Facts about the run itself (not the clusters), for the formats that record them.
@@ -51,6 +55,7 @@ pub fn render_with(c: &Comparison, format: Format, run: &RunInfo) -> String {
         Format::Json => json::render(c),
         Format::Markdown => markdown::render(c),
         Format::Junit => junit::render(c, run),
+        Format::Html => html::render(c),
     }
 }
 
@@ -85,7 +90,16 @@ pub(crate) fn headline(c: &Comparison) -> String {
     match c.verdict {
         Verdict::Equivalent => format!("EQUIVALENT: no differences ({compared}{waived})"),
         Verdict::Different => {
-            format!("DIFFERENT: {} changed, {} missing, {} extra ({compared}{waived})", s.changed, s.missing, s.extra)
+            // What nobody explained leads: that is what a reviewer must look at first.
+            let explained =
+                if s.explained > 0 { format!(", {} of them explained", s.explained) } else { String::new() };
+            format!(
+                "DIFFERENT: {} unexplained; {} changed, {} missing, {} extra{explained} ({compared}{waived})",
+                s.unexplained(),
+                s.changed,
+                s.missing,
+                s.extra
+            )
         }
         Verdict::Incomplete => {
             let n = c.incomplete.len();
@@ -178,19 +192,75 @@ pub(crate) fn object_lines(d: &crate::diff::ObjectDiff, mark_waived: bool) -> St
     match d.change {
         Change::Changed => {
             for f in &d.fields {
-                let _ = writeln!(s, "    {}: {}", f.change.display_path(), field_change_text(f));
+                let by = f.written_by.short().map(|w| format!("   {w}")).unwrap_or_default();
+                let _ = writeln!(s, "    {}: {}{by}", f.change.display_path(), field_change_text(f));
                 if let Some(reason) = &f.waived {
                     let _ = writeln!(s, "      waived: {reason}");
                 }
             }
         }
         Change::Missing | Change::Extra => {
+            if let Some(why) = &d.explained {
+                let _ = writeln!(s, "    explained: {why}");
+            }
+            if let Some(w) = d.written_by.short() {
+                let _ = writeln!(s, "    written by {w}");
+            }
             if let Some(reason) = &d.waived {
                 let _ = writeln!(s, "    waived: {reason}");
             }
         }
     }
     s
+}
+
+/// One line per rule that acted: `core/server-assigned-metadata (drop): fields dropped old 84, new 86`.
+pub(crate) fn rule_lines(c: &Comparison) -> Vec<String> {
+    c.rules
+        .iter()
+        .filter(|r| r.acted())
+        .map(|r| {
+            let mut parts = Vec::new();
+            let pair = |what: &str, p: (usize, usize)| format!("{what} old {}, new {}", p.0, p.1);
+            if r.skipped != (0, 0) {
+                parts.push(pair("objects skipped", r.skipped));
+            }
+            if r.kinds_skipped != (0, 0) {
+                parts.push(pair("kinds not listed", r.kinds_skipped));
+            }
+            if r.fields_dropped != (0, 0) {
+                let what = if r.action == "accept" { "fields accepted" } else { "fields dropped" };
+                parts.push(pair(what, r.fields_dropped));
+            }
+            if parts.is_empty() {
+                parts.push(pair("objects", r.objects));
+            }
+            let origin = match &r.origin {
+                crate::rules::Origin::Profile(p) => format!("profile {p}"),
+                crate::rules::Origin::File(f) => f.display().to_string(),
+            };
+            format!("{} ({origin}, {}): {}", r.name, r.action, parts.join("; "))
+        })
+        .collect()
+}
+
+/// What the rules removed from each object kept as read (`--show-suppressed`): the object, then
+/// one line per side and rule.
+pub(crate) fn suppressed_lines(c: &Comparison) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in &c.explained {
+        let mut lines = Vec::new();
+        for (side, s) in [("old", &e.old), ("new", &e.new)] {
+            for st in s.iter().flat_map(|s| &s.steps) {
+                lines.push(format!("  {side}: {}", crate::explain::step_line(st)));
+            }
+        }
+        if !lines.is_empty() {
+            out.push(e.key.to_string());
+            out.extend(lines);
+        }
+    }
+    out
 }
 
 pub(crate) fn change_marker(c: Change) -> &'static str {

@@ -23,30 +23,41 @@ pub fn render(c: &Comparison) -> String {
     if !c.kinds.is_empty() {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
-        t.set_header(vec!["KIND", "OLD", "NEW", "CHANGED", "MISSING", "EXTRA", "WAIVED"]);
+        t.set_header(vec!["KIND", "UNEXPLAINED", "OLD", "NEW", "CHANGED", "MISSING", "EXTRA", "WAIVED", "SKIPPED"]);
         for (gk, k) in &c.kinds {
-            if k.old == 0 && k.new == 0 && !k.incomplete_old && !k.incomplete_new {
+            if k.old + k.new + k.skipped_old + k.skipped_new == 0 && !k.incomplete_old && !k.incomplete_new {
                 continue;
             }
             let n = |v: usize| if v == 0 { "·".to_string() } else { v.to_string() };
             // An unread side shows "?": a count of what could not be read proves nothing.
             let count = |v: usize, unread: bool| if unread { "?".to_string() } else { v.to_string() };
+            let skipped = if k.skipped_old + k.skipped_new == 0 {
+                "·".to_string()
+            } else {
+                format!("{}/{}", k.skipped_old, k.skipped_new)
+            };
             t.add_row(vec![
                 gk.to_string(),
+                n(k.unexplained()),
                 count(k.old, k.incomplete_old),
                 count(k.new, k.incomplete_new),
                 n(k.changed),
                 n(k.missing),
                 n(k.extra),
                 n(k.waived),
+                skipped,
             ]);
         }
-        for i in 1..7 {
+        for i in 1..9 {
             if let Some(col) = t.column_mut(i) {
                 col.set_cell_alignment(CellAlignment::Right);
             }
         }
         let _ = writeln!(out, "\n{t}");
+        let _ = writeln!(
+            out,
+            "OLD/NEW: objects compared; SKIPPED: objects read and left out by a rule (old/new); MISSING/EXTRA include explained ones"
+        );
     }
 
     if !c.objects.is_empty() {
@@ -127,6 +138,22 @@ pub fn render(c: &Comparison) -> String {
                 kinds.join(", ")
             };
             let _ = writeln!(out, "  {by}: {text}");
+        }
+    }
+
+    let rules = super::rule_lines(c);
+    if !rules.is_empty() {
+        let _ = writeln!(out, "\nRules that acted (what each removed, per side):");
+        for line in rules {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+
+    let suppressed = super::suppressed_lines(c);
+    if !suppressed.is_empty() {
+        let _ = writeln!(out, "\nSuppressed by rules (--show-suppressed):");
+        for line in suppressed {
+            let _ = writeln!(out, "  {line}");
         }
     }
 

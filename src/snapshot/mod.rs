@@ -117,7 +117,7 @@ pub fn read_dump_with(
     archive: &read::ReadOptions<'_>,
     semantics: &Semantics,
 ) -> anyhow::Result<Dump> {
-    let collector = Collector::with_semantics(rules, semantics);
+    let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read_opts.keep_as_read.clone());
     let mut type_skips = BTreeSet::new();
     let mut excluded_types: BTreeSet<(GroupKind, String)> = BTreeSet::new();
     let filters = &read_opts.filters;
@@ -297,6 +297,7 @@ pub fn read_dump_with(
         type_skips,
         coverage,
         filter_misses,
+        provenance: collected.provenance,
     })
 }
 

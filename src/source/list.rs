@@ -131,6 +131,7 @@ async fn list_part(
             if is_service {
                 crate::normalize::record_explicit_allocations(item);
             }
+            crate::attribution::record(item);
             strip_managed_fields(item);
         }
         count += items.len();

@@ -213,6 +213,9 @@ pub struct ReadOptions {
     pub timeout: Duration,
     /// kubectl's transport flags (`--as`, `--as-group`, `--request-timeout`) and the response cap.
     pub transport: kubeconfig::Transport,
+    /// Objects kept as read besides their normalized form, to explain them (`--show-suppressed`,
+    /// `kparity explain`).
+    pub keep_as_read: crate::dump::KeepAsRead,
 }
 
 /// Failures that prevent reading a side at all (as opposed to one type: that is incomplete).
