@@ -20,7 +20,10 @@ use serde_json::{Map, Value};
 
 use crate::diff::{Change, ObjectDiff, Segment};
 
-/// Where `record` keeps the attribution in an object as read (and archived).
+/// Where `record` keeps the attribution in an object as read (and archived): under `metadata`,
+/// which the API server always prunes to ObjectMeta's fields, so no object read from a server can
+/// hold a field of that name itself (a custom resource preserving unknown fields could at its top
+/// level, and taking that away would hide it from the comparison).
 pub const ATTRIBUTION: &str = "x-kparity-attribution";
 
 /// The manager name kube-controller-manager's controllers write under: the API server derives a
@@ -162,8 +165,8 @@ pub fn record(obj: &mut Value) {
             serde_json::to_value(m).ok()
         })
         .collect();
-    if let (false, Value::Object(map)) = (managers.is_empty(), obj) {
-        map.insert(ATTRIBUTION.into(), Value::Array(managers));
+    if let (false, Some(Value::Object(meta))) = (managers.is_empty(), obj.get_mut("metadata")) {
+        meta.insert(ATTRIBUTION.into(), Value::Array(managers));
     }
 }
 
@@ -186,7 +189,7 @@ fn compact_fields(fields: &Value) -> Value {
 
 /// Takes the record out of `obj` (before normalization): `None` when it has none.
 pub fn take(obj: &mut Value) -> Option<Attribution> {
-    let recorded = obj.as_object_mut()?.remove(ATTRIBUTION)?;
+    let recorded = obj.get_mut("metadata")?.as_object_mut()?.remove(ATTRIBUTION)?;
     let managers = serde_json::from_value::<Vec<Manager>>(recorded).ok()?;
     Some(Attribution { managers })
 }
@@ -352,11 +355,15 @@ mod tests {
         let line = serde_json::to_string(&d).unwrap();
         let mut back: Value = serde_json::from_str(&line).unwrap();
         let a = take(&mut back).unwrap();
-        assert!(back.get(ATTRIBUTION).is_none());
+        assert!(back["metadata"].get(ATTRIBUTION).is_none());
         assert_eq!(names(a.owners(&path("spec.replicas"))), ["kubectl (Update, scale) 03:12"]);
         assert_eq!(decode(&encode(&a)), Some(a));
         // An object read from an older archive has no record.
         assert_eq!(take(&mut json!({"metadata": {"name": "x"}})), None);
+        // A custom resource's own top-level field of that name is content, never taken away.
+        let mut cr = json!({"metadata": {"name": "x"}, ATTRIBUTION: [{"manager": "m", "operation": "Update"}]});
+        assert_eq!(take(&mut cr), None);
+        assert!(cr.get(ATTRIBUTION).is_some());
     }
 
     #[test]
@@ -397,7 +404,8 @@ mod tests {
             json!({"f:metadata": {"f:finalizers": {".": {}, "v:\"canary-value\"": {}}}})
         )]));
         record(&mut d);
-        assert!(!d[ATTRIBUTION].to_string().contains("canary-value"), "{}", d[ATTRIBUTION]);
+        let rec = &d["metadata"][ATTRIBUTION];
+        assert!(!rec.to_string().contains("canary-value"), "{rec}");
         let a = take(&mut d).unwrap();
         assert_eq!(a.owners(&path("metadata.finalizers")).len(), 1);
     }

@@ -29,7 +29,7 @@ pub fn esc(s: &str) -> String {
 }
 
 const STYLE: &str = "
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#1b1f24;max-width:72rem}
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#1b1f24}
 h1{font-size:1.5rem;margin:0 0 .5rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
 .verdict{padding:.75rem 1rem;border-radius:6px;font-weight:600;margin:1rem 0}
 .equivalent{background:#dafbe1;border:1px solid #4ac26b} .different{background:#ffebe9;border:1px solid #ff8182}
@@ -112,6 +112,8 @@ pub fn render(c: &Comparison) -> String {
     if c.objects.is_empty() {
         let _ = writeln!(o, "<p>None.</p>");
     }
+    // A short list is shown open; a long one folded, each object a click away.
+    let open = if c.objects.len() <= 20 { " open" } else { "" };
     for d in &c.objects {
         let what = match d.change {
             Change::Changed => "changed",
@@ -121,7 +123,7 @@ pub fn render(c: &Comparison) -> String {
         let waived = if d.is_waived() { " <span class=\"waived\">(waived)</span>" } else { "" };
         let _ = writeln!(
             o,
-            "<details class=\"object\"><summary>{} {} — {what}{waived}</summary>",
+            "<details class=\"object\"{open}><summary>{} {} — {what}{waived}</summary>",
             super::change_marker(d.change),
             esc(&d.key.to_string())
         );
