@@ -12,8 +12,11 @@
 //! Attribution also removes one class of noise by principle (rule `hpa-replicas`): a field last
 //! written through the `scale` subresource by kube-controller-manager is a HorizontalPodAutoscaler
 //! decision (the HPA is the only controller of kube-controller-manager that writes `scale`; the
-//! deployment and replicaset controllers update their objects' main resource). Such a replica
-//! count is controller state; the HPA objects themselves (min, max, metrics) are still compared.
+//! deployment and replicaset controllers update their objects' main resource: in Kubernetes
+//! 1.37's `pkg/controller`, `podautoscaler/horizontal.go` holds the only `Scales(..).Update`).
+//! Such a replica count is controller state; the HPA objects themselves (min, max, metrics) are
+//! still compared. `kubectl scale` patches `scale` without a field manager, so it is recorded as
+//! manager `kubectl` (the user agent's first part), operation Update, subresource `scale`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

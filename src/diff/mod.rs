@@ -1218,3 +1218,98 @@ mod rule_soundness_tests {
         assert!(lines(&c).is_empty());
     }
 }
+
+#[cfg(test)]
+mod accounting_tests {
+    use super::*;
+    use crate::dump::{Collector, Sink};
+    use crate::model::ApiType;
+    use serde_json::json;
+
+    fn ty(group: &str, kind: &str, resource: &str) -> ApiType {
+        ApiType {
+            group: group.into(),
+            version: "v1".into(),
+            resource: resource.into(),
+            kind: kind.into(),
+            namespaced: true,
+        }
+    }
+
+    fn owned(kind: &str, name: &str, owner_kind: &str, owner_api: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "ns", "uid": "u",
+               "ownerReferences": [{"apiVersion": owner_api, "kind": owner_kind, "name": "web", "controller": true, "uid": "x"}]},
+               "kind": kind})
+    }
+
+    /// Reads `pages` through a real collector under the built-in rules.
+    fn read(rules: &RuleSet, pages: &[(ApiType, Vec<Value>)]) -> (Dump, usize) {
+        let c = Collector::new(rules);
+        let mut n = 0;
+        for (t, items) in pages {
+            n += items.len();
+            c.page(t, items.clone());
+        }
+        let got = c.finish();
+        let mut d = Dump::empty();
+        d.objects = got.objects;
+        d.rule_hits = got.rule_hits;
+        d.provenance = got.provenance;
+        (d, n)
+    }
+
+    #[test]
+    fn what_was_read_is_compared_or_skipped_by_a_named_rule_and_absences_are_explained() {
+        let rules = crate::rules::load(&crate::rules::RuleOptions::default()).unwrap();
+        let (deploy, rs, pod, cm) = (
+            ty("apps", "Deployment", "deployments"),
+            ty("apps", "ReplicaSet", "replicasets"),
+            ty("", "Pod", "pods"),
+            ty("", "ConfigMap", "configmaps"),
+        );
+        let web = json!({"metadata": {"name": "web", "namespace": "ns", "uid": "1"}, "spec": {"replicas": 1}});
+        let old = vec![
+            (deploy.clone(), vec![web.clone()]),
+            (rs.clone(), vec![owned("ReplicaSet", "web-1", "Deployment", "apps/v1")]),
+            (
+                pod.clone(),
+                vec![
+                    owned("Pod", "web-1-a", "ReplicaSet", "apps/v1"),
+                    owned("Pod", "web-1-b", "ReplicaSet", "apps/v1"),
+                ],
+            ),
+            (cm.clone(), vec![json!({"metadata": {"name": "a", "namespace": "ns"}, "data": {"k": "v"}})]),
+        ];
+        // NEW: an extra ConfigMap made by the (compared) Deployment is explained, an orphan is not.
+        let new = vec![
+            (deploy, vec![web]),
+            (rs, vec![owned("ReplicaSet", "web-2", "Deployment", "apps/v1")]),
+            (pod, vec![owned("Pod", "web-2-a", "ReplicaSet", "apps/v1")]),
+            (
+                cm,
+                vec![
+                    json!({"metadata": {"name": "a", "namespace": "ns"}, "data": {"k": "v"}}),
+                    owned("ConfigMap", "made", "Deployment", "apps/v1"),
+                    json!({"metadata": {"name": "orphan", "namespace": "ns"}}),
+                ],
+            ),
+        ];
+        let ((o, read_old), (n, read_new)) = (read(&rules, &old), read(&rules, &new));
+        let opts = CompareOptions { today: time::macros::date!(2026 - 12 - 03), ignore_secret_values: false };
+        let c = compare(&o, &n, &rules, opts);
+        for (side, read, pick) in [("old", read_old, 0usize), ("new", read_new, 1usize)] {
+            let compared: usize = c.kinds.values().map(|k| if pick == 0 { k.old } else { k.new }).sum();
+            let skipped: usize = c.kinds.values().map(|k| if pick == 0 { k.skipped_old } else { k.skipped_new }).sum();
+            let by_rules: usize = c.rules.iter().map(|r| if pick == 0 { r.skipped.0 } else { r.skipped.1 }).sum();
+            assert_eq!(compared + skipped, read, "{side}: compared + skipped = read");
+            assert_eq!(by_rules, skipped, "{side}: every skipped object is some rule's");
+            assert!(skipped > 0, "{side}");
+        }
+        // Fields dropped are counted per side (uids at least).
+        let meta = c.rules.iter().find(|r| r.name == "server-assigned-metadata").unwrap();
+        assert!(meta.fields_dropped.0 > 0 && meta.fields_dropped.1 > 0, "{meta:?}");
+        assert_eq!((c.summary.extra, c.summary.explained, c.summary.unexplained()), (2, 1, 1), "{:#?}", c.objects);
+        let made = c.objects.iter().find(|d| d.key.name == "made").unwrap();
+        assert!(made.explained.as_deref().is_some_and(|w| w.contains("Deployment.apps ns/web")), "{made:?}");
+    }
+}
