@@ -34,7 +34,7 @@ h1{font-size:1.5rem;margin:0 0 .5rem} h2{font-size:1.15rem;margin-top:2rem;borde
 .verdict{padding:.75rem 1rem;border-radius:6px;font-weight:600;margin:1rem 0}
 .equivalent{background:#dafbe1;border:1px solid #4ac26b} .different{background:#ffebe9;border:1px solid #ff8182}
 .incomplete{background:#fff8c5;border:1px solid #d4a72c}
-table{border-collapse:collapse;margin:.5rem 0} th,td{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9em} th,td{border:1px solid #d0d7de;padding:.2rem .45rem;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums} th{background:#f6f8fa}
 td.unexplained{font-weight:700;background:#fff1f0} code,pre{font-family:ui-monospace,monospace;font-size:.9em}
 details{margin:.3rem 0;border:1px solid #d0d7de;border-radius:6px;padding:.3rem .6rem}
@@ -80,7 +80,7 @@ pub fn render(c: &Comparison) -> String {
     let _ = writeln!(
         o,
         "<tr><th>Kind</th><th>Unexplained</th><th>Old</th><th>New</th><th>Changed</th><th>Missing</th>\
-         <th>Extra</th><th>Explained</th><th>Waived</th><th>Skipped old/new</th></tr>"
+         <th>Extra</th><th>Explained</th><th>Waived</th><th>Skipped</th></tr>"
     );
     for (gk, k) in &c.kinds {
         if k.old + k.new + k.skipped_old + k.skipped_new == 0 && !k.incomplete_old && !k.incomplete_new {
@@ -138,7 +138,7 @@ pub fn render(c: &Comparison) -> String {
                     esc(&f.change.display_path()),
                     esc(&field_change_text(f)),
                     waiver.unwrap_or_default(),
-                    esc(&f.written_by.short().unwrap_or_default())
+                    esc(&f.written_by.short().unwrap_or_else(|| "(not recorded)".into()))
                 );
             }
             let _ = writeln!(o, "</table>");
@@ -173,8 +173,14 @@ pub fn render(c: &Comparison) -> String {
         let _ = writeln!(o, "</ul>");
     }
 
-    let _ = writeln!(o, "<h2>Waivers</h2><table id=\"waivers\">");
-    let _ = writeln!(o, "<tr><th>Covers</th><th>Reason</th><th>Expires</th><th>From</th><th>Status</th></tr>");
+    let _ = writeln!(o, "<h2>Waivers</h2>");
+    if c.waivers.is_empty() {
+        let _ = writeln!(o, "<p>None.</p>");
+    }
+    let _ = writeln!(o, "<table id=\"waivers\">");
+    if !c.waivers.is_empty() {
+        let _ = writeln!(o, "<tr><th>Covers</th><th>Reason</th><th>Expires</th><th>From</th><th>Status</th></tr>");
+    }
     for w in &c.waivers {
         let status = match (w.expired, w.used) {
             (true, _) => "expired (no longer applies)",
