@@ -212,6 +212,8 @@ fn sample(with_incomplete: bool) -> String {
         out.push_str(&format!("===== explain {} =====\n", e.key));
         out.push_str(&kparity::report::explain::render(&cmp, e));
     }
+    // No format, the explain page included, prints any part of a Secret's values.
+    assert!(!out.contains("hmac-sha256:aaaa") && !out.contains("hmac-sha256:bbbb"), "a secret digest was printed");
     out
 }
 
