@@ -59,6 +59,14 @@ pub fn markdown(set: &rules::RuleSet) -> String {
             Action::Unordered(paths) => {
                 format!("unordered {}", paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" "))
             }
+            Action::DropValues(lists) => format!(
+                "drop values {}",
+                lists
+                    .iter()
+                    .map(|(p, v)| format!("`{}` from `{}`", v.join("`, `"), p.as_str()))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         };
         let m = &r.matcher;
         let mut scope = Vec::new();
