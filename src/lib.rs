@@ -15,6 +15,7 @@ pub mod exit;
 pub mod helm_release;
 pub mod model;
 pub mod normalize;
+pub mod platform;
 pub mod progress;
 pub mod report;
 pub mod rules;

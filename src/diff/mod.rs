@@ -231,6 +231,8 @@ pub struct Comparison {
     /// Every discovered resource of each side: read (with its count), excluded, or incomplete.
     pub coverage_old: Vec<TypeCoverage>,
     pub coverage_new: Vec<TypeCoverage>,
+    /// Each side's platforms and the differences they explain (`platform::separate`).
+    pub platform: crate::platform::PlatformReport,
 }
 
 impl Comparison {
@@ -463,6 +465,7 @@ pub fn compare_with(
         profiles: rules.profiles.clone(),
         coverage_old: old.coverage.clone(),
         coverage_new: new.coverage.clone(),
+        platform: Default::default(),
     }
 }
 

@@ -117,6 +117,7 @@ pub fn different() -> Comparison {
         profiles: vec!["core".into()],
         coverage_old: coverage(&[("", "v1", "configmaps", "ConfigMap", Some(12)), ("", "v1", "events", "Event", None)]),
         coverage_new: coverage(&[("", "v1", "configmaps", "ConfigMap", Some(12)), ("", "v1", "events", "Event", None)]),
+        platform: Default::default(),
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 use time::Date;
 
 pub use file::{RuleFile, RulesError, parse_rule_file, render};
+pub(crate) use file::RawMatch;
 use pattern::{FieldRequirements, NameGlob, PointerPattern, Selector};
 
 use crate::model::{ApiType, ObjectKey};
