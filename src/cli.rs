@@ -267,6 +267,10 @@ pub struct RulesArgs {
     /// Print a Markdown table of the rules (name, action, match, why) instead of YAML
     #[arg(long)]
     pub markdown: bool,
+    /// Print the built-in platform profiles (kubeadm, eks, calico, flannel, cilium): their
+    /// markers and the objects each platform writes, with why and source
+    #[arg(long, conflicts_with = "markdown")]
+    pub platforms: bool,
 }
 
 /// What to read, and how hard to push the API servers.

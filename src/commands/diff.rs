@@ -99,8 +99,7 @@ async fn read_and_compare(
 ) -> anyhow::Result<crate::diff::Comparison> {
     let all_rules = rules::load(&args.rules.to_options())?;
     let platforms = crate::platform::profile::builtin()?;
-    let platform_opts = crate::platform::PlatformOptions::parse(&args.platform, &platforms)
-        .map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
+    let platform_opts = crate::platform::PlatformOptions::parse(&args.platform, &platforms)?;
     let read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
     let old_spec = SourceSpec::parse(&args.old);
     let new_spec = SourceSpec::parse(&args.new);

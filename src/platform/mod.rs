@@ -20,6 +20,18 @@ use crate::dump::{Dump, Stored};
 use crate::model::{ObjectKey, Side};
 pub use profile::{Entry, Profile};
 
+/// A `--platform` value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid --platform: {0}")]
+pub struct PlatformOptionError(pub String);
+
+impl PlatformOptionError {
+    pub fn hint(&self) -> &'static str {
+        "write --platform old=kubeadm,new=eks (names: kubeadm, eks, calico, flannel, cilium, none; several joined \
+         with +); `kparity rules --platforms` prints the profiles"
+    }
+}
+
 /// What the user said about one side's platforms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Choice {
@@ -40,13 +52,17 @@ pub struct PlatformOptions {
 impl PlatformOptions {
     /// Parses `--platform` values: `SIDE=NAME[+NAME...]` separated by commas, sides `old` and
     /// `new`, names from the built-in profiles or `none`.
-    pub fn parse(values: &[String], known: &[Profile]) -> Result<PlatformOptions, String> {
+    pub fn parse(values: &[String], known: &[Profile]) -> Result<PlatformOptions, PlatformOptionError> {
+        Self::parse_text(values, known).map_err(PlatformOptionError)
+    }
+
+    fn parse_text(values: &[String], known: &[Profile]) -> Result<PlatformOptions, String> {
         let mut opts = PlatformOptions::default();
         let names: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
         for part in values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
             let (side, list) = part
                 .split_once('=')
-                .ok_or_else(|| format!("invalid --platform {part:?}: write SIDE=NAME, e.g. old=kubeadm,new=eks"))?;
+                .ok_or_else(|| format!("{part:?} is not SIDE=NAME, e.g. old=kubeadm,new=eks"))?;
             let mut chosen = Vec::new();
             for name in list.split('+').map(str::trim) {
                 if name == "none" {
@@ -60,7 +76,7 @@ impl PlatformOptions {
             match side.trim() {
                 "old" => opts.old = Choice::Named(chosen),
                 "new" => opts.new = Choice::Named(chosen),
-                other => return Err(format!("invalid --platform side {other:?}: use old or new")),
+                other => return Err(format!("unknown side {other:?}: use old or new")),
             }
         }
         Ok(opts)

@@ -264,9 +264,9 @@ fn platforms_named_on_the_command_line_replace_detection() {
 fn bad_platform_options_are_refused() {
     let known = profile::builtin().unwrap();
     for (arg, msg) in
-        [("old", "write SIDE=NAME"), ("left=eks", "use old or new"), ("new=gke", "unknown platform \"gke\"")]
+        [("old", "is not SIDE=NAME"), ("left=eks", "use old or new"), ("new=gke", "unknown platform \"gke\"")]
     {
-        let err = PlatformOptions::parse(&[arg.into()], &known).unwrap_err();
+        let err = PlatformOptions::parse(&[arg.into()], &known).unwrap_err().to_string();
         assert!(err.contains(msg), "{arg}: {err}");
     }
 }
