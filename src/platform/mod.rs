@@ -60,9 +60,8 @@ impl PlatformOptions {
         let mut opts = PlatformOptions::default();
         let names: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
         for part in values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
-            let (side, list) = part
-                .split_once('=')
-                .ok_or_else(|| format!("{part:?} is not SIDE=NAME, e.g. old=kubeadm,new=eks"))?;
+            let (side, list) =
+                part.split_once('=').ok_or_else(|| format!("{part:?} is not SIDE=NAME, e.g. old=kubeadm,new=eks"))?;
             let mut chosen = Vec::new();
             for name in list.split('+').map(str::trim) {
                 if name == "none" {

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 use time::Date;
 
-pub use file::{RuleFile, RulesError, parse_rule_file, render};
 pub(crate) use file::RawMatch;
+pub use file::{RuleFile, RulesError, parse_rule_file, render};
 use pattern::{FieldRequirements, NameGlob, PointerPattern, Selector};
 
 use crate::model::{ApiType, ObjectKey};
