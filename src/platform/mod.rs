@@ -293,11 +293,67 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
             _ => kept.push(d),
         }
     }
+    if let Some(d) = kube_proxy_mode_difference(old, new, &report, profiles) {
+        count(cmp, &d);
+        kept.push(d);
+    }
     cmp.objects = kept;
     if cmp.verdict == Verdict::Different && cmp.summary.changed + cmp.summary.missing + cmp.summary.extra == 0 {
         cmp.verdict = Verdict::Equivalent;
     }
     cmp.platform = report;
+}
+
+/// The proxy mode of a KubeProxyConfiguration as kube-proxy applies it: empty means `iptables`
+/// on Linux (kube-proxy's documented default; `ipvs` and `nftables` must be asked for).
+fn proxy_mode(config: &str) -> Option<String> {
+    let v: Value = serde_norway::from_str(config).ok()?;
+    let mode = v.get("mode").and_then(Value::as_str).unwrap_or_default().trim().to_string();
+    Some(if mode.is_empty() { "iptables".into() } else { mode })
+}
+
+/// The side's kube-proxy configuration as its platform keeps it: (object, pointer, mode).
+fn kube_proxy_mode(dump: &Dump, side: &SideReport, profiles: &[Profile]) -> Option<(ObjectKey, String, String)> {
+    dump.objects.iter().find_map(|(key, stored)| {
+        let v = stored.content().to_value().ok()?;
+        let (_, e) = entry_of(&side.platforms, profiles, key, &v)?;
+        let ptr = e.kube_proxy_config.as_deref()?;
+        let text = v.pointer(ptr)?.as_str()?;
+        Some((key.clone(), ptr.to_string(), proxy_mode(text)?))
+    })
+}
+
+/// kubeadm keeps kube-proxy's configuration in `kube-proxy` (`config.conf`), EKS in
+/// `kube-proxy-config` (`config`): different objects, so no pair compares them. The proxy mode
+/// (iptables, ipvs, nftables) is the team's choice: when the two sides' platforms configure it
+/// differently, that is a difference, reported on NEW's object.
+fn kube_proxy_mode_difference(
+    old: &Dump,
+    new: &Dump,
+    report: &PlatformReport,
+    profiles: &[Profile],
+) -> Option<ObjectDiff> {
+    let (a_key, _, a) = kube_proxy_mode(old, &report.old, profiles)?;
+    let (b_key, b_ptr, b) = kube_proxy_mode(new, &report.new, profiles)?;
+    if a == b || a_key == b_key {
+        // Same object on both sides: compared as a pair already.
+        return None;
+    }
+    // The path is NEW's (`data.config.mode`); OLD's value comes from its own object.
+    let mut path: Vec<Segment> =
+        b_ptr.split('/').skip(1).map(|s| Segment::Key(s.replace("~1", "/").replace("~0", "~"))).collect();
+    path.push(Segment::Key("mode".into()));
+    Some(ObjectDiff {
+        key: b_key,
+        change: Change::Changed,
+        fields: vec![FieldDiff {
+            change: crate::diff::FieldChange { path, old: Some(Value::String(a)), new: Some(Value::String(b)) },
+            waived: None,
+            hidden: false,
+        }],
+        patch: Vec::new(),
+        waived: None,
+    })
 }
 
 /// Takes a difference out of the summary and its kind's counts.

@@ -46,6 +46,9 @@ pub struct Entry {
     /// A CoreDNS Corefile (JSON pointer to the string): its server blocks other than the root
     /// zone (`.`) are the team's (stub domains, forwarders for private zones) and are compared.
     pub corefile: Option<String>,
+    /// A KubeProxyConfiguration (JSON pointer to the YAML string): kubeadm and EKS keep it in
+    /// differently named ConfigMaps, so the team's proxy mode is compared across them by value.
+    pub kube_proxy_config: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +79,8 @@ struct RawEntry {
     intent: Vec<PointerPattern>,
     #[serde(default)]
     corefile: Option<PointerPattern>,
+    #[serde(default, rename = "kubeProxyConfig")]
+    kube_proxy_config: Option<PointerPattern>,
 }
 
 /// Parses one platform profile; errors name the profile, line and column like rules files do.
@@ -115,6 +120,7 @@ pub fn parse(name: &str, text: &str) -> Result<Profile, RulesError> {
             matcher,
             intent: e.intent,
             corefile: e.corefile.map(|p| p.as_str().to_string()),
+            kube_proxy_config: e.kube_proxy_config.map(|p| p.as_str().to_string()),
         });
     }
     Ok(Profile { name: raw.platform, display_name: raw.display_name, markers, objects })

@@ -270,3 +270,39 @@ fn bad_platform_options_are_refused() {
         assert!(err.contains(msg), "{arg}: {err}");
     }
 }
+
+#[test]
+fn the_proxy_mode_is_compared_across_the_configmaps_each_platform_keeps_it_in() {
+    let kubeadm_proxy = |mode: &str| {
+        cm(
+            "kube-system",
+            "kube-proxy",
+            json!({"app": "kube-proxy"}),
+            json!({
+            "config.conf": format!("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: \"{mode}\"\nclusterCIDR: 10.244.0.0/16\n"),
+            "kubeconfig.conf": "apiVersion: v1\nkind: Config\n"}),
+        )
+    };
+    let eks_proxy = cm(
+        "kube-system",
+        "kube-proxy-config",
+        json!({"eks.amazonaws.com/component": "kube-proxy", "k8s-app": "kube-proxy"}),
+        json!({"config": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: \"iptables\"\nclusterCIDR: \"\"\n"}),
+    );
+    // kubeadm's empty mode is kube-proxy's default, iptables: the same as EKS's.
+    let c = run(
+        &kubeadm_side(KUBEADM_COREFILE, vec![kubeadm_proxy("")]),
+        &eks_side(EKS_COREFILE, ROLES, vec![eks_proxy.clone()]),
+        &Default::default(),
+    );
+    assert_eq!(c.verdict, Verdict::Equivalent, "{:#?}", remaining(&c));
+    // ipvs on the self-hosted cluster is the team's choice, and EKS runs iptables: a difference.
+    let c = run(
+        &kubeadm_side(KUBEADM_COREFILE, vec![kubeadm_proxy("ipvs")]),
+        &eks_side(EKS_COREFILE, ROLES, vec![eks_proxy]),
+        &Default::default(),
+    );
+    assert_eq!(c.verdict, Verdict::Different);
+    assert_eq!(remaining(&c), ["changed ConfigMap kube-system/kube-proxy-config data.config.mode"]);
+    assert_eq!(c.summary.changed, 1);
+}
