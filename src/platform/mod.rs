@@ -206,9 +206,9 @@ fn content(dump: &Dump, key: &ObjectKey) -> Option<Value> {
 }
 
 /// Detects each side's platforms and moves what they explain out of the comparison's
-/// differences into `cmp.platform`, then recounts the summary and the verdict. A verdict is only
-/// ever relaxed from `different` to `equivalent` (never from `incomplete`), and only when no
-/// other difference is left.
+/// differences into `cmp.platform`, then recounts the summary and the verdict: `equivalent`
+/// only when no difference is left (a kube-proxy mode difference can turn it `different`);
+/// `incomplete` always stays.
 pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profile], opts: &PlatformOptions) {
     let mut report = PlatformReport {
         old: SideReport { platforms: detect(old, &opts.old, profiles), ..Default::default() },
@@ -219,8 +219,16 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
         if platforms.is_empty() {
             return 0;
         }
+        // Keys first: only objects whose identity a platform entry names are parsed.
+        let named = |k: &ObjectKey| {
+            profiles
+                .iter()
+                .filter(|p| platforms.iter().any(|s| s.name == p.name))
+                .any(|p| p.objects.iter().any(|e| e.matcher.matches_key(k)))
+        };
         dump.objects
             .iter()
+            .filter(|(k, _)| named(k))
             .filter(|(k, s)| s.content().to_value().is_ok_and(|v| entry_of(platforms, profiles, k, &v).is_some()))
             .count()
     };
@@ -298,8 +306,10 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
         kept.push(d);
     }
     cmp.objects = kept;
-    if cmp.verdict == Verdict::Different && cmp.summary.changed + cmp.summary.missing + cmp.summary.extra == 0 {
-        cmp.verdict = Verdict::Equivalent;
+    // `incomplete` stays: nothing here can prove what was not read.
+    if cmp.verdict != Verdict::Incomplete {
+        let left = cmp.summary.changed + cmp.summary.missing + cmp.summary.extra;
+        cmp.verdict = if left > 0 { Verdict::Different } else { Verdict::Equivalent };
     }
     cmp.platform = report;
 }
