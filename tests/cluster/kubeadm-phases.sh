@@ -28,8 +28,10 @@ case $action in
     cat > "$work/kubeadm.yaml" <<YAML
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
+# A documentation address (RFC 5737): kubeadm translates a loopback advertise address into the
+# host's default-route address, which a sandbox may not have; nothing connects to it in these phases.
 localAPIEndpoint:
-  advertiseAddress: 127.0.0.1
+  advertiseAddress: 192.0.2.10
   bindPort: ${API_PORT[$ctx]}
 nodeRegistration:
   name: $ctx-control-plane
