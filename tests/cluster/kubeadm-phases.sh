@@ -57,7 +57,7 @@ YAML
     echo "kubeadm $version phases applied to $ctx" >&2
     ;;
   delete)
-    k() { kc --context "$ctx" delete --ignore-not-found --wait=false "$@" >/dev/null; }
+    k() { kc --context "$ctx" delete --ignore-not-found "$@" >/dev/null; }
     k -n kube-system configmap kubeadm-config kubelet-config coredns kube-proxy
     k -n kube-system role kubeadm:nodes-kubeadm-config kubeadm:kubelet-config kube-proxy
     k -n kube-system rolebinding kubeadm:nodes-kubeadm-config kubeadm:kubelet-config kube-proxy
@@ -66,7 +66,7 @@ YAML
     k -n kube-public role kubeadm:bootstrap-signer-clusterinfo
     k -n kube-public rolebinding kubeadm:bootstrap-signer-clusterinfo
     k clusterrole kubeadm:get-nodes system:coredns
-    k clusterrolebinding kubeadm:get-nodes kubeadm:kubelet-bootstrap kubeadm:node-autoapprove-bootstrap \
+    k clusterrolebinding kubeadm:apiserver-kubelet-client kubeadm:get-nodes kubeadm:kubelet-bootstrap kubeadm:node-autoapprove-bootstrap \
       kubeadm:node-autoapprove-certificate-rotation kubeadm:node-proxier system:coredns
     k -n kube-system deployment coredns
     k -n kube-system daemonset kube-proxy
