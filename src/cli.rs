@@ -195,6 +195,11 @@ pub struct ExplainArgs {
     /// Compare Secrets without their values (when digests cannot be compared, e.g. different keys)
     #[arg(long)]
     pub ignore_secret_values: bool,
+    /// Each side's platform instead of detecting it, e.g. old=kubeadm,new=eks (kubeadm, eks,
+    /// calico, flannel, cilium, or none; several joined with +, e.g. new=eks+calico)
+    #[arg(long, value_name = "SIDE=NAME")]
+    pub platform: Vec<String>,
+
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -303,6 +308,10 @@ pub struct RulesArgs {
     /// Print a Markdown table of the rules (name, action, match, why) instead of YAML
     #[arg(long)]
     pub markdown: bool,
+    /// Print the built-in platform profiles (kubeadm, eks, calico, flannel, cilium): their
+    /// markers and the objects each platform writes, with why and source
+    #[arg(long, conflicts_with = "markdown")]
+    pub platforms: bool,
 }
 
 /// What to read, and how hard to push the API servers.

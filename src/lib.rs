@@ -18,6 +18,7 @@ pub mod explain;
 pub mod helm_release;
 pub mod model;
 pub mod normalize;
+pub mod platform;
 pub mod progress;
 pub mod report;
 pub mod rules;

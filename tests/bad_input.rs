@@ -201,6 +201,18 @@ fn unreadable_rules_file_is_trouble() {
     assert_trouble(&run, "missing rules file", &["/nonexistent/rules.yaml"]);
 }
 
+#[test]
+fn a_bad_platform_option_is_trouble_before_anything_is_read() {
+    for (arg, words) in [
+        ("new=gke", &["unknown platform \"gke\""][..]),
+        ("left=eks", &["unknown side \"left\""][..]),
+        ("eks", &["\"eks\" is not SIDE=NAME"][..]),
+    ] {
+        let run = run_kparity(&["diff", "no-such-context-a", "no-such-context-b", "--platform", arg]);
+        assert_trouble(&run, &format!("--platform {arg}"), words);
+    }
+}
+
 // --- snapshots ----------------------------------------------------------------------------------
 
 /// A real, intact archive of a small part of the blue cluster.

@@ -237,3 +237,59 @@ fn equivalent_report_is_short() {
     let cmp = compare(&old, &new, &rules, CompareOptions { today, ignore_secret_values: false });
     insta::assert_snapshot!(render(&cmp, Format::Table));
 }
+
+/// A kubeadm side against an EKS side with the same workload: equivalent, with each side's
+/// platform named and the platform differences listed in every format.
+#[test]
+fn reports_of_a_kubeadm_side_against_an_eks_side() {
+    let rules = rules::load(&RuleOptions::default()).expect("built-in rules");
+    let cmt = ty("", "ConfigMap", "configmaps");
+    let ks = |name: &str, labels: Value, data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "kube-system", "labels": labels}, "data": data});
+    let eks = json!({"eks.amazonaws.com/component": "coredns", "k8s-app": "kube-dns"});
+    let old = dump(
+        "blue",
+        &rules,
+        vec![
+            (
+                cmt.clone(),
+                ks("kubeadm-config", json!({}), json!({"ClusterConfiguration": "kind: ClusterConfiguration\n"})),
+            ),
+            (
+                cmt.clone(),
+                ks(
+                    "coredns",
+                    json!({}),
+                    json!({"Corefile": ".:53 {\n    forward . /etc/resolv.conf {\n       max_concurrent 1000\n    }\n}\n"}),
+                ),
+            ),
+            (cmt.clone(), cm("settings", json!({"timeout": "30s"}))),
+        ],
+        vec![],
+    );
+    let new = dump(
+        "green",
+        &rules,
+        vec![
+            (
+                cmt.clone(),
+                ks("aws-auth", json!({}), json!({"mapRoles": "- rolearn: arn:aws:iam::111122223333:role/nodes\n"})),
+            ),
+            (cmt.clone(), ks("coredns", eks, json!({"Corefile": ".:53 {\n    forward . /etc/resolv.conf\n}\n"}))),
+            (cmt.clone(), cm("settings", json!({"timeout": "30s"}))),
+        ],
+        vec![],
+    );
+    let today = time::Date::from_calendar_date(2026, time::Month::November, 22).expect("date");
+    let mut cmp = compare(&old, &new, &rules, CompareOptions { today, ignore_secret_values: false });
+    let profiles = kparity::platform::profile::builtin().expect("platform profiles");
+    kparity::platform::separate(&mut cmp, &old, &new, &profiles, &Default::default());
+    let mut out = String::new();
+    for format in [Format::Table, Format::Markdown, Format::Json, Format::Junit] {
+        out.push_str(&format!("===== {format:?} =====\n"));
+        out.push_str(&render(&cmp, format));
+    }
+    out.push_str("===== metrics =====\n");
+    let metrics = kparity::report::metrics::render(&cmp, &Default::default());
+    out.extend(metrics.lines().filter(|l| l.contains("platform")).map(|l| format!("{l}\n")));
+    insta::assert_snapshot!(out);
+}

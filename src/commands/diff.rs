@@ -100,6 +100,8 @@ pub(crate) async fn read_and_compare(
     keep: KeepAsRead,
 ) -> anyhow::Result<crate::diff::Comparison> {
     let all_rules = rules::load(&args.rules.to_options())?;
+    let platforms = crate::platform::profile::builtin()?;
+    let platform_opts = crate::platform::PlatformOptions::parse(&args.platform, &platforms)?;
     let mut read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
     read.keep_as_read = keep;
     let old_spec = SourceSpec::parse(&args.old);
@@ -203,13 +205,16 @@ pub(crate) async fn read_and_compare(
             path.display()
         );
     }
-    Ok(compare_with(
+    let mut cmp = compare_with(
         &old,
         &new,
         &rules,
         CompareOptions { today: super::today(), ignore_secret_values: args.ignore_secret_values },
         &semantics,
-    ))
+    );
+    // What each side's platform wrote is listed apart and does not fail the gate by itself.
+    crate::platform::separate(&mut cmp, &old, &new, &platforms, &platform_opts);
+    Ok(cmp)
 }
 
 /// A side connected and discovered (live) or located (archive), with its schemas, not yet read.

@@ -44,6 +44,9 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
                     .into(),
             );
         }
+        if let Some(p) = e.downcast_ref::<crate::platform::PlatformOptionError>() {
+            return Some(p.hint().into());
+        }
         if let Some(s) = e.downcast_ref::<crate::source::FilterError>() {
             return s.hint();
         }

@@ -8,6 +8,18 @@ use crate::rules::{self, Origin};
 /// With `--quiet` the rules are only validated: the exit code says whether they load.
 pub fn run(args: &RulesArgs, quiet: bool) -> anyhow::Result<Exit> {
     let set = rules::load(&args.rules.to_options())?;
+    if args.platforms {
+        // Parsed first, so a broken profile is an error rather than a listing.
+        crate::platform::profile::builtin()?;
+        let mut out = String::new();
+        for (name, text) in crate::platform::profile::BUILTIN {
+            out.push_str(&format!("# ===== ignore-rules/platforms/{name}.yaml =====\n{text}\n"));
+        }
+        if !quiet {
+            crate::report::write_stdout(&out)?;
+        }
+        return Ok(Exit::Ok);
+    }
     if args.markdown {
         crate::report::write_stdout(&markdown(&set))?;
         return Ok(Exit::Ok);
@@ -59,6 +71,14 @@ pub fn markdown(set: &rules::RuleSet) -> String {
             Action::Unordered(paths) => {
                 format!("unordered {}", paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" "))
             }
+            Action::DropValues(lists) => format!(
+                "drop values {}",
+                lists
+                    .iter()
+                    .map(|(p, v)| format!("`{}` from `{}`", v.join("`, `"), p.as_str()))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         };
         let m = &r.matcher;
         let mut scope = Vec::new();

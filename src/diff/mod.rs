@@ -276,6 +276,8 @@ pub struct WaiverUse {
     pub origin: Origin,
     pub expired: bool,
     pub used: bool,
+    /// Each side's platforms and the differences they explain (`platform::separate`).
+    pub platform: crate::platform::PlatformReport,
 }
 
 impl Comparison {
@@ -558,6 +560,7 @@ pub fn compare_with(
                 used: waiver_used[i],
             })
             .collect(),
+        platform: Default::default(),
     }
 }
 

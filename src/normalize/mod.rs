@@ -74,18 +74,21 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         .iter()
         .enumerate()
         .filter(|(_, r)| {
-            matches!(r.action, Action::Drop(_) | Action::Unordered(_)) && r.matcher.matches_object(key, &obj)
+            matches!(r.action, Action::Drop(_) | Action::Unordered(_) | Action::DropValues(_))
+                && r.matcher.matches_object(key, &obj)
         })
         .map(|(i, _)| i)
         .collect();
     let mut fields_dropped = Vec::new();
     for &i in &matching {
-        if let Action::Drop(paths) = &rules.rules[i].action {
-            let removed: usize = paths.iter().map(|p| drop_at(&mut obj, p.segments())).sum();
-            if removed > 0 {
-                rule_hits.push(i);
-                fields_dropped.push((i, removed));
-            }
+        let removed: usize = match &rules.rules[i].action {
+            Action::Drop(paths) => paths.iter().map(|p| drop_at(&mut obj, p.segments())).sum(),
+            Action::DropValues(lists) => lists.iter().map(|(p, values)| drop_values_at(&mut obj, p, values)).sum(),
+            _ => 0,
+        };
+        if removed > 0 {
+            rule_hits.push(i);
+            fields_dropped.push((i, removed));
         }
     }
     restore_explicit_allocations(&mut obj, explicit);
@@ -288,6 +291,29 @@ fn is_empty_container(v: &Value) -> bool {
 /// Removes what a drop rule designates, and the map fields its removal left empty (an
 /// annotations map that held only a dropped annotation): they held only what the rule says is
 /// not compared. A field that was already empty is left to `canonical_values`.
+/// Removes the string items equal to one of `values` from the list at `ptr` (every other item,
+/// and the list's order, kept); a list left empty goes, as an emptied map does under `drop`.
+fn drop_values_at(obj: &mut Value, ptr: &PointerPattern, values: &[String]) -> usize {
+    let mut removed = 0;
+    let emptied = {
+        let mut emptied = false;
+        ptr.for_each_mut(obj, &mut |_, list| {
+            if let Value::Array(items) = list {
+                let before = items.len();
+                items.retain(|item| !item.as_str().is_some_and(|s| values.iter().any(|v| v == s)));
+                let n = before - items.len();
+                removed += n;
+                emptied |= n > 0 && items.is_empty();
+            }
+        });
+        emptied
+    };
+    if emptied {
+        drop_at(obj, ptr.segments());
+    }
+    removed
+}
+
 fn drop_at(value: &mut Value, segments: &[Segment]) -> usize {
     let Some((first, rest)) = segments.split_first() else { return 0 };
     match value {

@@ -173,6 +173,7 @@ pub fn different() -> Comparison {
             expired: false,
             used: true,
         }],
+        platform: Default::default(),
     }
 }
 

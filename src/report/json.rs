@@ -70,6 +70,10 @@ fn suppressed(e: &crate::explain::ObjectExplanation) -> Suppressed<'_> {
         old: steps(&e.old),
         new: steps(&e.new),
     }
+    /// Each side's platforms and the platform differences, counted per side; absent when
+    /// neither side runs a known platform. Added within schema 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: Option<super::platform::JsonView<'a>>,
 }
 
 #[derive(Serialize)]
@@ -201,7 +205,7 @@ struct Kind<'a> {
 }
 
 #[derive(Serialize)]
-struct Key<'a> {
+pub(crate) struct Key<'a> {
     group: &'a str,
     kind: &'a str,
     namespace: Option<&'a str>,
@@ -262,7 +266,7 @@ struct UnservedOnNew<'a> {
 }
 
 #[derive(Serialize)]
-struct Field<'a> {
+pub(crate) struct Field<'a> {
     /// Human-readable path: `spec.template.spec.containers[name=app].image`.
     path: String,
     /// The path as a waiver names it: a JSON pointer whose keyed-array items are named.
@@ -405,6 +409,29 @@ fn source(info: &SourceInfo) -> Source<'_> {
             _ => None,
         },
         origin_context: info.origin_context.as_deref(),
+    }
+}
+
+/// Object keys and field changes as every part of the JSON report writes them.
+pub(crate) type KeyView<'a> = Key<'a>;
+pub(crate) type FieldView<'a> = Field<'a>;
+
+impl<'a> Key<'a> {
+    pub(crate) fn of(k: &'a crate::model::ObjectKey) -> Self {
+        Key { group: &k.group, kind: &k.kind, namespace: k.namespace.as_deref(), name: &k.name }
+    }
+}
+
+impl<'a> Field<'a> {
+    pub(crate) fn of(f: &'a FieldDiff) -> Self {
+        Field {
+            path: f.change.display_path(),
+            waiver_path: waiver_path(f),
+            old: f.change.old.as_ref(),
+            new: f.change.new.as_ref(),
+            hidden: f.hidden,
+            waived: f.waived.as_deref(),
+        }
     }
 }
 
@@ -551,6 +578,7 @@ pub fn build(c: &Comparison) -> Report<'_> {
         coverage: CoverageReport { old: side_coverage(&c.coverage_old), new: side_coverage(&c.coverage_new) },
         rules: c.rules.iter().map(rule_view).collect(),
         suppressed: c.explained.iter().map(suppressed).collect(),
+        platform: super::platform::json_view(c),
     }
 }
 

@@ -39,7 +39,11 @@ pub fn render(c: &Comparison, run: &RunInfo) -> String {
             ("profiles", c.profiles.join(",")),
         ],
         cases: cases(c),
-        system_out: headline(c),
+        // The platform line and the platform differences (which pass the gate) ride along.
+        system_out: match super::platform::headline(c) {
+            Some(line) => format!("{}\n{line}\n{}", headline(c), super::platform::table_section(c).trim()),
+            None => headline(c),
+        },
         system_err: String::new(),
     };
     document(&suite, run)

@@ -24,7 +24,11 @@ pub fn render(c: &Comparison) -> String {
     let _ = writeln!(out, "- **new:** {}", cell(&describe_source(&c.new)));
     let [old_cov, new_cov] = super::coverage_lines(c);
     let _ = writeln!(out, "- **coverage:** {}", cell(&old_cov));
-    let _ = writeln!(out, "- **coverage:** {}\n", cell(&new_cov));
+    let _ = writeln!(out, "- **coverage:** {}", cell(&new_cov));
+    if let Some(line) = super::platform::headline(c) {
+        let _ = writeln!(out, "- **{}", cell(&line).replacen(": ", ":** ", 1));
+    }
+    let _ = writeln!(out);
 
     let differing: Vec<_> = c
         .kinds
@@ -93,6 +97,7 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out, "\n</details>\n");
     }
+    out.push_str(&super::platform::markdown_section(c));
 
     if !c.incomplete.is_empty() {
         let _ = writeln!(out, "**Could not be read** (parity not proven):\n");

@@ -67,6 +67,18 @@ pub fn render(c: &Comparison, run: &RunInfo) -> String {
         );
     }
 
+    if !c.platform.is_empty() {
+        m.family(
+            "kparity_platform_differences",
+            "Objects set apart as platform differences, per side (only_old, only_new, differs); they do not fail the gate.",
+        );
+        let differs =
+            c.platform.differences.iter().filter(|d| d.change == crate::platform::PlatformChange::Differs).count();
+        m.sample("kparity_platform_differences", &[("change", "only_old")], c.platform.old.only_here as f64);
+        m.sample("kparity_platform_differences", &[("change", "only_new")], c.platform.new.only_here as f64);
+        m.sample("kparity_platform_differences", &[("change", "differs")], differs as f64);
+    }
+
     m.family(
         "kparity_unproven",
         "Checks that could not prove equality although everything was read (e.g. secret keys differ).",

@@ -9,6 +9,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod metrics;
+mod platform;
 pub mod style;
 pub mod table;
 

@@ -14,6 +14,9 @@ pub fn render(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "old: {}", describe_source(&c.old));
     let _ = writeln!(out, "new: {}", describe_source(&c.new));
+    if let Some(line) = super::platform::headline(c) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", headline(c));
     for line in super::coverage_lines(c) {
@@ -72,6 +75,8 @@ pub fn render(c: &Comparison) -> String {
             out.push_str(&lines);
         }
     }
+
+    out.push_str(&super::platform::table_section(c));
 
     if !c.incomplete.is_empty() {
         let _ = writeln!(out, "\nCould not be read (the verdict cannot be \"equivalent\"):");

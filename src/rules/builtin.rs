@@ -98,6 +98,79 @@ mod what_builtin_rules_hide {
         check("", "ConfigMap", Some("kube-system"), cm, "content");
     }
 
+    /// The object as the default rules leave it for comparison.
+    fn normalized(group: &str, kind: &str, obj: Value) -> Value {
+        let rules = load(&RuleOptions::default()).unwrap();
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let key = ObjectKey { group: group.into(), kind: kind.into(), namespace: Some("shop".into()), name };
+        match normalize(&key, obj, &rules).normalized {
+            Normalized::Content(v) | Normalized::Presence(_, v) | Normalized::Skipped(_, v) => v,
+        }
+    }
+
+    fn daemonset(generation: &str, image: &str) -> Value {
+        json!({"metadata": {"name": "agent", "annotations": {"deprecated.daemonset.template.generation": generation}},
+               "spec": {"template": {"spec": {"containers": [{"name": "a", "image": image}]}}}})
+    }
+
+    #[test]
+    fn daemonset_template_generation_is_history_but_the_template_is_compared() {
+        // Changed and changed back (generation 3) against a fresh one (1): the same.
+        assert_eq!(
+            normalized("apps", "DaemonSet", daemonset("3", "a:1")),
+            normalized("apps", "DaemonSet", daemonset("1", "a:1"))
+        );
+        // A real template difference at the same generation still shows.
+        assert_ne!(
+            normalized("apps", "DaemonSet", daemonset("1", "a:1")),
+            normalized("apps", "DaemonSet", daemonset("1", "a:2"))
+        );
+        // The annotation is left out of DaemonSets only.
+        let other = normalized("apps", "Deployment", daemonset("3", "a:1"));
+        assert!(other.pointer("/metadata/annotations/deprecated.daemonset.template.generation").is_some());
+    }
+
+    #[test]
+    fn only_the_cloud_controllers_finalizer_is_left_out() {
+        let svc = |finalizers: Value| json!({"metadata": {"name": "web", "finalizers": finalizers}, "spec": {"type": "LoadBalancer"}});
+        let cloud = normalized("", "Service", svc(json!(["service.kubernetes.io/load-balancer-cleanup"])));
+        assert_eq!(
+            cloud,
+            normalized("", "Service", json!({"metadata": {"name": "web"}, "spec": {"type": "LoadBalancer"}}))
+        );
+        // A team's own finalizer beside it is compared, and so is a team finalizer alone.
+        let both =
+            normalized("", "Service", svc(json!(["service.kubernetes.io/load-balancer-cleanup", "example.com/keep"])));
+        assert_eq!(both["metadata"]["finalizers"], json!(["example.com/keep"]));
+        assert_ne!(both, cloud);
+        // Not removed from other kinds.
+        let cm = normalized("", "ConfigMap", svc(json!(["service.kubernetes.io/load-balancer-cleanup"])));
+        assert_eq!(cm["metadata"]["finalizers"], json!(["service.kubernetes.io/load-balancer-cleanup"]));
+    }
+
+    #[test]
+    fn issuance_history_and_hook_runs_are_left_out_only_when_a_controller_or_helm_made_them() {
+        let owned = |kind: &str| json!({"metadata": {"name": "web-tls-x7k2p", "ownerReferences": [{"kind": kind, "name": "web-tls", "controller": true}]}});
+        check("cert-manager.io", "CertificateRequest", Some("shop"), owned("Certificate"), "skip");
+        check("acme.cert-manager.io", "Order", Some("shop"), owned("CertificateRequest"), "skip");
+        check("acme.cert-manager.io", "Challenge", Some("shop"), owned("Order"), "skip");
+        // Made by hand (no owner), or the Certificate itself: compared.
+        check(
+            "cert-manager.io",
+            "CertificateRequest",
+            Some("shop"),
+            json!({"metadata": {"name": "manual"}}),
+            "content",
+        );
+        check("cert-manager.io", "Certificate", Some("shop"), owned("Certificate"), "content");
+        let hook = json!({"metadata": {"name": "db-migrate", "annotations": {"helm.sh/hook": "pre-upgrade"}}});
+        check("batch", "Job", Some("shop"), hook.clone(), "skip");
+        check("", "Pod", Some("shop"), hook.clone(), "skip");
+        // The annotation on another kind (a ConfigMap hook) does not hide it, nor does a Job without it.
+        check("", "ConfigMap", Some("shop"), hook, "content");
+        check("batch", "Job", Some("shop"), json!({"metadata": {"name": "db-migrate"}}), "content");
+    }
+
     #[test]
     fn only_truly_derived_objects_are_left_out() {
         let ours = json!({"metadata": {"name": "db"}, "subsets": [{"addresses": [{"ip": "192.0.2.1"}]}]});

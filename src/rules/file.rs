@@ -179,6 +179,10 @@ struct RawRuleFields {
     /// Lists whose order carries no meaning (JSON pointers to the lists, `*` = any key or index).
     #[serde(default)]
     unordered: Option<Vec<PointerPattern>>,
+    /// String values to remove from lists (JSON pointer to the list -> values), every other
+    /// item kept.
+    #[serde(default, rename = "dropValues")]
+    drop_values: Option<BTreeMap<PointerField, Vec<String>>>,
     /// The Kubernetes minor versions between which this difference was measured: the rule is in
     /// force only when the two sides run different minor versions, both listed.
     #[serde(default, rename = "kubernetesVersions")]
@@ -228,6 +232,17 @@ impl TryFrom<RawRuleFields> for RawRule {
             }
             actions.push(Action::Unordered(paths));
         }
+        if let Some(lists) = r.drop_values {
+            if lists.is_empty() || lists.values().any(Vec::is_empty) {
+                return Err(format!("rule {:?}: `dropValues` needs a list pointer with at least one value", r.name));
+            }
+            let mut parsed = Vec::new();
+            for (ptr, values) in lists {
+                let p = PointerPattern::parse(&ptr.0).map_err(|e| format!("rule {:?}: {e}", r.name))?;
+                parsed.push((p, values));
+            }
+            actions.push(Action::DropValues(parsed));
+        }
         match actions.len() {
             1 => Ok(RawRule {
                 name: r.name,
@@ -237,11 +252,11 @@ impl TryFrom<RawRuleFields> for RawRule {
                 kubernetes_versions: r.kubernetes_versions,
             }),
             0 => Err(format!(
-                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `digest: [POINTER...]`, `unordered: [POINTER...]`",
+                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `digest: [POINTER...]`, `unordered: [POINTER...]`, `dropValues: {{POINTER: [VALUE...]}}`",
                 r.name
             )),
             _ => Err(format!(
-                "rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `digest`, `unordered`",
+                "rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `digest`, `unordered`, `dropValues`",
                 r.name
             )),
         }
@@ -342,6 +357,8 @@ pub(crate) struct RuleView {
     #[serde(skip_serializing_if = "Option::is_none")]
     unordered: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    drop_values: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     kubernetes_versions: Option<Vec<MinorVersion>>,
 }
 
@@ -354,6 +371,11 @@ impl From<&Rule> for RuleView {
             Action::Drop(p) => (None, pointers(p), None, None, None),
             Action::Digest(p) => (None, None, None, pointers(p), None),
             Action::Unordered(p) => (None, None, None, None, pointers(p)),
+            Action::DropValues(_) => (None, None, None, None, None),
+        };
+        let drop_values = match &r.action {
+            Action::DropValues(lists) => Some(lists.iter().map(|(p, v)| (p.as_str().to_string(), v.clone())).collect()),
+            _ => None,
         };
         RuleView {
             name: r.name.clone(),
@@ -364,6 +386,7 @@ impl From<&Rule> for RuleView {
             presence,
             digest,
             unordered,
+            drop_values,
             kubernetes_versions: r.kubernetes_versions.clone(),
         }
     }
@@ -474,7 +497,7 @@ waivers:
     fn errors_name_file_line_and_column() {
         check_error(
             "rules:\n  - name: a\n    why: b\n    match: {kind: X}\n    dorp: [/a]\n",
-            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `digest`, `unordered`, `kubernetesVersions`",
+            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `digest`, `unordered`, `dropValues`, `kubernetesVersions`",
         );
         check_error(
             "rules:\n  - name: a\n    why: b\n    drop: [metadata/uid]\n",

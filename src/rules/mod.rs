@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use time::Date;
 
+pub(crate) use file::RawMatch;
 pub use file::{RuleFile, RulesError, parse_rule_file, render};
 use pattern::{FieldRequirements, NameGlob, PointerPattern, Selector};
 
@@ -115,6 +116,10 @@ pub enum Action {
     /// The designated lists' order carries no meaning: they are compared as sorted (by their
     /// declared keys, else by item). Lists not named by such a rule keep their order.
     Unordered(Vec<PointerPattern>),
+    /// Removes the listed string values from the designated lists, leaving every other item:
+    /// for a value one controller appends to a list the team writes too (a finalizer a cloud
+    /// controller adds beside a team's own finalizers).
+    DropValues(Vec<(PointerPattern, Vec<String>)>),
 }
 
 /// Where a rule or waiver came from, for messages and for `kparity rules`.

@@ -15,19 +15,33 @@ use serde_json::Value;
 pub struct NameGlob {
     source: String,
     matcher: Option<GlobMatcher>,
+    /// A pattern that is one brace group (`{,apps}`, `{kube-system,kube-public}`): its
+    /// alternatives, each a glob. globset's own alternation never matches an empty member, and
+    /// the empty string is the core API group, so such a group is matched alternative by
+    /// alternative.
+    alternatives: Vec<NameGlob>,
 }
 
 impl NameGlob {
     pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(inner) = s.strip_prefix('{').and_then(|r| r.strip_suffix('}'))
+            && !inner.contains(['{', '}'])
+        {
+            let alternatives = inner.split(',').map(NameGlob::parse).collect::<Result<Vec<_>, _>>()?;
+            return Ok(NameGlob { source: s.to_string(), matcher: None, alternatives });
+        }
         let matcher = if s.contains(['*', '?', '[', '{']) {
             Some(Glob::new(s).map_err(|e| format!("invalid glob {s:?}: {}", e.kind()))?.compile_matcher())
         } else {
             None
         };
-        Ok(NameGlob { source: s.to_string(), matcher })
+        Ok(NameGlob { source: s.to_string(), matcher, alternatives: Vec::new() })
     }
 
     pub fn is_match(&self, s: &str) -> bool {
+        if !self.alternatives.is_empty() {
+            return self.alternatives.iter().any(|a| a.is_match(s));
+        }
         match &self.matcher {
             Some(m) => self.source == "*" || m.is_match(s),
             None => self.source == s,
@@ -453,6 +467,10 @@ mod tests {
     #[test]
     fn globs_match_names_and_core_group() {
         assert!(NameGlob::parse("*").unwrap().is_match(""));
+        // A brace group with an empty member matches the core group ("") and the others only.
+        let g = NameGlob::parse("{,apps}").unwrap();
+        assert!(g.is_match("") && g.is_match("apps") && !g.is_match("batch"));
+        assert!(NameGlob::parse("{kube-*,default}").unwrap().is_match("kube-public"));
         assert!(NameGlob::parse("kube-*").unwrap().is_match("kube-system"));
         assert!(!NameGlob::parse("kube-*").unwrap().is_match("default"));
         assert!(NameGlob::parse("").unwrap().is_match(""));

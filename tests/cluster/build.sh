@@ -5,8 +5,8 @@
 # pin the upstream versions; Go's module and build caches make a rebuild after a cache hit cheap,
 # and an existing binary whose stamp matches its module is reused without invoking Go at all.
 #
-# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|helm|tools]...
-#   all: the clusters' binaries; tools: the real tools run against them (velero, helm; issue 14).
+# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|helm|kubeadm|tools]...
+#   all: the clusters' binaries; tools: the real tools run against them (velero, helm, kubeadm).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -107,6 +107,26 @@ build_helm() {
   build_tool helm "$here/helm" "$bin/helm" "-X helm.sh/helm/v3/internal/version.version=$v" helm.sh/helm/v3/cmd/helm
 }
 
+# kubeadm (issue 17): its `init phase` subcommands write a kubeadm cluster's objects into `blue`
+# (tests/cluster/kubeadm-phases.sh). Its module tests/cluster/kubeadm/ is k8s-1.37/go.mod with
+# kubeadm as the tool (same k8s.io/kubernetes version, same staging replaces, so the build reuses
+# the control plane's build cache); kubeadm needs a few modules the control plane does not
+# (coredns/corefile-migration), which is why it is not a fourth tool of k8s-1.37/.
+build_kubeadm() {
+  local dir="$here/kubeadm" v major minor ld=""
+  v=$(mod_version "$dir" k8s.io/kubernetes)
+  if [ "$v" != "$(mod_version "$here/k8s-1.37" k8s.io/kubernetes)" ]; then
+    echo "error: tests/cluster/kubeadm/go.mod pins k8s.io/kubernetes $v, k8s-1.37 another; copy it again" >&2
+    exit 1
+  fi
+  major=$(echo "${v#v}" | cut -d. -f1); minor=$(echo "${v#v}" | cut -d. -f2)
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  build_tool kubeadm "$dir" "$bin/kubeadm" "$ld" k8s.io/kubernetes/cmd/kubeadm
+}
+
 # The `legacy` cluster's control plane (upgrade parity, issue 8); kubectl stays the 1.37 one,
 # which is within the supported client skew of a 1.34 server.
 build_legacy() { build_k8s "$here/k8s-1.34" -1.34 kube-apiserver kube-controller-manager; }
@@ -118,7 +138,8 @@ for t in "${targets[@]}"; do
     etcd) build_etcd ;;
     velero) build_velero ;;
     helm) build_helm ;;
-    tools) build_velero; build_helm ;;
+    tools) build_velero; build_helm; build_kubeadm ;;
+    kubeadm) build_kubeadm ;;
     k8s-1.37) build_k8s "$here/k8s-1.37" "" ;;
     k8s-1.34) build_legacy ;;
     *) echo "unknown build target: $t" >&2; exit 2 ;;

@@ -165,6 +165,9 @@ start_apiserver() {
   # --runtime-config serves coordination.k8s.io/v1beta1 (LeaseCandidate, a beta-only kind beside
   # the group's v1 Leases) on every cluster: the coverage tests read a built-in kind that exists
   # only outside its group's preferred version. Nothing creates LeaseCandidates by default.
+  # --allow-privileged=true as kubeadm and EKS run their API servers: platform components such as
+  # the Amazon VPC CNI's aws-node DaemonSet and kube-proxy ask for privileged containers, which an
+  # API server started without it refuses (issue 17).
   spawn "$c-apiserver" "$BIN/kube-apiserver${BIN_SUFFIX[$c]}" \
     --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" --etcd-prefix "/registry-$c" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${API_PORT[$c]}" \
@@ -175,7 +178,7 @@ start_apiserver() {
     --service-account-key-file "$dir/sa.pub" --service-account-signing-key-file "$dir/sa.key" \
     --service-cluster-ip-range "${SVC_CIDR[$c]}" \
     --authorization-mode RBAC --endpoint-reconciler-type none \
-    --runtime-config coordination.k8s.io/v1beta1=true \
+    --runtime-config coordination.k8s.io/v1beta1=true --allow-privileged=true \
     --profiling=false --v 1
 }
 

@@ -1,0 +1,469 @@
+//! Platform-aware parity: what kubeadm, EKS or a self-installed CNI writes into a cluster is not
+//! the team's workload. Each side's platforms are detected from markers the platform itself
+//! writes (or named with `--platform`); objects a detected platform wrote that the other side
+//! cannot have, because it runs another platform, are moved out of the missing/extra
+//! differences into a *platform differences* section that does not fail the gate. What a team
+//! changes inside platform objects (aws-auth mappings, a Corefile stub domain, CNI settings, an
+//! added subject on a platform binding) stays a difference wherever both sides have the object.
+//!
+//! Pure: it runs after `diff` on the comparison and both dumps, and never reads a cluster.
+
+pub mod corefile;
+pub mod profile;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::diff::{Change, Comparison, FieldDiff, ObjectDiff, Segment, Verdict};
+use crate::dump::{Dump, Stored};
+use crate::model::{ObjectKey, Side};
+pub use profile::{Entry, Profile};
+
+/// A `--platform` value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid --platform: {0}")]
+pub struct PlatformOptionError(pub String);
+
+impl PlatformOptionError {
+    pub fn hint(&self) -> &'static str {
+        "write --platform old=kubeadm,new=eks (names: kubeadm, eks, calico, flannel, cilium, none; several joined \
+         with +); `kparity rules --platforms` prints the profiles"
+    }
+}
+
+/// What the user said about one side's platforms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Choice {
+    /// Detect from the markers (the default).
+    #[default]
+    Detect,
+    /// These platforms, whatever the markers say (`none`: no platform).
+    Named(Vec<String>),
+}
+
+/// `--platform old=kubeadm,new=eks`: each side's choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlatformOptions {
+    pub old: Choice,
+    pub new: Choice,
+}
+
+impl PlatformOptions {
+    /// Parses `--platform` values: `SIDE=NAME[+NAME...]` separated by commas, sides `old` and
+    /// `new`, names from the built-in profiles or `none`.
+    pub fn parse(values: &[String], known: &[Profile]) -> Result<PlatformOptions, PlatformOptionError> {
+        Self::parse_text(values, known).map_err(PlatformOptionError)
+    }
+
+    fn parse_text(values: &[String], known: &[Profile]) -> Result<PlatformOptions, String> {
+        let mut opts = PlatformOptions::default();
+        let names: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
+        for part in values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
+            let (side, list) =
+                part.split_once('=').ok_or_else(|| format!("{part:?} is not SIDE=NAME, e.g. old=kubeadm,new=eks"))?;
+            let mut chosen = Vec::new();
+            for name in list.split('+').map(str::trim) {
+                if name == "none" {
+                    continue;
+                }
+                if !names.contains(&name) {
+                    return Err(format!("unknown platform {name:?} (known: {}, none)", names.join(", ")));
+                }
+                chosen.push(name.to_string());
+            }
+            match side.trim() {
+                "old" => opts.old = Choice::Named(chosen),
+                "new" => opts.new = Choice::Named(chosen),
+                other => return Err(format!("unknown side {other:?}: use old or new")),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// One platform on one side, and how kparity knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SidePlatform {
+    pub name: String,
+    pub display_name: String,
+    /// The marker object that revealed it; `None` when named with `--platform`.
+    pub evidence: Option<ObjectKey>,
+}
+
+/// One side's platforms and how many of its objects they wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideReport {
+    pub platforms: Vec<SidePlatform>,
+    /// Objects on this side a platform of this side wrote (compared, excluded or not).
+    pub objects: usize,
+    /// Platform differences found only on this side.
+    pub only_here: usize,
+}
+
+/// Why an object is listed under platform differences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformChange {
+    /// Written by a platform of this side, which the other side does not run.
+    OnlyOn(Side),
+    /// Both sides hold it, each written by its own (different) platform: the platforms' values
+    /// differ; the team's intent fields, if they differ, are reported as differences instead.
+    Differs,
+}
+
+/// An object (or the platform-written part of one) listed under platform differences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformDifference {
+    pub change: PlatformChange,
+    /// The difference as `diff` found it (for `Differs`, the platform-written fields only).
+    pub diff: ObjectDiff,
+    /// `eks/coredns`: the profile entry on each side where the object exists.
+    pub old_entry: Option<String>,
+    pub new_entry: Option<String>,
+    pub why: String,
+    /// Fields the platform entry names as the team's intent, present in this one-sided object:
+    /// a reviewer checks these by hand, since the other side has nothing to compare them with.
+    pub intent: Vec<String>,
+}
+
+/// The platform section of a report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlatformReport {
+    pub old: SideReport,
+    pub new: SideReport,
+    pub differences: Vec<PlatformDifference>,
+}
+
+impl PlatformReport {
+    /// True when neither side runs a known platform: reports say so in one line.
+    pub fn is_empty(&self) -> bool {
+        self.old.platforms.is_empty() && self.new.platforms.is_empty()
+    }
+
+    /// `kubeadm 1.37` or `EKS 1.37 + Calico`, with the side's Kubernetes minor version.
+    pub fn describe(side: &SideReport, version: Option<&str>) -> String {
+        if side.platforms.is_empty() {
+            return "no known platform".into();
+        }
+        let minor = version.and_then(crate::rules::MinorVersion::of_git_version);
+        side.platforms
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match (i, minor) {
+                (0, Some(m)) => format!("{} {m}", p.display_name),
+                _ => p.display_name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
+
+/// Which platforms run on a side: those named, else every profile with a marker present.
+fn detect(dump: &Dump, choice: &Choice, profiles: &[Profile]) -> Vec<SidePlatform> {
+    match choice {
+        Choice::Named(names) => profiles
+            .iter()
+            .filter(|p| names.contains(&p.name))
+            .map(|p| SidePlatform { name: p.name.clone(), display_name: p.display_name.clone(), evidence: None })
+            .collect(),
+        Choice::Detect => profiles
+            .iter()
+            .filter_map(|p| {
+                let evidence = dump.objects.iter().find_map(|(key, stored)| {
+                    let hit = p.markers.iter().any(|m| {
+                        m.matcher.matches_key(key)
+                            && stored.content().to_value().is_ok_and(|v| m.matcher.matches_object(key, &v))
+                    });
+                    hit.then(|| key.clone())
+                })?;
+                Some(SidePlatform {
+                    name: p.name.clone(),
+                    display_name: p.display_name.clone(),
+                    evidence: Some(evidence),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// The profile entry that wrote `obj` among a side's platforms: (platform name, entry).
+fn entry_of<'p>(
+    platforms: &[SidePlatform],
+    profiles: &'p [Profile],
+    key: &ObjectKey,
+    obj: &Value,
+) -> Option<(&'p str, &'p Entry)> {
+    profiles.iter().filter(|p| platforms.iter().any(|s| s.name == p.name)).find_map(|p| {
+        p.objects
+            .iter()
+            .find(|e| e.matcher.matches_key(key) && e.matcher.matches_object(key, obj))
+            .map(|e| (p.name.as_str(), e))
+    })
+}
+
+fn content(dump: &Dump, key: &ObjectKey) -> Option<Value> {
+    dump.objects.get(key).map(Stored::content).and_then(|c| c.to_value().ok())
+}
+
+/// Detects each side's platforms and moves what they explain out of the comparison's
+/// differences into `cmp.platform`, then recounts the summary and the verdict: `equivalent`
+/// only when no difference is left (a kube-proxy mode difference can turn it `different`);
+/// `incomplete` always stays.
+pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profile], opts: &PlatformOptions) {
+    let mut report = PlatformReport {
+        old: SideReport { platforms: detect(old, &opts.old, profiles), ..Default::default() },
+        new: SideReport { platforms: detect(new, &opts.new, profiles), ..Default::default() },
+        differences: Vec::new(),
+    };
+    let owned_count = |dump: &Dump, platforms: &[SidePlatform]| {
+        if platforms.is_empty() {
+            return 0;
+        }
+        // Keys first: only objects whose identity a platform entry names are parsed.
+        let named = |k: &ObjectKey| {
+            profiles
+                .iter()
+                .filter(|p| platforms.iter().any(|s| s.name == p.name))
+                .any(|p| p.objects.iter().any(|e| e.matcher.matches_key(k)))
+        };
+        dump.objects
+            .iter()
+            .filter(|(k, _)| named(k))
+            .filter(|(k, s)| s.content().to_value().is_ok_and(|v| entry_of(platforms, profiles, k, &v).is_some()))
+            .count()
+    };
+    report.old.objects = owned_count(old, &report.old.platforms);
+    report.new.objects = owned_count(new, &report.new.platforms);
+    let runs = |side: &SideReport, platform: &str| side.platforms.iter().any(|p| p.name == platform);
+
+    let mut kept = Vec::new();
+    for d in std::mem::take(&mut cmp.objects) {
+        let (a, b) = (content(old, &d.key), content(new, &d.key));
+        let ea = a.as_ref().and_then(|v| entry_of(&report.old.platforms, profiles, &d.key, v));
+        let eb = b.as_ref().and_then(|v| entry_of(&report.new.platforms, profiles, &d.key, v));
+        let label = |e: Option<(&str, &Entry)>| e.map(|(p, e)| format!("{p}/{}", e.name));
+        match (d.change, ea, eb) {
+            // Only on one side, written by a platform the other side does not run: the other
+            // side cannot be expected to have it. (Between two sides of one platform, a missing
+            // platform object is a real difference: an EKS cluster without its aws-auth.)
+            (Change::Missing, Some((p, e)), _) if !runs(&report.new, p) => {
+                uncount(cmp, &d);
+                report.old.only_here += 1;
+                let intent = intent_present(e, a.as_ref());
+                report.differences.push(PlatformDifference {
+                    change: PlatformChange::OnlyOn(Side::Old),
+                    old_entry: label(ea),
+                    new_entry: None,
+                    why: e.why.clone(),
+                    intent,
+                    diff: d,
+                });
+            }
+            (Change::Extra, _, Some((p, e))) if !runs(&report.old, p) => {
+                uncount(cmp, &d);
+                report.new.only_here += 1;
+                let intent = intent_present(e, b.as_ref());
+                report.differences.push(PlatformDifference {
+                    change: PlatformChange::OnlyOn(Side::New),
+                    old_entry: None,
+                    new_entry: label(eb),
+                    why: e.why.clone(),
+                    intent,
+                    diff: d,
+                });
+            }
+            // Both sides hold it, each written by a different platform: the platforms' own
+            // values are listed; the team's intent fields still count as differences.
+            (Change::Changed, Some((pa, ea_)), Some((pb, eb_)))
+                if pa != pb && !runs(&report.new, pa) && !runs(&report.old, pb) =>
+            {
+                let (team, platform) = split_fields(&d, ea_, eb_, a.as_ref(), b.as_ref());
+                uncount(cmp, &d);
+                if !platform.is_empty() {
+                    report.differences.push(PlatformDifference {
+                        change: PlatformChange::Differs,
+                        diff: ObjectDiff { fields: platform, patch: Vec::new(), ..d.clone() },
+                        old_entry: label(ea),
+                        new_entry: label(eb),
+                        why: format!("{} / {}", ea_.why, eb_.why),
+                        intent: Vec::new(),
+                    });
+                }
+                if !team.is_empty() {
+                    // The patch keeps only the operations on the team's fields.
+                    let patch =
+                        d.patch.iter().filter(|op| is_intent_pointer(ea_, eb_, op.path().as_str())).cloned().collect();
+                    let kept_diff = ObjectDiff { fields: team, patch, ..d };
+                    count(cmp, &kept_diff);
+                    kept.push(kept_diff);
+                }
+            }
+            _ => kept.push(d),
+        }
+    }
+    if let Some(d) = kube_proxy_mode_difference(old, new, &report, profiles) {
+        count(cmp, &d);
+        kept.push(d);
+    }
+    cmp.objects = kept;
+    // `incomplete` stays: nothing here can prove what was not read.
+    if cmp.verdict != Verdict::Incomplete {
+        let left = cmp.summary.changed + cmp.summary.missing + cmp.summary.extra;
+        cmp.verdict = if left > 0 { Verdict::Different } else { Verdict::Equivalent };
+    }
+    cmp.platform = report;
+}
+
+/// The proxy mode of a KubeProxyConfiguration as kube-proxy applies it: empty means `iptables`
+/// on Linux (kube-proxy's documented default; `ipvs` and `nftables` must be asked for).
+fn proxy_mode(config: &str) -> Option<String> {
+    let v: Value = serde_norway::from_str(config).ok()?;
+    let mode = v.get("mode").and_then(Value::as_str).unwrap_or_default().trim().to_string();
+    Some(if mode.is_empty() { "iptables".into() } else { mode })
+}
+
+/// The side's kube-proxy configuration as its platform keeps it: (object, pointer, mode).
+fn kube_proxy_mode(dump: &Dump, side: &SideReport, profiles: &[Profile]) -> Option<(ObjectKey, String, String)> {
+    dump.objects.iter().find_map(|(key, stored)| {
+        let v = stored.content().to_value().ok()?;
+        let (_, e) = entry_of(&side.platforms, profiles, key, &v)?;
+        let ptr = e.kube_proxy_config.as_deref()?;
+        let text = v.pointer(ptr)?.as_str()?;
+        Some((key.clone(), ptr.to_string(), proxy_mode(text)?))
+    })
+}
+
+/// kubeadm keeps kube-proxy's configuration in `kube-proxy` (`config.conf`), EKS in
+/// `kube-proxy-config` (`config`): different objects, so no pair compares them. The proxy mode
+/// (iptables, ipvs, nftables) is the team's choice: when the two sides' platforms configure it
+/// differently, that is a difference, reported on NEW's object.
+fn kube_proxy_mode_difference(
+    old: &Dump,
+    new: &Dump,
+    report: &PlatformReport,
+    profiles: &[Profile],
+) -> Option<ObjectDiff> {
+    let (a_key, _, a) = kube_proxy_mode(old, &report.old, profiles)?;
+    let (b_key, b_ptr, b) = kube_proxy_mode(new, &report.new, profiles)?;
+    if a == b || a_key == b_key {
+        // Same object on both sides: compared as a pair already.
+        return None;
+    }
+    // The path is NEW's (`data.config.mode`); OLD's value comes from its own object.
+    let mut path: Vec<Segment> =
+        b_ptr.split('/').skip(1).map(|s| Segment::Key(s.replace("~1", "/").replace("~0", "~"))).collect();
+    path.push(Segment::Key("mode".into()));
+    Some(ObjectDiff {
+        key: b_key,
+        change: Change::Changed,
+        fields: vec![FieldDiff {
+            change: crate::diff::FieldChange { path, old: Some(Value::String(a)), new: Some(Value::String(b)) },
+            waived: None,
+            hidden: false,
+        }],
+        patch: Vec::new(),
+        waived: None,
+    })
+}
+
+/// Takes a difference out of the summary and its kind's counts.
+fn uncount(cmp: &mut Comparison, d: &ObjectDiff) {
+    adjust(cmp, d, |n| *n = n.saturating_sub(1));
+}
+
+/// Counts a difference in the summary and its kind's counts.
+fn count(cmp: &mut Comparison, d: &ObjectDiff) {
+    adjust(cmp, d, |n| *n += 1);
+}
+
+fn adjust(cmp: &mut Comparison, d: &ObjectDiff, f: impl Fn(&mut usize)) {
+    let entry = cmp.kinds.entry(d.key.group_kind()).or_default();
+    let s = &mut cmp.summary;
+    let (e, t) = match (d.is_waived(), d.change) {
+        (true, _) => (&mut entry.waived, &mut s.waived),
+        (false, Change::Changed) => (&mut entry.changed, &mut s.changed),
+        (false, Change::Missing) => (&mut entry.missing, &mut s.missing),
+        (false, Change::Extra) => (&mut entry.extra, &mut s.extra),
+    };
+    f(e);
+    f(t);
+}
+
+/// True when an RFC 6901 pointer (a patch operation's path) lies within an intent field or
+/// the Corefile of either entry.
+fn is_intent_pointer(a: &Entry, b: &Entry, pointer: &str) -> bool {
+    let path: Vec<String> = pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+    let corefile = [&a.corefile, &b.corefile].into_iter().flatten().any(|c| pointer.starts_with(c.as_str()));
+    corefile || a.intent.iter().chain(&b.intent).any(|p| p.covers(&path))
+}
+
+/// The intent fields an entry names that this object holds, as JSON pointers.
+fn intent_present(e: &Entry, obj: Option<&Value>) -> Vec<String> {
+    let Some(obj) = obj else { return Vec::new() };
+    let mut out = BTreeSet::new();
+    for p in &e.intent {
+        let mut v = obj.clone();
+        p.for_each_mut(&mut v, &mut |path, _| {
+            out.insert(path.to_string());
+        });
+    }
+    if let Some(ptr) = &e.corefile {
+        if let Some(text) = obj.pointer(ptr).and_then(Value::as_str) {
+            for zone in corefile::team_blocks(text).keys() {
+                out.insert(format!("{ptr} (server block {zone})"));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Splits a changed object's fields into the team's (under either side's intent pointers, or
+/// the server blocks of a Corefile other than the root zone's) and the platforms' (the rest).
+fn split_fields(
+    d: &ObjectDiff,
+    old_entry: &Entry,
+    new_entry: &Entry,
+    old: Option<&Value>,
+    new: Option<&Value>,
+) -> (Vec<FieldDiff>, Vec<FieldDiff>) {
+    let (mut team, mut platform) = (Vec::new(), Vec::new());
+    let corefile = old_entry.corefile.clone().or_else(|| new_entry.corefile.clone());
+    for f in &d.fields {
+        let path = f.change.key_path();
+        let pointer: String = path.iter().map(|k| format!("/{}", crate::rules::pattern::escape_segment(k))).collect();
+        if corefile.as_deref() == Some(pointer.as_str()) {
+            platform.push(f.clone());
+            continue;
+        }
+        let is_intent = old_entry.intent.iter().chain(&new_entry.intent).any(|p| p.covers(&path));
+        if is_intent { team.push(f.clone()) } else { platform.push(f.clone()) }
+    }
+    // The Corefile's team part: server blocks compared by zone.
+    if let Some(ptr) = corefile {
+        let blocks = |v: Option<&Value>| {
+            v.and_then(|v| v.pointer(&ptr)).and_then(Value::as_str).map(corefile::team_blocks).unwrap_or_default()
+        };
+        let (a, b) = (blocks(old), blocks(new));
+        let zones: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        let mut base: Vec<Segment> =
+            ptr.split('/').skip(1).map(|s| Segment::Key(s.replace("~1", "/").replace("~0", "~"))).collect();
+        for zone in zones {
+            let (x, y) = (a.get(zone), b.get(zone));
+            if x != y {
+                let mut path = base.clone();
+                path.push(Segment::Key(format!("server block {zone}")));
+                let text = |v: Option<&Vec<String>>| v.map(|l| Value::String(l.join("\n")));
+                team.push(FieldDiff {
+                    change: crate::diff::FieldChange { path, old: text(x), new: text(y) },
+                    waived: None,
+                    hidden: false,
+                });
+            }
+        }
+        base.clear();
+    }
+    (team, platform)
+}
+
+#[cfg(test)]
+mod tests;
