@@ -163,6 +163,11 @@ pub struct DiffArgs {
     #[arg(long)]
     pub show_suppressed: bool,
 
+    /// Each side's platform instead of detecting it, e.g. old=kubeadm,new=eks (kubeadm, eks,
+    /// calico, flannel, cilium, or none; several joined with +, e.g. new=eks+calico)
+    #[arg(long, value_name = "SIDE=NAME")]
+    pub platform: Vec<String>,
+
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]

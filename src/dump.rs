@@ -360,18 +360,18 @@ fn generated_identity(obj: &Value) -> Option<String> {
 /// one more run has one extra object), and a difference in one of them shows as a change or an
 /// extra object rather than hiding behind a random name. A lone one is `#1` too, so it pairs
 /// with the first of several on the other side.
-fn number_generated(items: &mut [(ObjectKey, Stored, Vec<usize>)]) {
+fn number_generated(items: &mut [Entry]) {
     let mut groups: BTreeMap<ObjectKey, Vec<usize>> = BTreeMap::new();
-    for (i, (key, ..)) in items.iter().enumerate() {
+    for (i, Entry { key, .. }) in items.iter().enumerate() {
         if key.name.contains(GENERATED_MARK) {
             groups.entry(key.clone()).or_default().push(i);
         }
     }
     for (_, mut members) in groups {
-        let text = |i: usize| items[i].1.content().json().map(|c| c.into_owned()).unwrap_or_default();
+        let text = |i: usize| items[i].stored.content().json().map(|c| c.into_owned()).unwrap_or_default();
         members.sort_by_cached_key(|&i| text(i));
         for (n, i) in members.into_iter().enumerate() {
-            items[i].0.name = format!("{} #{}", items[i].0.name, n + 1);
+            items[i].key.name = format!("{} #{}", items[i].key.name, n + 1);
         }
     }
 }

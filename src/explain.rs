@@ -86,6 +86,16 @@ pub fn steps(key: &ObjectKey, obj: &Value, rules: &RuleSet) -> Vec<Step> {
                 }
                 removed
             }
+            Action::DropValues(lists) => {
+                let mut removed = Vec::new();
+                for (p, values) in lists {
+                    let at = present(p, &mut work);
+                    if crate::normalize::drop_values_at(&mut work, p, values) > 0 {
+                        removed.extend(at.into_iter().map(|path| format!("{path} ({})", values.join(", "))));
+                    }
+                }
+                removed
+            }
             Action::Skip | Action::Presence => continue,
         };
         if !paths.is_empty() {
@@ -108,6 +118,7 @@ pub fn action_name(a: &Action) -> &'static str {
         Action::Presence => "presence",
         Action::Digest(_) => "digest",
         Action::Unordered(_) => "unordered",
+        Action::DropValues(_) => "dropValues",
     }
 }
 

@@ -265,6 +265,8 @@ pub struct Comparison {
     pub explained: Vec<crate::explain::ObjectExplanation>,
     /// Every waiver of the rules files, with whether it accepted anything.
     pub waivers: Vec<WaiverUse>,
+    /// Each side's platforms and the differences they explain (`platform::separate`).
+    pub platform: crate::platform::PlatformReport,
 }
 
 /// A waiver as reports list it: what it covers, why, until when, and whether it was used.
@@ -276,8 +278,6 @@ pub struct WaiverUse {
     pub origin: Origin,
     pub expired: bool,
     pub used: bool,
-    /// Each side's platforms and the differences they explain (`platform::separate`).
-    pub platform: crate::platform::PlatformReport,
 }
 
 impl Comparison {

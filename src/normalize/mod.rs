@@ -293,7 +293,7 @@ fn is_empty_container(v: &Value) -> bool {
 /// not compared. A field that was already empty is left to `canonical_values`.
 /// Removes the string items equal to one of `values` from the list at `ptr` (every other item,
 /// and the list's order, kept); a list left empty goes, as an emptied map does under `drop`.
-fn drop_values_at(obj: &mut Value, ptr: &PointerPattern, values: &[String]) -> usize {
+pub(crate) fn drop_values_at(obj: &mut Value, ptr: &PointerPattern, values: &[String]) -> usize {
     let mut removed = 0;
     let emptied = {
         let mut emptied = false;

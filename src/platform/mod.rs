@@ -360,9 +360,12 @@ fn kube_proxy_mode_difference(
             change: crate::diff::FieldChange { path, old: Some(Value::String(a)), new: Some(Value::String(b)) },
             waived: None,
             hidden: false,
+            written_by: Default::default(),
         }],
         patch: Vec::new(),
         waived: None,
+        written_by: Default::default(),
+        explained: None,
     })
 }
 
@@ -457,6 +460,7 @@ fn split_fields(
                     change: crate::diff::FieldChange { path, old: text(x), new: text(y) },
                     waived: None,
                     hidden: false,
+                    written_by: Default::default(),
                 });
             }
         }

@@ -50,6 +50,7 @@ fn dump(objects: &[Value], rules: &RuleSet, version: &str) -> Dump {
         type_skips: BTreeSet::new(),
         coverage: Vec::new(),
         filter_misses: Default::default(),
+        provenance: Default::default(),
     }
 }
 

@@ -41,6 +41,10 @@ pub struct Report<'a> {
     /// With `--show-suppressed`: per object in scope, what each rule removed on each side.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suppressed: Vec<Suppressed<'a>>,
+    /// Each side's platforms and the platform differences, counted per side; absent when
+    /// neither side runs a known platform. Added within schema 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: Option<super::platform::JsonView<'a>>,
 }
 
 #[derive(Serialize)]
@@ -70,10 +74,6 @@ fn suppressed(e: &crate::explain::ObjectExplanation) -> Suppressed<'_> {
         old: steps(&e.old),
         new: steps(&e.new),
     }
-    /// Each side's platforms and the platform differences, counted per side; absent when
-    /// neither side runs a known platform. Added within schema 1.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    platform: Option<super::platform::JsonView<'a>>,
 }
 
 #[derive(Serialize)]
@@ -431,6 +431,7 @@ impl<'a> Field<'a> {
             new: f.change.new.as_ref(),
             hidden: f.hidden,
             waived: f.waived.as_deref(),
+            written_by: written_by(&f.written_by),
         }
     }
 }
