@@ -5,8 +5,9 @@
 # pin the upstream versions; Go's module and build caches make a rebuild after a cache hit cheap,
 # and an existing binary whose stamp matches its module is reused without invoking Go at all.
 #
-# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|helm|tools]...
-#   all: the clusters' binaries; tools: the real tools run against them (velero, helm; issue 14).
+# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|helm|argocd|tools]...
+#   all: the clusters' binaries; tools: the real tools run against them (velero, helm, argocd;
+#   issue 14).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -107,6 +108,50 @@ build_helm() {
   build_tool helm "$here/helm" "$bin/helm" "-X helm.sh/helm/v3/internal/version.version=$v" helm.sh/helm/v3/cmd/helm
 }
 
+# Argo CD (tests/argocd_e2e.rs, tests/cluster/argocd-sync.sh): one multi-call binary, run as
+# argocd-application-controller and argocd-repo-server through symlinks (it dispatches on argv[0]).
+# Its application controller listens for metrics on "0.0.0.0:PORT", a literal with no flag
+# (controller/appcontroller.go); the test clusters listen on loopback only, so the build swaps
+# that one literal for "127.0.0.1:PORT" through `go build -overlay` (the pinned module itself is
+# untouched; the patched copy lives under target/). A changed upstream line fails the build loudly.
+build_argocd() {
+  local dir="$here/argocd" v src patched overlay stamp out="$bin/argocd"
+  v=$(mod_version "$dir" github.com/argoproj/argo-cd/v2)
+  stamp=$( (stamp_of "$dir"; echo overlay-metrics-loopback) | sha256sum | cut -c1-16)
+  if [ -f "$bin/.stamp-argocd" ] && [ "$(cat "$bin/.stamp-argocd")" = "$stamp" ] && [ -x "$out" ]; then
+    link_argocd; return 0
+  fi
+  echo "building argocd $v (cold: ~25 min on 2 cores)" >&2
+  if ! src=$(cd "$dir" && go mod download -json "github.com/argoproj/argo-cd/v2@$v" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); then
+    echo "error: building argocd: downloading github.com/argoproj/argo-cd/v2@$v failed" >&2; exit 1
+  fi
+  patched="$root/target/test-cluster/argocd-overlay/appcontroller.go"
+  overlay="$root/target/test-cluster/argocd-overlay/overlay.json"
+  mkdir -p "$(dirname "$patched")"
+  sed 's/fmt.Sprintf("0.0.0.0:%d", metricsPort)/fmt.Sprintf("127.0.0.1:%d", metricsPort)/' \
+    "$src/controller/appcontroller.go" > "$patched"
+  if ! grep -q 'fmt.Sprintf("127.0.0.1:%d", metricsPort)' "$patched"; then
+    echo "error: building argocd $v: the metrics listen address in controller/appcontroller.go changed upstream; update build_argocd" >&2
+    exit 1
+  fi
+  printf '{"Replace":{"%s":"%s"}}\n' "$src/controller/appcontroller.go" "$patched" > "$overlay"
+  mkdir -p "$bin"
+  if ! (cd "$dir" && go build -trimpath -overlay "$overlay" \
+      -ldflags "-s -w -X github.com/argoproj/argo-cd/v2/common.version=${v#v} -X github.com/argoproj/argo-cd/v2/common.buildDate=1970-01-01T00:00:00Z" \
+      -o "$out.tmp" github.com/argoproj/argo-cd/v2/cmd); then
+    echo "error: building argocd from $dir failed" >&2
+    exit 1
+  fi
+  mv "$out.tmp" "$out"
+  echo "$stamp" > "$bin/.stamp-argocd"
+  link_argocd
+}
+
+link_argocd() { # the component names Argo CD's binary answers to (argv[0])
+  local n
+  for n in argocd-application-controller argocd-repo-server; do ln -sfn argocd "$bin/$n"; done
+}
+
 # The `legacy` cluster's control plane (upgrade parity, issue 8); kubectl stays the 1.37 one,
 # which is within the supported client skew of a 1.34 server.
 build_legacy() { build_k8s "$here/k8s-1.34" -1.34 kube-apiserver kube-controller-manager; }
@@ -118,7 +163,8 @@ for t in "${targets[@]}"; do
     etcd) build_etcd ;;
     velero) build_velero ;;
     helm) build_helm ;;
-    tools) build_velero; build_helm ;;
+    argocd) build_argocd ;;
+    tools) build_velero; build_helm; build_argocd ;;
     k8s-1.37) build_k8s "$here/k8s-1.37" "" ;;
     k8s-1.34) build_legacy ;;
     *) echo "unknown build target: $t" >&2; exit 2 ;;
