@@ -185,6 +185,17 @@ stringData:
 EOF
 }
 
+# server_secret_key: the signing key argocd-server puts into argocd-secret on its first start
+# (no argocd-server runs here; without it Argo CD's settings are incomplete). Made once per
+# checkout; never leaves target/.
+server_secret_key() {
+  mkdir -p "$ARGOCD_STATE"
+  if [ ! -s "$ARGOCD_STATE/server.secretkey" ]; then
+    (umask 077; openssl rand -base64 32 > "$ARGOCD_STATE/server.secretkey")
+  fi
+  cat "$ARGOCD_STATE/server.secretkey"
+}
+
 # install_argocd TRACKING: Argo CD's CRDs and control namespace in the control cluster, as its
 # install manifests and `argocd cluster add`/`argocd repo add` leave them. TRACKING is
 # `annotation` (3.x default) or `label` (2.x default), written into argocd-cm. Idempotent, under
@@ -258,6 +269,8 @@ metadata:
   namespace: $ARGOCD_NS
   labels: {app.kubernetes.io/name: argocd-secret, app.kubernetes.io/part-of: argocd}
 type: Opaque
+stringData:
+  server.secretkey: "$(server_secret_key)"
 ---
 apiVersion: v1
 kind: Secret

@@ -111,32 +111,38 @@ build_helm() {
 # Argo CD (tests/argocd_e2e.rs, tests/cluster/argocd-sync.sh): one multi-call binary, run as
 # argocd-application-controller and argocd-repo-server through symlinks (it dispatches on argv[0]).
 # Its application controller listens for metrics on "0.0.0.0:PORT", a literal with no flag
-# (controller/appcontroller.go); the test clusters listen on loopback only, so the build swaps
-# that one literal for "127.0.0.1:PORT" through `go build -overlay` (the pinned module itself is
-# untouched; the patched copy lives under target/). A changed upstream line fails the build loudly.
+# (controller/appcontroller.go); the test clusters listen on loopback only, so that one literal
+# becomes "127.0.0.1:PORT" in a copy of the pinned module's source under target/ (Go refuses an
+# -overlay of files in the module cache), and the build uses the pinned go.mod/go.sum plus one
+# `replace` of argo-cd by that copy (-modfile, a copy under target/): every other module is the
+# pinned one. A changed upstream line fails the build loudly.
 build_argocd() {
-  local dir="$here/argocd" v src patched overlay stamp out="$bin/argocd"
+  local dir="$here/argocd" v src copy modfile stamp out="$bin/argocd"
   v=$(mod_version "$dir" github.com/argoproj/argo-cd/v2)
-  stamp=$( (stamp_of "$dir"; echo overlay-metrics-loopback) | sha256sum | cut -c1-16)
+  stamp=$( (stamp_of "$dir"; echo patch-metrics-loopback) | sha256sum | cut -c1-16)
   if [ -f "$bin/.stamp-argocd" ] && [ "$(cat "$bin/.stamp-argocd")" = "$stamp" ] && [ -x "$out" ]; then
     link_argocd; return 0
   fi
-  echo "building argocd $v (cold: ~25 min on 2 cores)" >&2
+  echo "building argocd $v (cold: ~12-25 min on 2 cores)" >&2
   if ! src=$(cd "$dir" && go mod download -json "github.com/argoproj/argo-cd/v2@$v" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); then
     echo "error: building argocd: downloading github.com/argoproj/argo-cd/v2@$v failed" >&2; exit 1
   fi
-  patched="$root/target/test-cluster/argocd-overlay/appcontroller.go"
-  overlay="$root/target/test-cluster/argocd-overlay/overlay.json"
-  mkdir -p "$(dirname "$patched")"
-  sed 's/fmt.Sprintf("0.0.0.0:%d", metricsPort)/fmt.Sprintf("127.0.0.1:%d", metricsPort)/' \
-    "$src/controller/appcontroller.go" > "$patched"
-  if ! grep -q 'fmt.Sprintf("127.0.0.1:%d", metricsPort)' "$patched"; then
-    echo "error: building argocd $v: the metrics listen address in controller/appcontroller.go changed upstream; update build_argocd" >&2
-    exit 1
+  copy="$root/target/test-cluster/argocd-src/$v"
+  if [ ! -f "$copy/.kparity-patched" ]; then
+    rm -rf "$copy"; mkdir -p "$copy"
+    cp -a "$src/." "$copy/"; chmod -R u+w "$copy"
+    sed -i 's/fmt.Sprintf("0.0.0.0:%d", metricsPort)/fmt.Sprintf("127.0.0.1:%d", metricsPort)/' "$copy/controller/appcontroller.go"
+    if ! grep -q 'fmt.Sprintf("127.0.0.1:%d", metricsPort)' "$copy/controller/appcontroller.go"; then
+      echo "error: building argocd $v: the metrics listen address in controller/appcontroller.go changed upstream; update build_argocd" >&2
+      exit 1
+    fi
+    touch "$copy/.kparity-patched"
   fi
-  printf '{"Replace":{"%s":"%s"}}\n' "$src/controller/appcontroller.go" "$patched" > "$overlay"
+  modfile="$root/target/test-cluster/argocd-src/go.mod"
+  cp "$dir/go.mod" "$modfile"; cp "$dir/go.sum" "${modfile%.mod}.sum"
+  printf '\nreplace github.com/argoproj/argo-cd/v2 => %s\n' "$copy" >> "$modfile"
   mkdir -p "$bin"
-  if ! (cd "$dir" && go build -trimpath -overlay "$overlay" \
+  if ! (cd "$dir" && go build -modfile "$modfile" -trimpath \
       -ldflags "-s -w -X github.com/argoproj/argo-cd/v2/common.version=${v#v} -X github.com/argoproj/argo-cd/v2/common.buildDate=1970-01-01T00:00:00Z" \
       -o "$out.tmp" github.com/argoproj/argo-cd/v2/cmd); then
     echo "error: building argocd from $dir failed" >&2
