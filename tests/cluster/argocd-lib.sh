@@ -100,7 +100,8 @@ start_git_daemon() {
   make_fixture_repo
   alive argocd-git "--base-path=$ARGOCD_STATE/git" && return 0
   mkdir -p "$LOGS" "$PIDS"
-  spawn argocd-git git daemon --reuseaddr --listen=127.0.0.1 --port="$ARGOCD_GIT_PORT" \
+  # git-daemon itself, not `git daemon`, which would run it as a child that outlives a stop.
+  spawn argocd-git "$(git --exec-path)/git-daemon" --reuseaddr --listen=127.0.0.1 --port="$ARGOCD_GIT_PORT" \
     --base-path="$ARGOCD_STATE/git" --export-all --informative-errors "$ARGOCD_STATE/git"
   wait_port argocd-git "$ARGOCD_GIT_PORT" 20
   if ! git ls-remote "$ARGOCD_REPO_URL" >/dev/null; then
