@@ -19,7 +19,8 @@
 #   --tracking   Argo CD's resource tracking method (argocd-cm application.resourceTrackingMethod):
 #                annotation (the 3.x default, and ours) or label (the 2.x default).
 #   --uninstall  stops Argo CD, Redis and the git daemon and removes everything Argo CD put in
-#                the clusters: its namespace and CRDs in blue, namespace guestbook in both.
+#                the clusters: its CRDs and Applications; its namespace in blue and namespace
+#                guestbook in both are deleted without waiting.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/cluster/lib.sh
@@ -45,10 +46,13 @@ if $uninstall; then
   if kc --context "$ARGOCD_CONTROL" get crd applications.argoproj.io >/dev/null 2>&1; then
     kc --context "$ARGOCD_CONTROL" -n "$ARGOCD_NS" delete applications.argoproj.io --all --wait=false >/dev/null 2>&1 || true
   fi
+  # Namespaces are deleted without waiting: the namespace controller cannot finish while an
+  # aggregated API is unavailable (the metrics-server fixture's); tests/common delete_namespace
+  # waits and finalizes them.
   for c in blue green; do
-    kc --context "$c" delete namespace "$ARGOCD_APP_NS" --ignore-not-found --wait=true --timeout=120s >/dev/null
+    kc --context "$c" delete namespace "$ARGOCD_APP_NS" --ignore-not-found --wait=false >/dev/null
   done
-  kc --context "$ARGOCD_CONTROL" delete namespace "$ARGOCD_NS" --ignore-not-found --wait=true --timeout=120s >/dev/null
+  kc --context "$ARGOCD_CONTROL" delete namespace "$ARGOCD_NS" --ignore-not-found --wait=false >/dev/null
   kc --context "$ARGOCD_CONTROL" delete crd applications.argoproj.io appprojects.argoproj.io \
     applicationsets.argoproj.io --ignore-not-found --wait=true --timeout=120s >/dev/null
   rm -f "$ARGOCD_STATE/tracking"
