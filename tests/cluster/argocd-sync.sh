@@ -19,8 +19,8 @@
 #   --tracking   Argo CD's resource tracking method (argocd-cm application.resourceTrackingMethod):
 #                annotation (the 3.x default, and ours) or label (the 2.x default).
 #   --uninstall  stops Argo CD, Redis and the git daemon and removes everything Argo CD put in
-#                the clusters: its CRDs and Applications; its namespace in blue and namespace
-#                guestbook in both are deleted without waiting.
+#                the clusters: its Applications and CRDs, its namespace in blue and namespace
+#                guestbook in both (waited for).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/cluster/lib.sh
