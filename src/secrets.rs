@@ -306,6 +306,10 @@ pub const SAFE_SECRET_ANNOTATIONS: &[(&str, &str)] = &[
     ),
     ("meta.helm.sh/release-name", "the Helm release that manages the Secret (a release name)"),
     ("meta.helm.sh/release-namespace", "the namespace of that Helm release (a namespace name)"),
+    (
+        "argocd.argoproj.io/tracking-id",
+        "Argo CD's tracking id, APP:GROUP/KIND:NS/NAME (an Application's name and an object's identity); kept so the `argocd` profile can leave out the Application's name of a synced Secret's id",
+    ),
 ];
 
 /// True when the value of this annotation of a Secret is kept in clear.

@@ -217,12 +217,31 @@ fn annotation_tracking_sync_is_equivalent_hides_no_drift_and_leaks_no_value() {
         "-p",
         r#"{"spec":{"selector":{"app.kubernetes.io/instance":"guestbook-green"}}}"#,
     ]);
+    // The tracking rule leaves out only the Application's name: an object no longer tracked on
+    // one side, and an id naming another object (Argo CD no longer treats it as its own), differ.
+    g(&["-n", NS, "annotate", "role", "guestbook-config-reader", "argocd.argoproj.io/tracking-id-"]);
+    g(&[
+        "-n",
+        NS,
+        "annotate",
+        "--overwrite",
+        "serviceaccount",
+        "guestbook-ui",
+        "argocd.argoproj.io/tracking-id=guestbook-green:/ServiceAccount:guestbook/default",
+    ]);
     std::thread::sleep(Duration::from_secs(2));
     let run = run_kparity(&["diff", "blue", "green", "-n", NS, "-o", "json"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let tracking = |kind: &str, name: &str| {
+        format!("{kind} guestbook/{name} metadata.annotations[\"argocd.argoproj.io/tracking-id\"]")
+    };
     assert_changes(
         &run,
         set(&[
+            // The Role's only annotation left after `core` drops last-applied: the whole map
+            // is on one side only.
+            "Role guestbook/guestbook-config-reader metadata.annotations".into(),
+            tracking("ServiceAccount", "guestbook-ui"),
             "Deployment guestbook/guestbook-ui spec.template.spec.containers[name=guestbook-ui].image".into(),
             "ConfigMap guestbook/guestbook-config data.GUESTBOOK_TITLE".into(),
             "Ingress guestbook/guestbook-ui metadata.annotations[\"nginx.ingress.kubernetes.io/proxy-body-size\"]"
@@ -230,6 +249,26 @@ fn annotation_tracking_sync_is_equivalent_hides_no_drift_and_leaks_no_value() {
             "Service guestbook/guestbook-ui spec.selector[\"app.kubernetes.io/instance\"]".into(),
         ]),
     );
+    // What is compared of an id: everything but the Application's name, when it names its object.
+    let report = run.json();
+    let field = |kind: &str, path: &str| -> Value {
+        report["objects"]
+            .as_array()
+            .and_then(|os| os.iter().find(|o| o["key"]["kind"] == kind))
+            .and_then(|o| o["fields"].as_array())
+            .and_then(|fs| fs.iter().find(|f| f["path"] == path))
+            .cloned()
+            .unwrap_or_else(|| panic!("{kind} {path} not reported: {}", run.stdout))
+    };
+    let role = field("Role", "metadata.annotations");
+    assert_eq!(
+        role["old"]["argocd.argoproj.io/tracking-id"],
+        "(application):rbac.authorization.k8s.io/Role:guestbook/guestbook-config-reader",
+        "{role}"
+    );
+    let sa = field("ServiceAccount", "metadata.annotations[\"argocd.argoproj.io/tracking-id\"]");
+    assert_eq!(sa["old"], "(application):/ServiceAccount:guestbook/guestbook-ui", "{sa}");
+    assert_eq!(sa["new"], "guestbook-green:/ServiceAccount:guestbook/default", "kept as written: {sa}");
 
     // The Secret's value, in clear in Argo CD's last-applied configuration, never leaves kparity.
     let table = run_kparity(&["diff", "blue", "green", "-n", NS]);
@@ -274,7 +313,7 @@ fn annotation_tracking_sync_is_equivalent_hides_no_drift_and_leaks_no_value() {
     let report = run.json();
     let got = changes(&report);
     assert!(got.iter().all(|c| c.contains(" guestbook/")), "only the app's drift is left: {got:#?}");
-    assert_eq!(got.len(), 4, "{got:#?}");
+    assert_eq!(got.len(), 6, "{got:#?}");
     assert_eq!(excluded(&report, "argoproj.io", "Application"), 2, "{}", report["kinds"]);
     assert_eq!(excluded(&report, "argoproj.io", "AppProject"), 1, "{}", report["kinds"]);
     assert!(

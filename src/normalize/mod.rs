@@ -440,7 +440,8 @@ mod tests {
             name: "guestbook-ui".into(),
         };
         let compared = |id: Option<&str>| {
-            let mut obj = json!({"kind": "Deployment", "metadata": {"name": "guestbook-ui", "annotations": {"a": "1"}}});
+            let mut obj =
+                json!({"kind": "Deployment", "metadata": {"name": "guestbook-ui", "annotations": {"a": "1"}}});
             if let Some(id) = id {
                 obj["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = json!(id);
             }
