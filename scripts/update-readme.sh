@@ -18,7 +18,7 @@ open("README.md", "w").write(head + begin + "\n" + open(content_file).read() + e
 PY
 }
 tmp=$(mktemp)
-"$kparity" rules --markdown --profile argocd-label-tracking > "$tmp"
+"$kparity" rules --markdown --profile argocd-label-tracking,argocd-control-plane > "$tmp"
 replace rules "$tmp"
 { echo '```text'; "$kparity" diff snapshots/blue.kparity snapshots/green.kparity || true; echo '```'; } > "$tmp"
 replace example "$tmp"

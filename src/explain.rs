@@ -96,6 +96,16 @@ pub fn steps(key: &ObjectKey, obj: &Value, rules: &RuleSet) -> Vec<Step> {
                 }
                 removed
             }
+            Action::Canonicalize(format, ps) => {
+                let mut rewritten = Vec::new();
+                for p in ps {
+                    let at = present(p, &mut work);
+                    if crate::normalize::canonicalize_at(key, &mut work, p, *format) > 0 {
+                        rewritten.extend(at);
+                    }
+                }
+                rewritten
+            }
             Action::Skip | Action::Presence => continue,
         };
         if !paths.is_empty() {
@@ -119,6 +129,7 @@ pub fn action_name(a: &Action) -> &'static str {
         Action::Digest(_) => "digest",
         Action::Unordered(_) => "unordered",
         Action::DropValues(_) => "dropValues",
+        Action::Canonicalize(..) => "canonicalize",
     }
 }
 

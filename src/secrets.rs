@@ -306,6 +306,10 @@ pub const SAFE_SECRET_ANNOTATIONS: &[(&str, &str)] = &[
     ),
     ("meta.helm.sh/release-name", "the Helm release that manages the Secret (a release name)"),
     ("meta.helm.sh/release-namespace", "the namespace of that Helm release (a namespace name)"),
+    (
+        "argocd.argoproj.io/tracking-id",
+        "Argo CD's tracking id, APP:GROUP/KIND:NS/NAME (an Application's name and an object's identity); kept so the `argocd` profile can leave out the Application's name of a synced Secret's id",
+    ),
 ];
 
 /// True when the value of this annotation of a Secret is kept in clear.
@@ -385,6 +389,7 @@ pub fn blank_secret_metadata(obj: &mut Value, placeholder: &str) {
 }
 
 fn redact_secret_metadata(obj: &mut Value, f: &mut dyn FnMut(&str, &mut Value)) {
+    let (ns, name) = object_name(obj);
     let Value::Object(map) = obj else { return };
     for (k, v) in map.iter_mut() {
         if !SECRET_FIELDS.contains(&k.as_str()) {
@@ -400,7 +405,7 @@ fn redact_secret_metadata(obj: &mut Value, f: &mut dyn FnMut(&str, &mut Value)) 
     match meta.get_mut("annotations") {
         Some(Value::Object(ann)) => {
             for (k, v) in ann.iter_mut() {
-                if !secret_annotation_is_safe(k) {
+                if !secret_annotation_is_safe(k) || !safe_value(k, v, &ns, &name) {
                     f(&format!("/metadata/annotations/{k}"), v);
                 }
             }
@@ -410,6 +415,25 @@ fn redact_secret_metadata(obj: &mut Value, f: &mut dyn FnMut(&str, &mut Value)) 
         _ => {}
     }
 }
+
+/// An allow-listed annotation whose value has a known shape is kept in clear only when the value
+/// has it: Argo CD's tracking id only when it names this very Secret and its Application part is
+/// an object name (`[a-z0-9._-]`, Argo CD's `NS_APP` included), so free text put under that name
+/// is digested like any other annotation.
+fn safe_value(annotation: &str, v: &Value, ns: &str, name: &str) -> bool {
+    if annotation != ARGOCD_TRACKING_ID {
+        return true;
+    }
+    let Some(s) = v.as_str() else { return false };
+    let Some((app, rest)) = s.split_once(':') else { return false };
+    let app_ok = !app.is_empty()
+        && app.len() <= 253
+        && app.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
+    app_ok && rest == format!("/{SECRET_KIND}:{ns}/{name}")
+}
+
+/// Argo CD's resource tracking annotation (`normalize::tracking_id`).
+const ARGOCD_TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
 
 fn object_name(obj: &Value) -> (String, String) {
     let s = |k: &str| obj.pointer(&format!("/metadata/{k}")).and_then(Value::as_str).unwrap_or_default().to_string();
@@ -586,6 +610,34 @@ mod tests {
         assert_eq!(s["type"], "Opaque");
         for p in ["/metadata/annotations/example.com~1token", "/metadata/surprise", "/extra"] {
             assert!(s.pointer(p).and_then(Value::as_str).unwrap().starts_with(DIGEST_PREFIX), "{p}");
+        }
+    }
+
+    #[test]
+    fn argocd_tracking_id_is_clear_only_when_it_names_the_secret_itself() {
+        let key = SecretKey::from_user(K1).unwrap();
+        let with = |id: &str| {
+            let mut s = json!({"metadata": {"namespace": "shop", "name": "db",
+                "annotations": {"argocd.argoproj.io/tracking-id": id}}, "data": {}});
+            digest_secret_metadata(&mut s, &key);
+            s["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"].as_str().unwrap().to_string()
+        };
+        // Argo CD's own id for this Secret: an Application name and the Secret's identity.
+        assert_eq!(with("guestbook-blue:/Secret:shop/db"), "guestbook-blue:/Secret:shop/db");
+        assert_eq!(with("argocd_guestbook:/Secret:shop/db"), "argocd_guestbook:/Secret:shop/db");
+        // Free text under that name, an id naming another object, or a password-like app part:
+        // digested like any other annotation.
+        for hostile in [
+            "hunter2",
+            "app:/Secret:shop/other",
+            "app:apps/Deployment:shop/db",
+            "Hunter2!:/Secret:shop/db",
+            "a b:/Secret:shop/db",
+            ":/Secret:shop/db",
+        ] {
+            let out = with(hostile);
+            assert!(out.starts_with(DIGEST_PREFIX), "{hostile:?} kept in clear: {out}");
+            assert!(!out.contains(hostile), "{hostile:?}");
         }
     }
 

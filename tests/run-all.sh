@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
-# System tools the tests call (xmllint, tinyproxy, ssh-keygen), installed once.
+# System tools the tests call (xmllint, tinyproxy, ssh-keygen, redis-server and git daemon for
+# Argo CD), installed once.
 tests/install-test-tools.sh
-# The real tools the suite runs against the clusters (Velero, its AWS plugin, versitygw, Helm),
-# built from the versions pinned in tests/cluster/*/go.mod; a tool that cannot be built stops
-# the suite here, named.
+# The real tools the suite runs against the clusters (Velero, its AWS plugin, versitygw, Helm,
+# Argo CD), built from the versions pinned in tests/cluster/*/go.mod; a tool that cannot be built
+# stops the suite here, named. Argo CD's processes (and its Redis and git daemon) are started by
+# tests/argocd_e2e.rs through tests/cluster/argocd-sync.sh and stopped by it and by down.sh.
 tests/cluster/build.sh tools
 tests/cluster/up.sh
 trap 'tests/cluster/down.sh' EXIT

@@ -79,6 +79,11 @@ pub fn markdown(set: &rules::RuleSet) -> String {
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
+            Action::Canonicalize(format, paths) => format!(
+                "canonicalize {} {}",
+                serde_norway::to_string(format).unwrap_or_default().trim(),
+                paths.iter().map(|p| format!("`{}`", p.as_str())).collect::<Vec<_>>().join(" ")
+            ),
         };
         let m = &r.matcher;
         let mut scope = Vec::new();

@@ -4,12 +4,13 @@
 //! rules and schema always give the same result.
 
 pub mod quantity;
+pub mod tracking_id;
 
 use serde_json::{Map, Value};
 
 use crate::model::ObjectKey;
 use crate::rules::pattern::{PointerPattern, Segment};
-use crate::rules::{Action, RuleSet};
+use crate::rules::{Action, RuleSet, ValueFormat};
 use crate::schema::{Node, Sem};
 
 /// What is compared for one object.
@@ -74,7 +75,7 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         .iter()
         .enumerate()
         .filter(|(_, r)| {
-            matches!(r.action, Action::Drop(_) | Action::Unordered(_) | Action::DropValues(_))
+            matches!(r.action, Action::Drop(_) | Action::Unordered(_) | Action::DropValues(_) | Action::Canonicalize(..))
                 && r.matcher.matches_object(key, &obj)
         })
         .map(|(i, _)| i)
@@ -89,6 +90,13 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         if removed > 0 {
             rule_hits.push(i);
             fields_dropped.push((i, removed));
+        }
+    }
+    for &i in &matching {
+        if let Action::Canonicalize(format, paths) = &rules.rules[i].action
+            && paths.iter().map(|p| canonicalize_at(key, &mut obj, p, *format)).sum::<usize>() > 0
+        {
+            rule_hits.push(i);
         }
     }
     restore_explicit_allocations(&mut obj, explicit);
@@ -193,6 +201,23 @@ fn restore_explicit_allocations(obj: &mut Value, explicit: Vec<(String, Value)>)
             m.insert(field.to_string(), value);
         }
     }
+}
+
+/// Rewrites the string values a `canonicalize` rule designates; returns how many it rewrote.
+/// A value that is not a string or not in the format's canonical shape is left as written.
+pub(crate) fn canonicalize_at(key: &ObjectKey, obj: &mut Value, p: &PointerPattern, format: ValueFormat) -> usize {
+    let mut rewritten = 0;
+    p.for_each_mut(obj, &mut |_, v| {
+        let canonical = match (format, v.as_str()) {
+            (ValueFormat::ArgocdTrackingId, Some(s)) => tracking_id::canonical(s, key),
+            (_, None) => None,
+        };
+        if let Some(c) = canonical {
+            *v = Value::String(c);
+            rewritten += 1;
+        }
+    });
+    rewritten
 }
 
 /// What `metadata.deletionTimestamp` says when set.
@@ -429,6 +454,53 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "uid": "u", "annotations": {"x": "1"}}}),
             Normalized::Content(json!({"kind": "ConfigMap", "metadata": {"name": "x"}})),
         );
+    }
+
+    /// The built-in `argocd` profile leaves out the Application's name and nothing else: an id
+    /// on one side only, an id naming another object, or one Argo CD would not parse, differ.
+    #[test]
+    fn the_argocd_profile_hides_only_the_application_name_of_a_tracking_id() {
+        let profile = crate::rules::builtin::PROFILES.iter().find(|p| p.name == "argocd").unwrap();
+        let set = RuleSet { rules: crate::rules::builtin::parse(profile).unwrap().rules, ..Default::default() };
+        let k = ObjectKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: Some("guestbook".into()),
+            name: "guestbook-ui".into(),
+        };
+        let compared = |id: Option<&str>| {
+            let mut obj =
+                json!({"kind": "Deployment", "metadata": {"name": "guestbook-ui", "annotations": {"a": "1"}}});
+            if let Some(id) = id {
+                obj["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] = json!(id);
+            }
+            match normalize(&k, obj, &set).normalized {
+                Normalized::Content(v) => v,
+                other => panic!("{other:?}"),
+            }
+        };
+        let blue = compared(Some("guestbook-blue:apps/Deployment:guestbook/guestbook-ui"));
+        assert_eq!(blue, compared(Some("guestbook-green:apps/Deployment:guestbook/guestbook-ui")));
+        assert_eq!(
+            blue["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
+            "(application):apps/Deployment:guestbook/guestbook-ui"
+        );
+        assert_ne!(blue, compared(None), "tracked on one side only");
+        for other in [
+            "guestbook-green:apps/Deployment:guestbook/guestbook-config",
+            "guestbook-green:apps/Deployment:default/guestbook-ui",
+            "guestbook-green:/ConfigMap:guestbook/guestbook-ui",
+            "guestbook-blue:apps/Deployment:guestbook/other",
+        ] {
+            let v = compared(Some(other));
+            assert_ne!(blue, v, "an id naming another object: {other}");
+            assert_eq!(v["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"], other, "kept as written");
+        }
+        for bad in ["guestbook-green", "guestbook-green:apps/v1/Deployment:guestbook/guestbook-ui", ""] {
+            let v = compared(Some(bad));
+            assert_ne!(blue, v, "unparsable: {bad:?}");
+            assert_eq!(v["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"], bad, "kept as written");
+        }
     }
 
     #[test]

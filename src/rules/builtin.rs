@@ -29,6 +29,13 @@ pub const PROFILES: &[Profile] = &[
         default: false,
         text: include_str!("../../ignore-rules/argocd-label-tracking.yaml"),
     },
+    // Opt-in: Argo CD's own control objects are a real difference between the cluster that runs
+    // Argo CD and one it deploys to; left out only when the user says that is the comparison.
+    Profile {
+        name: "argocd-control-plane",
+        default: false,
+        text: include_str!("../../ignore-rules/argocd-control-plane.yaml"),
+    },
 ];
 
 pub fn parse(profile: &Profile) -> Result<RuleFile, RulesError> {
@@ -194,5 +201,69 @@ mod what_builtin_rules_hide {
         check("", "Secret", Some("shop"), token("ci-token-x7k2p"), "skip");
         let pv = json!({"metadata": {"name": "pvc-1234", "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}}, "spec": {"claimRef": {"namespace": "shop", "name": "data"}}});
         check("", "PersistentVolume", None, pv, "content");
+    }
+}
+
+#[cfg(test)]
+mod what_argocd_control_plane_hides {
+    use serde_json::{Value, json};
+
+    use crate::model::ObjectKey;
+    use crate::normalize::{Normalized, normalize};
+    use crate::rules::{RuleOptions, load};
+
+    /// `skip` or `content` for an object, with and without the opt-in profile: by default every
+    /// object here is compared.
+    fn check(group: &str, kind: &str, namespace: Option<&str>, obj: Value, with_profile: &str) {
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let key = ObjectKey { group: group.into(), kind: kind.into(), namespace: namespace.map(String::from), name };
+        let verdict = |profiles: Vec<String>| {
+            let rules = load(&RuleOptions { profiles, ..RuleOptions::default() }).unwrap();
+            match normalize(&key, obj.clone(), &rules).normalized {
+                Normalized::Content(_) => "content",
+                Normalized::Presence(..) => "presence",
+                Normalized::Skipped(..) => "skip",
+            }
+        };
+        assert_eq!(verdict(vec![]), "content", "by default {key:?} is compared");
+        assert_eq!(verdict(vec!["argocd-control-plane".into()]), with_profile, "{key:?}");
+    }
+
+    #[test]
+    fn argo_cd_records_and_install_are_left_out() {
+        let cm =
+            json!({"metadata": {"name": "argocd-cm", "labels": {"app.kubernetes.io/part-of": "argocd"}}, "data": {}});
+        check("", "ConfigMap", Some("argocd"), cm, "skip");
+        let cluster =
+            json!({"metadata": {"name": "cluster-green", "labels": {"argocd.argoproj.io/secret-type": "cluster"}}});
+        check("", "Secret", Some("argocd"), cluster, "skip");
+        check("argoproj.io", "Application", Some("team-a"), json!({"metadata": {"name": "shop-green"}}), "skip");
+        check("argoproj.io", "AppProject", Some("argocd"), json!({"metadata": {"name": "default"}}), "skip");
+        check("", "Namespace", None, json!({"metadata": {"name": "argocd"}}), "skip");
+        let crd = json!({"metadata": {"name": "applications.argoproj.io"}});
+        check("apiextensions.k8s.io", "CustomResourceDefinition", None, crd, "skip");
+        let role = json!({"metadata": {"name": "argocd-application-controller", "labels": {"app.kubernetes.io/part-of": "argocd"}}});
+        check("rbac.authorization.k8s.io", "ClusterRole", None, role, "skip");
+    }
+
+    #[test]
+    fn what_argo_cd_deployed_and_other_argo_projects_are_compared() {
+        // The workload objects of Argo Rollouts and Workflows share the argoproj.io group.
+        check("argoproj.io", "Rollout", Some("shop"), json!({"metadata": {"name": "web"}}), "content");
+        let crd = json!({"metadata": {"name": "rollouts.argoproj.io"}});
+        check("apiextensions.k8s.io", "CustomResourceDefinition", None, crd, "content");
+        check("", "Namespace", None, json!({"metadata": {"name": "argocd-apps"}}), "content");
+        // A synced object keeps its tracking marks and is compared where it was deployed.
+        let synced = json!({"metadata": {"name": "web", "labels": {"app.kubernetes.io/part-of": "argocd"},
+            "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:shop/web"}}});
+        check("apps", "Deployment", Some("shop"), synced, "content");
+        // A ClusterRole of the team's, not of Argo CD's install.
+        check(
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            None,
+            json!({"metadata": {"name": "argocd-viewer"}}),
+            "content",
+        );
     }
 }

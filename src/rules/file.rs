@@ -9,7 +9,7 @@ use time::Date;
 use time::macros::format_description;
 
 use super::pattern::{NameGlob, PointerPattern, Selector};
-use super::{Action, Match, MinorVersion, Origin, Rule, Waiver};
+use super::{Action, Match, MinorVersion, Origin, Rule, ValueFormat, Waiver};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
@@ -149,7 +149,8 @@ impl From<&Match> for RawMatch {
     }
 }
 
-/// One rule as written. Exactly one of `skip`, `drop`, `presence`, `unordered` must be given; the check runs
+/// One rule as written. Exactly one of `skip`, `drop`, `presence`, `digest`, `unordered`,
+/// `canonicalize` must be given; the check runs
 /// inside deserialization so its error carries the rule's position.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, try_from = "RawRuleFields")]
@@ -183,10 +184,20 @@ struct RawRuleFields {
     /// item kept.
     #[serde(default, rename = "dropValues")]
     drop_values: Option<BTreeMap<PointerField, Vec<String>>>,
+    /// String values rewritten into a known format's canonical form.
+    #[serde(default)]
+    canonicalize: Option<RawCanonicalize>,
     /// The Kubernetes minor versions between which this difference was measured: the rule is in
     /// force only when the two sides run different minor versions, both listed.
     #[serde(default, rename = "kubernetesVersions")]
     kubernetes_versions: Option<Vec<MinorVersion>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanonicalize {
+    format: ValueFormat,
+    paths: Vec<PointerPattern>,
 }
 
 impl TryFrom<RawRuleFields> for RawRule {
@@ -243,6 +254,12 @@ impl TryFrom<RawRuleFields> for RawRule {
             }
             actions.push(Action::DropValues(parsed));
         }
+        if let Some(c) = r.canonicalize {
+            if c.paths.is_empty() {
+                return Err(format!("rule {:?}: `canonicalize` lists no JSON pointer in `paths`", r.name));
+            }
+            actions.push(Action::Canonicalize(c.format, c.paths));
+        }
         match actions.len() {
             1 => Ok(RawRule {
                 name: r.name,
@@ -252,11 +269,11 @@ impl TryFrom<RawRuleFields> for RawRule {
                 kubernetes_versions: r.kubernetes_versions,
             }),
             0 => Err(format!(
-                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `digest: [POINTER...]`, `unordered: [POINTER...]`, `dropValues: {{POINTER: [VALUE...]}}`",
+                "rule {:?} has no action: give one of `skip: true`, `drop: [POINTER...]`, `presence: true`, `digest: [POINTER...]`, `unordered: [POINTER...]`, `dropValues: {{POINTER: [VALUE...]}}`, `canonicalize: {{format: FORMAT, paths: [POINTER...]}}`",
                 r.name
             )),
             _ => Err(format!(
-                "rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `digest`, `unordered`, `dropValues`",
+                "rule {:?} has more than one action: give only one of `skip`, `drop`, `presence`, `digest`, `unordered`, `dropValues`, `canonicalize`",
                 r.name
             )),
         }
@@ -358,8 +375,15 @@ pub(crate) struct RuleView {
     unordered: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     drop_values: Option<BTreeMap<String, Vec<String>>>,
+    canonicalize: Option<CanonicalizeView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kubernetes_versions: Option<Vec<MinorVersion>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CanonicalizeView {
+    format: ValueFormat,
+    paths: Vec<String>,
 }
 
 impl From<&Rule> for RuleView {
@@ -371,10 +395,16 @@ impl From<&Rule> for RuleView {
             Action::Drop(p) => (None, pointers(p), None, None, None),
             Action::Digest(p) => (None, None, None, pointers(p), None),
             Action::Unordered(p) => (None, None, None, None, pointers(p)),
-            Action::DropValues(_) => (None, None, None, None, None),
+            Action::DropValues(_) | Action::Canonicalize(..) => (None, None, None, None, None),
         };
         let drop_values = match &r.action {
             Action::DropValues(lists) => Some(lists.iter().map(|(p, v)| (p.as_str().to_string(), v.clone())).collect()),
+            _ => None,
+        };
+        let canonicalize = match &r.action {
+            Action::Canonicalize(format, p) => {
+                Some(CanonicalizeView { format: *format, paths: p.iter().map(|p| p.as_str().to_string()).collect() })
+            }
             _ => None,
         };
         RuleView {
@@ -387,6 +417,7 @@ impl From<&Rule> for RuleView {
             digest,
             unordered,
             drop_values,
+            canonicalize,
             kubernetes_versions: r.kubernetes_versions.clone(),
         }
     }
@@ -497,7 +528,7 @@ waivers:
     fn errors_name_file_line_and_column() {
         check_error(
             "rules:\n  - name: a\n    why: b\n    match: {kind: X}\n    dorp: [/a]\n",
-            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `digest`, `unordered`, `dropValues`, `kubernetesVersions`",
+            "rules.yaml:5:5: rules[0]: unknown field `dorp`, expected one of `name`, `why`, `match`, `skip`, `drop`, `presence`, `digest`, `unordered`, `dropValues`, `canonicalize`, `kubernetesVersions`",
         );
         check_error(
             "rules:\n  - name: a\n    why: b\n    drop: [metadata/uid]\n",
@@ -544,6 +575,33 @@ waivers:
         );
         let err =
             parse("rules:\n  - name: a\n    why: b\n    unordered: [/x]\n    drop: [/y]\n").unwrap_err().to_string();
+        assert!(err.contains("more than one action"), "{err}");
+    }
+
+    #[test]
+    fn canonicalize_rules_name_a_known_format_and_pointers() {
+        let f = parse("rules:\n  - name: a\n    why: b\n    canonicalize:\n      format: argocd-tracking-id\n      paths: [/metadata/annotations/argocd.argoproj.io~1tracking-id]\n").unwrap();
+        assert!(matches!(&f.rules[0].action, Action::Canonicalize(ValueFormat::ArgocdTrackingId, p) if p.len() == 1));
+        let text = render(&[&f.rules[0]], &[]);
+        assert!(text.contains("  canonicalize:\n    format: argocd-tracking-id\n    paths:\n    - /metadata/annotations/argocd.argoproj.io~1tracking-id\n"), "{text}");
+        assert_eq!(parse(&text).unwrap().rules[0].action, f.rules[0].action);
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    canonicalize: {format: argocd-id, paths: [/a]}\n",
+            "rules.yaml:4:28: rules[0].canonicalize.format: unknown variant `argocd-id`, expected `argocd-tracking-id`",
+        );
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    canonicalize: {format: argocd-tracking-id, path: [/a]}\n",
+            "rules.yaml:4:48: rules[0].canonicalize: unknown field `path`, expected `format` or `paths`",
+        );
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    canonicalize: {format: argocd-tracking-id, paths: [a]}\n",
+            "rules.yaml:4:55: rules[0].canonicalize.paths: invalid JSON pointer \"a\": it must start with '/'",
+        );
+        check_error(
+            "rules:\n  - name: a\n    why: b\n    canonicalize: {format: argocd-tracking-id, paths: []}\n",
+            "rules.yaml:2:3: rules: rule \"a\": `canonicalize` lists no JSON pointer in `paths`",
+        );
+        let err = parse("rules:\n  - name: a\n    why: b\n    canonicalize: {format: argocd-tracking-id, paths: [/a]}\n    drop: [/a]\n").unwrap_err().to_string();
         assert!(err.contains("more than one action"), "{err}");
     }
 

@@ -120,6 +120,19 @@ pub enum Action {
     /// for a value one controller appends to a list the team writes too (a finalizer a cloud
     /// controller adds beside a team's own finalizers).
     DropValues(Vec<(PointerPattern, Vec<String>)>),
+    /// Rewrites the designated string values into the canonical form of a known format, which
+    /// leaves out only the part the format says is not the object's (see `ValueFormat`). A value
+    /// that does not parse is compared as written; a missing one is still a difference.
+    Canonicalize(ValueFormat, Vec<PointerPattern>),
+}
+
+/// A value format a `canonicalize` rule knows how to rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum ValueFormat {
+    /// Argo CD's `APP:GROUP/KIND:NAMESPACE/NAME`: the Application's name is left out when the id
+    /// names the object it is on (normalize/tracking_id.rs).
+    #[serde(rename = "argocd-tracking-id")]
+    ArgocdTrackingId,
 }
 
 /// Where a rule or waiver came from, for messages and for `kparity rules`.

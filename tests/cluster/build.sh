@@ -5,8 +5,9 @@
 # pin the upstream versions; Go's module and build caches make a rebuild after a cache hit cheap,
 # and an existing binary whose stamp matches its module is reused without invoking Go at all.
 #
-# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|helm|kubeadm|tools]...
-#   all: the clusters' binaries; tools: the real tools run against them (velero, helm, kubeadm).
+# usage: tests/cluster/build.sh [all|k8s-1.37|k8s-1.34|etcd|velero|helm|argocd|kubeadm|tools]...
+#   all: the clusters' binaries; tools: the real tools run against them (velero, helm, argocd,
+#   kubeadm).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -127,6 +128,56 @@ build_kubeadm() {
   build_tool kubeadm "$dir" "$bin/kubeadm" "$ld" k8s.io/kubernetes/cmd/kubeadm
 }
 
+# Argo CD (tests/argocd_e2e.rs, tests/cluster/argocd-sync.sh): one multi-call binary, run as
+# argocd-application-controller and argocd-repo-server through symlinks (it dispatches on argv[0]).
+# Its application controller listens for metrics on "0.0.0.0:PORT", a literal with no flag
+# (controller/appcontroller.go); the test clusters listen on loopback only, so that one literal
+# becomes "127.0.0.1:PORT" in a copy of the pinned module's source under target/ (Go refuses an
+# -overlay of files in the module cache), and the build uses the pinned go.mod/go.sum plus one
+# `replace` of argo-cd by that copy (-modfile, a copy under target/): every other module is the
+# pinned one. A changed upstream line fails the build loudly.
+build_argocd() {
+  local dir="$here/argocd" v src copy modfile stamp out="$bin/argocd"
+  v=$(mod_version "$dir" github.com/argoproj/argo-cd/v2)
+  stamp=$( (stamp_of "$dir"; echo patch-metrics-loopback) | sha256sum | cut -c1-16)
+  if [ -f "$bin/.stamp-argocd" ] && [ "$(cat "$bin/.stamp-argocd")" = "$stamp" ] && [ -x "$out" ]; then
+    link_argocd; return 0
+  fi
+  echo "building argocd $v (cold: ~12-25 min on 2 cores)" >&2
+  if ! src=$(cd "$dir" && go mod download -json "github.com/argoproj/argo-cd/v2@$v" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); then
+    echo "error: building argocd: downloading github.com/argoproj/argo-cd/v2@$v failed" >&2; exit 1
+  fi
+  copy="$root/target/test-cluster/argocd-src/$v"
+  if [ ! -f "$copy/.kparity-patched" ]; then
+    rm -rf "$copy"; mkdir -p "$copy"
+    cp -a "$src/." "$copy/"; chmod -R u+w "$copy"
+    sed -i 's/fmt.Sprintf("0.0.0.0:%d", metricsPort)/fmt.Sprintf("127.0.0.1:%d", metricsPort)/' "$copy/controller/appcontroller.go"
+    if ! grep -q 'fmt.Sprintf("127.0.0.1:%d", metricsPort)' "$copy/controller/appcontroller.go"; then
+      echo "error: building argocd $v: the metrics listen address in controller/appcontroller.go changed upstream; update build_argocd" >&2
+      exit 1
+    fi
+    touch "$copy/.kparity-patched"
+  fi
+  modfile="$root/target/test-cluster/argocd-src/go.mod"
+  cp "$dir/go.mod" "$modfile"; cp "$dir/go.sum" "${modfile%.mod}.sum"
+  printf '\nreplace github.com/argoproj/argo-cd/v2 => %s\n' "$copy" >> "$modfile"
+  mkdir -p "$bin"
+  if ! (cd "$dir" && go build -modfile "$modfile" -trimpath \
+      -ldflags "-s -w -X github.com/argoproj/argo-cd/v2/common.version=${v#v} -X github.com/argoproj/argo-cd/v2/common.buildDate=1970-01-01T00:00:00Z" \
+      -o "$out.tmp" github.com/argoproj/argo-cd/v2/cmd); then
+    echo "error: building argocd from $dir failed" >&2
+    exit 1
+  fi
+  mv "$out.tmp" "$out"
+  echo "$stamp" > "$bin/.stamp-argocd"
+  link_argocd
+}
+
+link_argocd() { # the component names Argo CD's binary answers to (argv[0])
+  local n
+  for n in argocd-application-controller argocd-repo-server; do ln -sfn argocd "$bin/$n"; done
+}
+
 # The `legacy` cluster's control plane (upgrade parity, issue 8); kubectl stays the 1.37 one,
 # which is within the supported client skew of a 1.34 server.
 build_legacy() { build_k8s "$here/k8s-1.34" -1.34 kube-apiserver kube-controller-manager; }
@@ -138,8 +189,9 @@ for t in "${targets[@]}"; do
     etcd) build_etcd ;;
     velero) build_velero ;;
     helm) build_helm ;;
-    tools) build_velero; build_helm; build_kubeadm ;;
     kubeadm) build_kubeadm ;;
+    argocd) build_argocd ;;
+    tools) build_velero; build_helm; build_argocd; build_kubeadm ;;
     k8s-1.37) build_k8s "$here/k8s-1.37" "" ;;
     k8s-1.34) build_legacy ;;
     *) echo "unknown build target: $t" >&2; exit 2 ;;

@@ -9,6 +9,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/cluster/lib.sh
 source "$here/lib.sh"
+# shellcheck source=tests/cluster/argocd-lib.sh
+source "$here/argocd-lib.sh"
 quiet=false purge=false
 for a in "$@"; do
   case $a in
@@ -34,6 +36,9 @@ stop() { # NAME
   rm -f "$pidfile"
 }
 
+# Argo CD first (it talks to the clusters), with the Redis and git daemon it uses: those run
+# Debian's binaries, not ours, so they are stopped by what identifies them as this checkout's.
+if [ -d "$PIDS" ]; then argocd_stop; fi
 if [ -d "$PIDS" ]; then
   for f in "$PIDS"/*-controller-manager.pid; do [ -e "$f" ] && stop "$(basename "$f" .pid)"; done
   for f in "$PIDS"/*-apiserver.pid; do [ -e "$f" ] && stop "$(basename "$f" .pid)"; done
