@@ -217,8 +217,9 @@ fn annotation_tracking_sync_is_equivalent_hides_no_drift_and_leaks_no_value() {
         "-p",
         r#"{"spec":{"selector":{"app.kubernetes.io/instance":"guestbook-green"}}}"#,
     ]);
-    // The tracking rule leaves out only the Application's name: an object no longer tracked on
-    // one side, and an id naming another object (Argo CD no longer treats it as its own), differ.
+    // The tracking rule leaves out only ids naming their own object: an object no longer tracked
+    // on one side is still the same object (not reported), an id naming another object (Argo CD
+    // no longer treats it as its own) differs.
     g(&["-n", NS, "annotate", "role", "guestbook-config-reader", "argocd.argoproj.io/tracking-id-"]);
     g(&[
         "-n",
@@ -232,16 +233,12 @@ fn annotation_tracking_sync_is_equivalent_hides_no_drift_and_leaks_no_value() {
     std::thread::sleep(Duration::from_secs(2));
     let run = run_kparity(&["diff", "blue", "green", "-n", NS, "-o", "json"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    let tracking = |kind: &str, name: &str| {
-        format!("{kind} guestbook/{name} metadata.annotations[\"argocd.argoproj.io/tracking-id\"]")
-    };
     assert_changes(
         &run,
         set(&[
-            // The Role's only annotation left after `core` drops last-applied: the whole map
-            // is on one side only.
-            "Role guestbook/guestbook-config-reader metadata.annotations".into(),
-            tracking("ServiceAccount", "guestbook-ui"),
+            // The ServiceAccount's only annotation left after `core` drops last-applied and the
+            // `argocd` profile blue's own id: the whole map is on green only.
+            "ServiceAccount guestbook/guestbook-ui metadata.annotations".into(),
             "Deployment guestbook/guestbook-ui spec.template.spec.containers[name=guestbook-ui].image".into(),
             "ConfigMap guestbook/guestbook-config data.GUESTBOOK_TITLE".into(),
             "Ingress guestbook/guestbook-ui metadata.annotations[\"nginx.ingress.kubernetes.io/proxy-body-size\"]"
@@ -249,7 +246,7 @@ fn annotation_tracking_sync_is_equivalent_hides_no_drift_and_leaks_no_value() {
             "Service guestbook/guestbook-ui spec.selector[\"app.kubernetes.io/instance\"]".into(),
         ]),
     );
-    // What is compared of an id: everything but the Application's name, when it names its object.
+    // What is compared of an id: nothing when it names its own object, all of it otherwise.
     let report = run.json();
     let field = |kind: &str, path: &str| -> Value {
         report["objects"]
@@ -260,15 +257,12 @@ fn annotation_tracking_sync_is_equivalent_hides_no_drift_and_leaks_no_value() {
             .cloned()
             .unwrap_or_else(|| panic!("{kind} {path} not reported: {}", run.stdout))
     };
-    let role = field("Role", "metadata.annotations");
+    let sa = field("ServiceAccount", "metadata.annotations");
+    assert_eq!(sa["old"], Value::Null, "{sa}");
     assert_eq!(
-        role["old"]["argocd.argoproj.io/tracking-id"],
-        "(application):rbac.authorization.k8s.io/Role:guestbook/guestbook-config-reader",
-        "{role}"
+        sa["new"]["argocd.argoproj.io/tracking-id"], "guestbook-green:/ServiceAccount:guestbook/default",
+        "kept as written: {sa}"
     );
-    let sa = field("ServiceAccount", "metadata.annotations[\"argocd.argoproj.io/tracking-id\"]");
-    assert_eq!(sa["old"], "(application):/ServiceAccount:guestbook/guestbook-ui", "{sa}");
-    assert_eq!(sa["new"], "guestbook-green:/ServiceAccount:guestbook/default", "kept as written: {sa}");
 
     // The Secret's value, in clear in Argo CD's last-applied configuration, never leaves kparity.
     let table = run_kparity(&["diff", "blue", "green", "-n", NS]);

@@ -75,8 +75,10 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         .iter()
         .enumerate()
         .filter(|(_, r)| {
-            matches!(r.action, Action::Drop(_) | Action::Unordered(_) | Action::DropValues(_) | Action::Canonicalize(..))
-                && r.matcher.matches_object(key, &obj)
+            matches!(
+                r.action,
+                Action::Drop(_) | Action::Unordered(_) | Action::DropValues(_) | Action::Canonicalize(..)
+            ) && r.matcher.matches_object(key, &obj)
         })
         .map(|(i, _)| i)
         .collect();
@@ -93,10 +95,12 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         }
     }
     for &i in &matching {
-        if let Action::Canonicalize(format, paths) = &rules.rules[i].action
-            && paths.iter().map(|p| canonicalize_at(key, &mut obj, p, *format)).sum::<usize>() > 0
-        {
-            rule_hits.push(i);
+        if let Action::Canonicalize(format, paths) = &rules.rules[i].action {
+            let changed: usize = paths.iter().map(|p| canonicalize_at(key, &mut obj, p, *format)).sum();
+            if changed > 0 {
+                rule_hits.push(i);
+                fields_dropped.push((i, changed));
+            }
         }
     }
     restore_explicit_allocations(&mut obj, explicit);
@@ -203,21 +207,17 @@ fn restore_explicit_allocations(obj: &mut Value, explicit: Vec<(String, Value)>)
     }
 }
 
-/// Rewrites the string values a `canonicalize` rule designates; returns how many it rewrote.
-/// A value that is not a string or not in the format's canonical shape is left as written.
+/// Brings the string values a `canonicalize` rule designates into their format's canonical
+/// form; returns how many it changed. For `argocd-tracking-id` the canonical form of an id
+/// naming its own object is no value at all (the field is removed, and a map it leaves empty);
+/// a value that is not a string or not in the format's shape is left as written.
 pub(crate) fn canonicalize_at(key: &ObjectKey, obj: &mut Value, p: &PointerPattern, format: ValueFormat) -> usize {
-    let mut rewritten = 0;
-    p.for_each_mut(obj, &mut |_, v| {
-        let canonical = match (format, v.as_str()) {
-            (ValueFormat::ArgocdTrackingId, Some(s)) => tracking_id::canonical(s, key),
-            (_, None) => None,
-        };
-        if let Some(c) = canonical {
-            *v = Value::String(c);
-            rewritten += 1;
-        }
+    let mut own: Vec<String> = Vec::new();
+    p.for_each_mut(obj, &mut |at, v| match (format, v.as_str()) {
+        (ValueFormat::ArgocdTrackingId, Some(s)) if tracking_id::names_itself(s, key) => own.push(at.to_string()),
+        _ => {}
     });
-    rewritten
+    own.iter().filter_map(|at| PointerPattern::parse(at).ok()).map(|exact| drop_at(obj, exact.segments())).sum()
 }
 
 /// What `metadata.deletionTimestamp` says when set.
@@ -456,10 +456,10 @@ mod tests {
         );
     }
 
-    /// The built-in `argocd` profile leaves out the Application's name and nothing else: an id
-    /// on one side only, an id naming another object, or one Argo CD would not parse, differ.
+    /// The built-in `argocd` profile leaves out an id naming its own object, on either side, and
+    /// nothing else: an id naming another object, or one Argo CD would not parse, differs.
     #[test]
-    fn the_argocd_profile_hides_only_the_application_name_of_a_tracking_id() {
+    fn the_argocd_profile_hides_only_a_tracking_id_naming_its_own_object() {
         let profile = crate::rules::builtin::PROFILES.iter().find(|p| p.name == "argocd").unwrap();
         let set = RuleSet { rules: crate::rules::builtin::parse(profile).unwrap().rules, ..Default::default() };
         let k = ObjectKey {
@@ -481,11 +481,9 @@ mod tests {
         };
         let blue = compared(Some("guestbook-blue:apps/Deployment:guestbook/guestbook-ui"));
         assert_eq!(blue, compared(Some("guestbook-green:apps/Deployment:guestbook/guestbook-ui")));
-        assert_eq!(
-            blue["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
-            "(application):apps/Deployment:guestbook/guestbook-ui"
-        );
-        assert_ne!(blue, compared(None), "tracked on one side only");
+        assert_eq!(blue["metadata"]["annotations"], json!({"a": "1"}), "every other annotation stays");
+        // Synced by Argo CD on one side, applied by another tool on the other: the same object.
+        assert_eq!(blue, compared(None), "tracked on one side only");
         for other in [
             "guestbook-green:apps/Deployment:guestbook/guestbook-config",
             "guestbook-green:apps/Deployment:default/guestbook-ui",

@@ -1,5 +1,5 @@
-//! Argo CD's resource tracking id (`argocd.argoproj.io/tracking-id`), canonicalized so that only
-//! the Application's name is left out of the comparison.
+//! Argo CD's resource tracking id (`argocd.argoproj.io/tracking-id`): left out of the comparison
+//! when it names the object it is on, compared as written otherwise.
 //!
 //! Argo CD (util/argo/resource_tracking.go, v2.14 and 3.x) writes
 //! `APP:GROUP/KIND:NAMESPACE/NAME` (`BuildAppInstanceValue`) and reads it back with
@@ -11,29 +11,30 @@
 //! id names the object itself (controller `isSelfReferencedObj`: group, kind and name equal, and
 //! namespace equal or the object cluster-scoped); a copied id naming another object is not its.
 //!
-//! So the Application's name (named per destination: guestbook-blue, guestbook-green) is replaced
-//! by one mark only when the id parses and names the object it is on; the rest stays and is
-//! compared. Anything else is kept as written (fail closed), app name included.
+//! An id that parses and names the object it is on says one thing: Argo CD's Application (named
+//! per destination: guestbook-blue, guestbook-green) manages this object. That is the migration
+//! tool's bookkeeping, written where Argo CD synced — like Velero's restore labels where Velero
+//! restored — not the object's content: a Blue applied with kubectl and a Green synced by Argo CD
+//! hold the same objects. So it is left out on either side, whichever tool wrote the other side.
+//! An id naming another object (copied with its annotations; Argo CD does not treat the object as
+//! its own) or one Argo CD would not parse is not that bookkeeping and is compared as written.
 
 use crate::model::ObjectKey;
 
-/// What stands for the Application's name in a canonical id. Parentheses cannot occur in an
-/// Application's name (a Kubernetes object name), so the mark is never mistaken for one.
-pub const APP_MARK: &str = "(application)";
-
-/// The canonical form of `value` on the object `key`, or `None` to compare it as written: it
-/// does not parse as Argo CD parses it, or names another object.
-pub fn canonical(value: &str, key: &ObjectKey) -> Option<String> {
-    let mut parts = value.splitn(3, ':');
-    let (_app, group_kind, ns_name) = (parts.next()?, parts.next()?, parts.next()?);
-    let (group, kind) = split_exactly_once(group_kind, '/')?;
-    let (namespace, name) = split_exactly_once(ns_name, '/')?;
-    let own_namespace = match &key.namespace {
-        Some(ns) => ns == namespace,
-        None => true,
+/// True when `value` parses as Argo CD parses a tracking id and names the object `key`: Argo
+/// CD's own mark on its own object.
+pub fn names_itself(value: &str, key: &ObjectKey) -> bool {
+    let parsed = || {
+        let mut parts = value.splitn(3, ':');
+        let (_app, group_kind, ns_name) = (parts.next()?, parts.next()?, parts.next()?);
+        let (group, kind) = split_exactly_once(group_kind, '/')?;
+        let (namespace, name) = split_exactly_once(ns_name, '/')?;
+        Some((group, kind, namespace, name))
     };
-    let names_itself = group == key.group && kind == key.kind && name == key.name && own_namespace;
-    names_itself.then(|| format!("{APP_MARK}:{group_kind}:{ns_name}"))
+    let Some((group, kind, namespace, name)) = parsed() else { return false };
+    // A cluster-scoped object's id carries the Application's destination namespace (or none).
+    let own_namespace = key.namespace.as_deref().is_none_or(|ns| ns == namespace);
+    group == key.group && kind == key.kind && name == key.name && own_namespace
 }
 
 /// Go's `strings.Split(s, sep)` giving exactly two parts.
@@ -51,34 +52,23 @@ mod tests {
     }
 
     #[test]
-    fn only_the_application_name_is_left_out() {
+    fn an_id_naming_its_own_object_whatever_the_application() {
         let k = key("apps", "Deployment", Some("guestbook"), "guestbook-ui");
-        let blue = canonical("guestbook-blue:apps/Deployment:guestbook/guestbook-ui", &k);
-        let green = canonical("guestbook-green:apps/Deployment:guestbook/guestbook-ui", &k);
-        assert_eq!(blue.as_deref(), Some("(application):apps/Deployment:guestbook/guestbook-ui"));
-        assert_eq!(blue, green);
+        assert!(names_itself("guestbook-blue:apps/Deployment:guestbook/guestbook-ui", &k));
+        assert!(names_itself("guestbook-green:apps/Deployment:guestbook/guestbook-ui", &k));
         // Applications in any namespace are named `NS_NAME`: still the first part.
-        assert_eq!(canonical("team_guestbook:apps/Deployment:guestbook/guestbook-ui", &k), blue);
+        assert!(names_itself("team_guestbook:apps/Deployment:guestbook/guestbook-ui", &k));
     }
 
     #[test]
     fn core_group_cluster_scope_and_colons_in_names_parse_as_argo_cd_parses_them() {
         let cm = key("", "ConfigMap", Some("guestbook"), "guestbook-config");
-        assert_eq!(
-            canonical("a:/ConfigMap:guestbook/guestbook-config", &cm).as_deref(),
-            Some("(application):/ConfigMap:guestbook/guestbook-config")
-        );
-        // A cluster-scoped object carries the destination namespace, or none; it is kept (and
-        // so compared between the sides), not checked against the object's (absent) one.
+        assert!(names_itself("a:/ConfigMap:guestbook/guestbook-config", &cm));
+        // A cluster-scoped object carries the destination namespace, or none.
         let role = key("rbac.authorization.k8s.io", "ClusterRole", None, "system:guestbook:reader");
-        assert_eq!(
-            canonical("a:rbac.authorization.k8s.io/ClusterRole:guestbook/system:guestbook:reader", &role).as_deref(),
-            Some("(application):rbac.authorization.k8s.io/ClusterRole:guestbook/system:guestbook:reader")
-        );
-        assert_eq!(
-            canonical("a:rbac.authorization.k8s.io/ClusterRole:/system:guestbook:reader", &role).as_deref(),
-            Some("(application):rbac.authorization.k8s.io/ClusterRole:/system:guestbook:reader")
-        );
+        assert!(names_itself("a:rbac.authorization.k8s.io/ClusterRole:guestbook/system:guestbook:reader", &role));
+        assert!(names_itself("a:rbac.authorization.k8s.io/ClusterRole:/system:guestbook:reader", &role));
+        assert!(!names_itself("a:rbac.authorization.k8s.io/ClusterRole:/system:guestbook", &role));
     }
 
     #[test]
@@ -92,7 +82,7 @@ mod tests {
             "a:apps/Deployment:default/guestbook-ui",
             "a:apps/Deployment:/guestbook-ui",
         ] {
-            assert_eq!(canonical(other, &k), None, "{other}");
+            assert!(!names_itself(other, &k), "{other}");
         }
     }
 
@@ -109,7 +99,7 @@ mod tests {
             "guestbook-blue:apps/Deployment:guestbook/x/guestbook-ui",
             "guestbook-blue:apps/Deployment:guestbook-ui",
         ] {
-            assert_eq!(canonical(bad, &k), None, "{bad:?}");
+            assert!(!names_itself(bad, &k), "{bad:?}");
         }
     }
 }

@@ -129,8 +129,9 @@ pub enum Action {
 /// A value format a `canonicalize` rule knows how to rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub enum ValueFormat {
-    /// Argo CD's `APP:GROUP/KIND:NAMESPACE/NAME`: the Application's name is left out when the id
-    /// names the object it is on (normalize/tracking_id.rs).
+    /// Argo CD's `APP:GROUP/KIND:NAMESPACE/NAME`: an id naming the object it is on is Argo CD's
+    /// bookkeeping and has no canonical value (it is left out); any other is compared as
+    /// written (normalize/tracking_id.rs).
     #[serde(rename = "argocd-tracking-id")]
     ArgocdTrackingId,
 }
