@@ -75,8 +75,10 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
         .iter()
         .enumerate()
         .filter(|(_, r)| {
-            matches!(r.action, Action::Drop(_) | Action::Unordered(_) | Action::DropValues(_) | Action::Canonicalize(..))
-                && r.matcher.matches_object(key, &obj)
+            matches!(
+                r.action,
+                Action::Drop(_) | Action::Unordered(_) | Action::DropValues(_) | Action::Canonicalize(..)
+            ) && r.matcher.matches_object(key, &obj)
         })
         .map(|(i, _)| i)
         .collect();
