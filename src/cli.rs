@@ -435,9 +435,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 impl ReadArgs {
     pub fn to_options(&self) -> Result<ReadOptions, String> {
         let kinds = |v: &[String]| v.iter().map(|k| KindFilter::parse(k)).collect::<Result<Vec<_>, _>>();
-        if let Some(sel) = &self.selector {
-            crate::rules::pattern::Selector::parse(sel)?;
-        }
+        let selector = self.selector.as_deref().map(crate::rules::pattern::Selector::parse).transpose()?;
         // A namespace named twice is read once: reading it twice would read every key twice.
         let unique = |v: &[String]| {
             let mut out: Vec<String> = Vec::new();
@@ -454,7 +452,7 @@ impl ReadArgs {
                 exclude_namespaces: unique(&self.exclude_namespaces),
                 kinds: kinds(&self.kinds)?,
                 exclude_kinds: kinds(&self.exclude_kinds)?,
-                selector: self.selector.clone(),
+                selector,
             },
             concurrency: usize::from(self.concurrency),
             page_size: self.page_size,

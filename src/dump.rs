@@ -92,8 +92,10 @@ pub struct TypeCoverage {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CoverageStatus {
-    /// Read completely: this many objects (after the namespace and label filters).
-    Read { objects: usize },
+    /// Read completely: this many objects (after the namespace and label filters), at the list's
+    /// resourceVersion when the type was read as one list (`None` when read in several parts,
+    /// one per `-n` namespace, or from an archive of an older kparity).
+    Read { objects: usize, read_at: Option<String> },
     /// Left out on purpose: `rule NAME`, `--kinds`, `--exclude-kinds`, ...
     Excluded { by: String },
     /// Not read completely: why.
@@ -126,7 +128,7 @@ impl CoverageSummary {
         let mut s = CoverageSummary { types: coverage.len(), ..Default::default() };
         for c in coverage {
             match &c.status {
-                CoverageStatus::Read { objects } => {
+                CoverageStatus::Read { objects, .. } => {
                     s.read += 1;
                     s.objects += objects;
                 }

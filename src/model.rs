@@ -178,9 +178,29 @@ pub enum IncompleteReason {
     NotFound(String),
     /// The read contradicts itself, e.g. the same object key came back twice.
     Inconsistent(String),
-    /// Recorded as incomplete in a snapshot archive; the original reason is kept as text.
+    /// Recorded as incomplete in a snapshot archive, under the code (`forbidden`, `timeout`...)
+    /// and message the capturing run wrote: the code round-trips, so a JSON report or an alert
+    /// on an archive diff says `forbidden` as the live diff did.
+    Archived { code: String, message: String },
+    /// The archive itself lacks something (a served type it holds no record of, filters wider
+    /// than at capture): there was no read to recall.
     Recorded(String),
 }
+
+/// Every code [`IncompleteReason::code`] gives for a read of this version.
+pub const READ_REASON_CODES: &[&str] = &[
+    "forbidden",
+    "unauthorized",
+    "unavailable",
+    "timeout",
+    "gone",
+    "throttled",
+    "server_error",
+    "transport",
+    "decode",
+    "not_found",
+    "inconsistent",
+];
 
 impl fmt::Display for IncompleteReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -198,6 +218,7 @@ impl fmt::Display for IncompleteReason {
             IncompleteReason::Decode(m) => write!(f, "undecodable response: {m}"),
             IncompleteReason::NotFound(m) => write!(f, "not found: {m}"),
             IncompleteReason::Inconsistent(m) => write!(f, "inconsistent read: {m}"),
+            IncompleteReason::Archived { code, message } => write!(f, "recorded in the archive as {code}: {message}"),
             IncompleteReason::Recorded(m) => f.write_str(m),
         }
     }
@@ -218,6 +239,11 @@ impl IncompleteReason {
             IncompleteReason::Decode(_) => "decode",
             IncompleteReason::NotFound(_) => "not_found",
             IncompleteReason::Inconsistent(_) => "inconsistent",
+            // A code this version does not know (a newer kparity's, or an edited archive) is
+            // not passed on as if it were one of ours.
+            IncompleteReason::Archived { code, .. } => {
+                READ_REASON_CODES.iter().copied().find(|c| c == code).unwrap_or("recorded")
+            }
             IncompleteReason::Recorded(_) => "recorded",
         }
     }
@@ -258,6 +284,33 @@ mod tests {
             ty("rbac.authorization.k8s.io", "clusterroles", false).list_path(Some("a")),
             "/apis/rbac.authorization.k8s.io/v1/clusterroles"
         );
+    }
+
+    #[test]
+    fn an_archived_reason_keeps_its_code_and_an_unknown_code_is_not_passed_on() {
+        let read = [
+            IncompleteReason::Forbidden("m".into()),
+            IncompleteReason::Unauthorized("m".into()),
+            IncompleteReason::Unavailable("m".into()),
+            IncompleteReason::Timeout(std::time::Duration::from_secs(3)),
+            IncompleteReason::Gone { relists: 2 },
+            IncompleteReason::Throttled("m".into()),
+            IncompleteReason::ServerError { status: 500, message: "m".into() },
+            IncompleteReason::Transport("m".into()),
+            IncompleteReason::Decode("m".into()),
+            IncompleteReason::NotFound("m".into()),
+            IncompleteReason::Inconsistent("m".into()),
+        ];
+        assert_eq!(read.len(), READ_REASON_CODES.len());
+        for r in &read {
+            // What `kparity snapshot` writes (code and message) comes back under the same code.
+            let archived = IncompleteReason::Archived { code: r.code().into(), message: r.to_string() };
+            assert_eq!(archived.code(), r.code());
+            assert_eq!(archived.to_string(), format!("recorded in the archive as {}: {r}", r.code()));
+        }
+        let odd = IncompleteReason::Archived { code: "made_up".into(), message: "m".into() };
+        assert_eq!(odd.code(), "recorded");
+        assert_eq!(odd.to_string(), "recorded in the archive as made_up: m");
     }
 
     #[test]

@@ -84,7 +84,10 @@ fn write(path: &Path, key: Option<&SecretKey>, pages: Vec<(ApiType, Vec<Value>)>
             types.push(t);
         }
     }
-    let statuses = types.iter().map(|t| TypeStatus { ty: TypeRecord::from(t), count: 0, incomplete: None }).collect();
+    let statuses = types
+        .iter()
+        .map(|t| TypeStatus { ty: TypeRecord::from(t), count: 0, incomplete: None, resource_version: None })
+        .collect();
     writer.finish(path, &header(key, &types), statuses, vec![], vec![], key).expect("finish");
 }
 
@@ -458,7 +461,10 @@ fn a_relisted_type_never_shares_or_truncates_another_types_spool() {
     writer.restart(&b);
     writer.page(&b, vec![json!({"metadata": {"namespace": "shop", "name": "web"}})]);
     let types = [a.clone(), b.clone(), c.clone()];
-    let statuses = types.iter().map(|t| TypeStatus { ty: TypeRecord::from(t), count: 0, incomplete: None }).collect();
+    let statuses = types
+        .iter()
+        .map(|t| TypeStatus { ty: TypeRecord::from(t), count: 0, incomplete: None, resource_version: None })
+        .collect();
     writer.finish(&out, &header(None, &types), statuses, vec![], vec![], None).unwrap();
     let mut seen: Vec<(String, String)> = Vec::new();
     let verified = kparity::snapshot::read::read(&out, None, |e| {
@@ -505,14 +511,16 @@ fn archives_are_created_exclusively_with_mode_0600_and_never_through_a_symlink()
     let writer = SnapshotWriter::new(&late, false).unwrap();
     std::os::unix::fs::symlink(&victim, &late).unwrap();
     writer.page(&configmaps(), vec![cm("shop", "a", "b")]);
-    let st = vec![TypeStatus { ty: TypeRecord::from(&configmaps()), count: 0, incomplete: None }];
+    let st =
+        vec![TypeStatus { ty: TypeRecord::from(&configmaps()), count: 0, incomplete: None, resource_version: None }];
     let r = writer.finish(&late, &header(None, &[configmaps()]), st, vec![], vec![], None);
     assert!(matches!(r, Err(kparity::snapshot::SnapshotError::Exists { .. })), "{r:?}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     // With replace (--force), the symlink itself is replaced, its target untouched.
     let writer = SnapshotWriter::with_options(&link, false, true).unwrap();
     writer.page(&configmaps(), vec![cm("shop", "a", "b")]);
-    let st = vec![TypeStatus { ty: TypeRecord::from(&configmaps()), count: 0, incomplete: None }];
+    let st =
+        vec![TypeStatus { ty: TypeRecord::from(&configmaps()), count: 0, incomplete: None, resource_version: None }];
     writer.finish(&link, &header(None, &[configmaps()]), st, vec![], vec![], None).unwrap();
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_file());

@@ -221,7 +221,7 @@ fn write_archive(dir: &Path) -> std::path::PathBuf {
         normalization: "none at capture".into(),
         redactions: Vec::new(),
     };
-    let statuses = vec![TypeStatus { ty: TypeRecord::from(&ty), count: 0, incomplete: None }];
+    let statuses = vec![TypeStatus { ty: TypeRecord::from(&ty), count: 0, incomplete: None, resource_version: None }];
     writer.finish(&out, &header, statuses, vec![], vec![], None).expect("finish");
     out
 }

@@ -70,7 +70,10 @@ fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete:
     let mut coverage: Vec<TypeCoverage> = collected
         .counts
         .iter()
-        .map(|(t, n)| TypeCoverage { type_ref: TypeRef::from(t), status: CoverageStatus::Read { objects: *n } })
+        .map(|(t, n)| TypeCoverage {
+            type_ref: TypeRef::from(t),
+            status: CoverageStatus::Read { objects: *n, read_at: None },
+        })
         .collect();
     coverage.push(TypeCoverage {
         type_ref: TypeRef {

@@ -53,11 +53,15 @@ fn verify(path: &Path) -> Run {
     run_kparity(&["verify", path_str(path)])
 }
 
-/// The JSON report minus what legitimately differs between runs and source kinds.
+/// The JSON report minus what legitimately differs between runs and source kinds: the sources,
+/// and the resourceVersion each type was read at (a later read is at a later point).
 fn comparable_report(r: &Value) -> Value {
     let mut r = r.clone();
     for k in ["old", "new"] {
         r.as_object_mut().unwrap().remove(k);
+        for e in r["coverage"][k]["entries"].as_array_mut().into_iter().flatten() {
+            e.as_object_mut().unwrap().remove("read_at");
+        }
     }
     r
 }
@@ -139,6 +143,62 @@ fn snapshot_vs_snapshot_reports_like_live_vs_live() {
     assert_eq!(live.code, 1, "{}", live.stderr);
     assert_eq!(files.code, 1, "{}", files.stderr);
     assert_eq!(comparable_report(&files.json()), comparable_report(&live.json()));
+}
+
+/// `-l` and `--kinds` keep the same objects of an archive as of a live cluster: one `admits`
+/// decides on every path (archives once ignored `-l`, and matched `--kinds deployments` against
+/// kinds only, so that spelling dropped every object and the type compared as empty).
+#[test]
+fn filters_keep_the_same_objects_of_an_archive_as_of_a_live_cluster() {
+    require_clusters();
+    let _g = serial();
+    let ns = TestNamespace::new("snap-filters", &["blue", "green"]);
+    apply("blue", &workloads(&ns.name, "pw"), &[]);
+    apply("green", &workloads(&ns.name, "pw"), &[]);
+    let g = |args: &[&str]| kubectl("green", &[&["-n", ns.name.as_str()], args].concat());
+    g(&["set", "image", "deployment/web", "web=registry.example/web:9"]);
+    g(&["set", "image", "deployment/worker", "worker=registry.example/worker:9"]);
+    g(&["delete", "configmap", "routing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("blue.kparity"), dir.path().join("green.kparity"));
+    // Taken with no filter but the namespace: the diff's filters narrow them.
+    assert_eq!(snapshot("blue", &a, &["-n", &ns.name], Some(KEY)).code, 0);
+    assert_eq!(snapshot("green", &b, &["-n", &ns.name], Some(KEY)).code, 0);
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&["-l", "app=web"], &["Deployment web changed"]),
+        (&["--kinds", "deployments"], &["Deployment web changed", "Deployment worker changed"]),
+        (&["--kinds", "deployments", "-l", "app!=web"], &["Deployment worker changed"]),
+        (&["--kinds", "configmaps", "--exclude-kinds", "Deployment"], &["ConfigMap routing missing"]),
+    ];
+    for (filters, expected) in cases {
+        let args = |old: &str, new: &str| -> Vec<String> {
+            let mut v: Vec<String> = ["diff", old, new, "-n", &ns.name, "-o", "json"].map(String::from).to_vec();
+            v.extend(filters.iter().map(|f| f.to_string()));
+            v
+        };
+        let run = |old: &str, new: &str| run_cmd(kparity().env("KPARITY_SECRET_KEY", KEY).args(args(old, new)));
+        let live = run("blue", "green");
+        let files = run(path_str(&a), path_str(&b));
+        assert_eq!(live.code, 1, "{filters:?}: {}\n{}", live.stdout, live.stderr);
+        assert_eq!(files.code, 1, "{filters:?}: {}\n{}", files.stdout, files.stderr);
+        let changed: Vec<String> = files.json()["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {} {}",
+                    o["key"]["kind"].as_str().unwrap(),
+                    o["key"]["name"].as_str().unwrap(),
+                    o["change"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let mut changed_sorted = changed.clone();
+        changed_sorted.sort();
+        assert_eq!(changed_sorted, expected, "{filters:?}");
+        assert_eq!(comparable_report(&files.json()), comparable_report(&live.json()), "{filters:?}");
+    }
 }
 
 #[test]

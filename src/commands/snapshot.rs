@@ -2,7 +2,9 @@
 //! applied (they are applied when the archive is diffed), so everything listable is kept.
 
 use crate::cli::SnapshotArgs;
+use crate::dump::CoverageStatus;
 use crate::exit::Exit;
+use crate::model::TypeRef;
 use crate::progress::Progress;
 use crate::rules::RuleSet;
 use crate::secrets::SecretKey;
@@ -75,7 +77,7 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
             exclude_namespaces: f.exclude_namespaces.clone(),
             kinds: f.kinds.clone(),
             exclude_kinds: f.exclude_kinds.clone(),
-            selector: f.selector.clone(),
+            selector: f.selector.as_ref().map(|s| s.as_str().to_string()),
         },
         api_resources: {
             let mut v: Vec<TypeRecord> = live.served.iter().map(TypeRecord::from).collect();
@@ -104,6 +106,10 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
                 .iter()
                 .find(|i| i.type_ref.resource.as_deref() == Some(&ty.resource) && i.type_ref.group == ty.group)
                 .map(|i| IncompleteRecord { reason: i.reason.code().into(), message: i.reason.to_string() }),
+            resource_version: live.coverage.iter().find_map(|c| match &c.status {
+                CoverageStatus::Read { read_at, .. } if c.type_ref == TypeRef::from(ty) => read_at.clone(),
+                _ => None,
+            }),
         })
         .collect();
     let groups: Vec<IncompleteGroup> = live

@@ -216,7 +216,7 @@ fn coverage(entries: &[(&str, &str, &str, &str, Option<usize>)]) -> Vec<TypeCove
                 kind: Some(k.to_string()),
             },
             status: match n {
-                Some(objects) => CoverageStatus::Read { objects: *objects },
+                Some(objects) => CoverageStatus::Read { objects: *objects, read_at: None },
                 None => CoverageStatus::Excluded { by: "rule core/events".into() },
             },
         })

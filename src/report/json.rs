@@ -106,6 +106,9 @@ struct CoverageEntry<'a> {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     objects: Option<usize>,
+    /// The resourceVersion the type's list was served at: one consistent point per type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_at: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     by: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,7 +135,11 @@ fn side_coverage(cov: &[crate::dump::TypeCoverage]) -> SideCoverage<'_> {
                 kind: t.type_ref.kind.as_deref(),
                 status: t.status.as_str(),
                 objects: match &t.status {
-                    CoverageStatus::Read { objects } => Some(*objects),
+                    CoverageStatus::Read { objects, .. } => Some(*objects),
+                    _ => None,
+                },
+                read_at: match &t.status {
+                    CoverageStatus::Read { read_at, .. } => read_at.as_deref(),
                     _ => None,
                 },
                 by: match &t.status {

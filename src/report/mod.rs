@@ -141,7 +141,9 @@ pub(crate) fn coverage_entry(t: &crate::dump::TypeCoverage) -> (String, String) 
         _ => t.type_ref.to_string(),
     };
     let status = match &t.status {
-        CoverageStatus::Read { objects } => format!("read, {objects} object{}", if *objects == 1 { "" } else { "s" }),
+        CoverageStatus::Read { objects, .. } => {
+            format!("read, {objects} object{}", if *objects == 1 { "" } else { "s" })
+        }
         CoverageStatus::Excluded { by } => format!("excluded by {by}"),
         CoverageStatus::Incomplete { reason } => format!("incomplete: {reason}"),
     };

@@ -314,11 +314,15 @@ impl Selector {
             let req = if let Some(key) = part.strip_prefix('!') {
                 Requirement::NotExists(valid_key(key.trim(), s)?)
             } else if let Some((k, v)) = part.split_once("!=") {
-                Requirement::NotEquals(valid_key(k.trim(), s)?, v.trim().to_string())
+                Requirement::NotEquals(valid_key(k.trim(), s)?, valid_value(v.trim(), s)?)
             } else if let Some((k, v)) = part.split_once("==") {
-                Requirement::Equals(valid_key(k.trim(), s)?, v.trim().to_string())
+                Requirement::Equals(valid_key(k.trim(), s)?, valid_value(v.trim(), s)?)
             } else if let Some((k, v)) = part.split_once('=') {
-                Requirement::Equals(valid_key(k.trim(), s)?, v.trim().to_string())
+                Requirement::Equals(valid_key(k.trim(), s)?, valid_value(v.trim(), s)?)
+            } else if part.contains(['<', '>']) {
+                // The API server's `gt`/`lt` operators select by integer label values; kparity
+                // does not evaluate them itself (archives), so it refuses them everywhere alike.
+                return Err(format!("invalid label selector {s:?}: the < and > operators are not supported"));
             } else if let Some((k, set)) = split_set(part, " notin ") {
                 Requirement::NotIn(valid_key(k, s)?, parse_set(set, s)?)
             } else if let Some((k, set)) = split_set(part, " in ") {
@@ -345,6 +349,38 @@ impl Selector {
 
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+
+    /// True when everything this selector selects, `wider` selects too: every requirement of
+    /// `wider` is one of this selector's (however spelled). Used to accept a diff of an archive
+    /// taken with `-l` under the same or a narrower selector. Sound but not complete: a narrower
+    /// selector written differently (`a in (x)` under `a in (x,y)`) is not recognised, which
+    /// only makes the diff say "not captured" where it could have compared.
+    pub fn narrows(&self, wider: &Selector) -> bool {
+        wider.requirements.iter().all(|w| self.requirements.iter().any(|r| r.canonical() == w.canonical()))
+    }
+}
+
+impl Requirement {
+    /// `a==b` and `a=b` are one requirement; a set's order and repeats do not matter.
+    fn canonical(&self) -> Requirement {
+        let set = |v: &[String]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        };
+        match self {
+            Requirement::In(k, v) => Requirement::In(k.clone(), set(v)),
+            Requirement::NotIn(k, v) => Requirement::NotIn(k.clone(), set(v)),
+            other => other.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
     }
 }
 
@@ -377,12 +413,55 @@ fn parse_set(set: &str, whole: &str) -> Result<Vec<String>, String> {
         .strip_prefix('(')
         .and_then(|x| x.strip_suffix(')'))
         .ok_or_else(|| format!("invalid label selector {whole:?}: a set is written (a,b)"))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+    let values = inner.split(',').map(|v| valid_value(v.trim(), whole)).collect::<Result<Vec<_>, _>>()?;
+    // As the API server: `in ()` and `notin ()` are refused, not read as "nothing" or "anything".
+    if values.iter().all(String::is_empty) {
+        return Err(format!("invalid label selector {whole:?}: a set needs at least one value"));
+    }
+    Ok(values)
 }
 
+/// A label key as the API validates it: an optional DNS-subdomain prefix and `/`, then a name of
+/// at most 63 characters, alphanumeric at both ends, `-`, `_` and `.` inside.
 fn valid_key(k: &str, whole: &str) -> Result<String, String> {
-    let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-    if ok { Ok(k.to_string()) } else { Err(format!("invalid label selector {whole:?}: bad key {k:?}")) }
+    let (prefix, name) = match k.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, k),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|l| {
+                !l.is_empty()
+                    && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            })
+    });
+    if prefix_ok && !name.is_empty() && is_label_text(name) {
+        Ok(k.to_string())
+    } else {
+        Err(format!("invalid label selector {whole:?}: bad key {k:?}"))
+    }
+}
+
+/// A label value as the API validates it: empty, or at most 63 characters, alphanumeric at both
+/// ends, `-`, `_` and `.` inside. A value the server would refuse is refused here too, so an
+/// archive is never filtered by a selector a live read could not have used.
+fn valid_value(v: &str, whole: &str) -> Result<String, String> {
+    if v.is_empty() || is_label_text(v) {
+        Ok(v.to_string())
+    } else {
+        Err(format!("invalid label selector {whole:?}: bad value {v:?}"))
+    }
+}
+
+fn is_label_text(s: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    s.len() <= 63
+        && edge(s.chars().next())
+        && edge(s.chars().last())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl fmt::Debug for Selector {
@@ -494,5 +573,25 @@ mod tests {
         check("missing notin (x)", true);
         assert!(Selector::parse("a=b,,c").is_err());
         assert!(Selector::parse("a b=c").is_err());
+        // What the API server refuses is refused here, never read as "nothing" or "anything".
+        for bad in ["a in ()", "a notin ( )", "a=b c", "a=-b", "a>1", "a<1", "Bad_Prefix/x=1", "/x", "a/=b", "a=b;c"] {
+            assert!(Selector::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Selector::parse("app.kubernetes.io/name=web,a=,b in (x, y)").is_ok());
+        check("tier=", false);
+        check("missing=", false);
+    }
+
+    #[test]
+    fn a_selector_narrows_one_whose_requirements_it_all_has() {
+        let s = |x: &str| Selector::parse(x).unwrap();
+        assert!(s("app=web").narrows(&s("app=web")));
+        assert!(s("app==web,tier=front").narrows(&s("app=web")));
+        assert!(s("tier in (b,a,a)").narrows(&s("tier in (a, b)")));
+        assert!(!s("app=web").narrows(&s("app=web,tier=front")));
+        assert!(!s("app=db").narrows(&s("app=web")));
+        assert!(!s("app!=web").narrows(&s("app=web")));
+        // Narrower in meaning but spelled differently: not recognised (conservative).
+        assert!(!s("tier in (a)").narrows(&s("tier in (a,b)")));
     }
 }

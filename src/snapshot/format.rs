@@ -162,6 +162,10 @@ pub struct TypeStatus {
     pub count: u64,
     /// `None` when complete; otherwise why not.
     pub incomplete: Option<IncompleteRecord>,
+    /// The resourceVersion the type was listed at, when read as one list (archives of kparity
+    /// before 0.2 hold none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

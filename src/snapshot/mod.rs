@@ -142,7 +142,7 @@ pub fn read_dump_with(
                 excluded_types.insert((ty.group_kind(), format!("rule {}", rule.name)));
                 return;
             }
-            if filters.excludes_object(&object_key) {
+            if !filters.admits(ty, &obj) {
                 return;
             }
             crate::dump::Sink::page(&collector, ty, vec![obj]);
@@ -171,15 +171,17 @@ pub fn read_dump_with(
             continue;
         }
         if let Some(inc) = &t.incomplete {
-            let reason =
-                IncompleteReason::Recorded(format!("recorded in the archive as {}: {}", inc.reason, inc.message));
+            let reason = IncompleteReason::Archived { code: inc.reason.clone(), message: inc.message.clone() };
             coverage.push(cover(&ty, CoverageStatus::Incomplete { reason: reason.to_string() }));
             incomplete.push(Incomplete { type_ref: TypeRef::from(&ty), reason });
             continue;
         }
         let status = match collected.incomplete.iter().find(|i| i.type_ref == TypeRef::from(&ty)) {
             Some(dup) => CoverageStatus::Incomplete { reason: dup.reason.to_string() },
-            None => CoverageStatus::Read { objects: collected.counts.get(&ty).copied().unwrap_or(0) },
+            None => CoverageStatus::Read {
+                objects: collected.counts.get(&ty).copied().unwrap_or(0),
+                read_at: t.resource_version.clone(),
+            },
         };
         coverage.push(cover(&ty, status));
     }
@@ -204,7 +206,7 @@ pub fn read_dump_with(
         }
         failed_gv.insert((g.group.clone(), g.version.clone()));
         let type_ref = TypeRef { group: g.group.clone(), version: g.version.clone(), resource: None, kind: None };
-        let reason = IncompleteReason::Recorded(format!("recorded in the archive as {}: {}", g.reason, g.message));
+        let reason = IncompleteReason::Archived { code: g.reason.clone(), message: g.message.clone() };
         coverage.push(TypeCoverage {
             type_ref: type_ref.clone(),
             status: CoverageStatus::Incomplete { reason: reason.to_string() },
@@ -384,7 +386,15 @@ fn filters_wider_than_capture(
             out.push(format!("not captured: kind {list} (the archive was taken with {})", how()));
         }
     }
-    if capture.selector.is_some() && diff.selector != capture.selector {
+    // The diff's selector must select within the capture's: the same requirements or more. An
+    // archive whose recorded selector does not parse selected something unknown.
+    let captured = capture.selector.as_deref().map(crate::rules::pattern::Selector::parse);
+    let within = match (&captured, &diff.selector) {
+        (None, _) => true,
+        (Some(Ok(cap)), Some(d)) => d.narrows(cap),
+        (Some(_), _) => false,
+    };
+    if !within {
         out.push(format!(
             "not captured: objects outside the selector {} the archive was taken with; pass the same -l",
             capture.selector.as_deref().unwrap_or_default()
@@ -450,11 +460,25 @@ mod tests {
             &["not captured: namespace c (the archive holds only namespaces a, b)"],
         );
         let cap_sel = format::FiltersRecord { selector: Some("app=web".into()), ..Default::default() };
-        check(Filters { selector: Some("app=web".into()), ..Default::default() }, cap_sel.clone(), &[]);
+        let sel = |s: &str| Some(crate::rules::pattern::Selector::parse(s).unwrap());
+        check(Filters { selector: sel("app=web"), ..Default::default() }, cap_sel.clone(), &[]);
+        // Narrower than at capture: every object it selects was captured.
+        check(Filters { selector: sel("app==web,tier=front"), ..Default::default() }, cap_sel.clone(), &[]);
         check(
-            Filters { selector: Some("app=db".into()), ..Default::default() },
+            Filters { selector: sel("app=db"), ..Default::default() },
             cap_sel,
             &["not captured: objects outside the selector app=web the archive was taken with; pass the same -l"],
+        );
+        check(
+            Filters::default(),
+            format::FiltersRecord { selector: Some("app=web".into()), ..Default::default() },
+            &["not captured: objects outside the selector app=web the archive was taken with; pass the same -l"],
+        );
+        // A recorded selector that does not parse selected something unknown.
+        check(
+            Filters { selector: sel("app=web"), ..Default::default() },
+            format::FiltersRecord { selector: Some("app=web;x".into()), ..Default::default() },
+            &["not captured: objects outside the selector app=web;x the archive was taken with; pass the same -l"],
         );
         let cap_xns = format::FiltersRecord { exclude_namespaces: vec!["kube-system".into()], ..Default::default() };
         check(Filters { namespaces: vec!["shop".into()], ..Default::default() }, cap_xns.clone(), &[]);

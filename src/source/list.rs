@@ -36,18 +36,41 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<V
 
 /// Decodes one page: a Kubernetes list has `items`; anything else (a `Status` with 200, an
 /// object, `{}`) is a decode failure, never an empty list.
-fn parse_page(body: &[u8]) -> Result<(Vec<Value>, Option<String>), String> {
+fn parse_page(body: &[u8]) -> Result<Page, String> {
     let page: ListPage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let Some(items) = page.items else {
         return Err("the answer has no `items`".into());
     };
-    Ok((items.unwrap_or_default(), page.metadata.continue_token.filter(|t| !t.is_empty())))
+    Ok(Page {
+        items: items.unwrap_or_default(),
+        next: page.metadata.continue_token.filter(|t| !t.is_empty()),
+        resource_version: page.metadata.resource_version.filter(|v| !v.is_empty()),
+    })
+}
+
+/// One decoded page of a list.
+struct Page {
+    items: Vec<Value>,
+    next: Option<String>,
+    resource_version: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 struct ListMeta {
     #[serde(default, rename = "continue")]
     continue_token: Option<String>,
+    #[serde(default, rename = "resourceVersion")]
+    resource_version: Option<String>,
+}
+
+/// What reading one type gave: how many objects the filters admitted, and the resourceVersion
+/// the list was served at when the type was read as one list. Every page of a paged list is
+/// served at its first page's resourceVersion (the continue token carries it), so that one
+/// value names a consistent point; a type read in parts (one per `-n` namespace) has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub objects: usize,
+    pub read_at: Option<String>,
 }
 
 /// Server-side filters of a list request.
@@ -65,6 +88,9 @@ pub struct ListContext<'a> {
     pub secret_key: &'a SecretKey,
     /// The rules whose `digest` actions apply as objects are read.
     pub rules: &'a RuleSet,
+    /// Applied to every object as well as sent to the server: a server (or proxy) that ignores
+    /// a selector cannot widen what is compared.
+    pub filters: &'a super::Filters,
     pub sink: &'a dyn Sink,
     /// Called with the number of objects in each page, for progress.
     pub on_objects: &'a (dyn Fn(usize) + Sync),
@@ -78,13 +104,17 @@ pub async fn list_type(
     ty: &ApiType,
     filters: &[ListFilter],
     deadline: Instant,
-) -> Result<usize, Failure> {
+) -> Result<Listed, Failure> {
     let mut relists = 0;
     'relist: loop {
         let mut count = 0usize;
+        let mut read_at = None;
         for filter in filters {
             match list_part(cx, ty, filter, deadline).await {
-                Ok(n) => count += n,
+                Ok((n, rv)) => {
+                    count += n;
+                    read_at = rv;
+                }
                 Err(Failure::Gone) => {
                     relists += 1;
                     if relists > MAX_RELISTS {
@@ -97,7 +127,8 @@ pub async fn list_type(
                 Err(e) => return Err(e),
             }
         }
-        return Ok(count);
+        let read_at = if filters.len() == 1 { read_at } else { None };
+        return Ok(Listed { objects: count, read_at });
     }
 }
 
@@ -107,21 +138,26 @@ async fn list_part(
     ty: &ApiType,
     filter: &ListFilter,
     deadline: Instant,
-) -> Result<usize, Failure> {
+) -> Result<(usize, Option<String>), Failure> {
     // Secrets by resource, whatever kind the server reports (`ApiType::is_secret`).
     let is_secret = ty.is_secret();
     let is_service = ty.group.is_empty() && ty.kind == "Service";
     let mut count = 0usize;
     let mut token: Option<String> = None;
+    let mut read_at: Option<String> = None;
     loop {
         let url = list_url(ty, filter, cx.page_size, token.as_deref());
         let body = cx.api.get(&url, "application/json", deadline).await?;
-        let (mut items, next) = parse_page(&body).map_err(|e| {
+        let Page { mut items, next, resource_version } = parse_page(&body).map_err(|e| {
             Failure::Incomplete(IncompleteReason::Decode(format!(
                 "{} is not a Kubernetes list: {e}",
                 ty.list_path(filter.namespace.as_deref())
             )))
         })?;
+        if read_at.is_none() {
+            read_at = resource_version;
+        }
+        items.retain(|item| cx.filters.admits(ty, item));
         for item in &mut items {
             if is_secret {
                 // A Helm release is split into its parts before its values are digested.
@@ -139,7 +175,7 @@ async fn list_part(
         cx.sink.page(ty, items);
         match next {
             Some(t) => token = Some(t),
-            None => return Ok(count),
+            None => return Ok((count, read_at)),
         }
     }
 }
@@ -314,7 +350,7 @@ mod tests {
 
     #[test]
     fn an_answer_without_items_is_not_an_empty_list() {
-        let ok = |b: &str| parse_page(b.as_bytes()).map(|(items, next)| (items.len(), next));
+        let ok = |b: &str| parse_page(b.as_bytes()).map(|p| (p.items.len(), p.next));
         assert_eq!(
             ok(r#"{"kind":"ConfigMapList","items":[{"a":1}],"metadata":{"continue":"t"}}"#),
             Ok((1, Some("t".into())))

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::discovery::{Discovered, discover};
 use super::http::{ApiClient, Failure, RetryPolicy};
 use super::kubeconfig::{ClientSettings, Kubeconfigs, client_for};
-use super::list::{ListContext, ListFilter, list_type};
+use super::list::{ListContext, ListFilter, Listed, list_type};
 use super::{FilterMisses, ReadOptions, SourceError};
 use crate::dump::{CoverageStatus, Sink, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, TypeRef};
@@ -234,9 +234,17 @@ pub async fn list(
 
     progress.set_total(to_list.len());
     let on_objects = |n: usize| progress.add_objects(n);
-    let cx = ListContext { api: &api, page_size: opts.page_size, secret_key, rules, sink, on_objects: &on_objects };
+    let cx = ListContext {
+        api: &api,
+        page_size: opts.page_size,
+        secret_key,
+        rules,
+        filters: &opts.filters,
+        sink,
+        on_objects: &on_objects,
+    };
     let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    let results: Vec<(ApiType, Result<usize, Failure>)> = futures::stream::iter(to_list.iter().cloned())
+    let results: Vec<(ApiType, Result<Listed, Failure>)> = futures::stream::iter(to_list.iter().cloned())
         .map(|ty| {
             let semaphore = semaphore.clone();
             let cx = &cx;
@@ -259,8 +267,11 @@ pub async fn list(
             sink.restart(&ty);
         }
         let failed = match res {
-            Ok(objects) => {
-                coverage.push(TypeCoverage { type_ref: TypeRef::from(&ty), status: CoverageStatus::Read { objects } });
+            Ok(Listed { objects, read_at }) => {
+                coverage.push(TypeCoverage {
+                    type_ref: TypeRef::from(&ty),
+                    status: CoverageStatus::Read { objects, read_at },
+                });
                 continue;
             }
             Err(Failure::Auth(m)) => return Err(SourceError::Auth { context: context.to_string(), message: m }),
@@ -312,9 +323,9 @@ async fn list_filtered(
     ty: &ApiType,
     opts: &ReadOptions,
     deadline: Instant,
-) -> Result<usize, Failure> {
+) -> Result<Listed, Failure> {
     let f = &opts.filters;
-    let label_selector = f.selector.clone();
+    let label_selector = f.selector.as_ref().map(|s| s.as_str().to_string());
     if !f.namespaces.is_empty() {
         // One part per namespace, read as one unit (a 410 in any part relists them all).
         let parts: Vec<ListFilter> = f

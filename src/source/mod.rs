@@ -91,7 +91,9 @@ pub struct Filters {
     pub exclude_namespaces: Vec<String>,
     pub kinds: Vec<KindFilter>,
     pub exclude_kinds: Vec<KindFilter>,
-    pub selector: Option<String>,
+    /// `-l`: sent to the API server on a live read, evaluated here on every object (archives
+    /// included), so each path keeps exactly the objects `admits` keeps.
+    pub selector: Option<crate::rules::pattern::Selector>,
 }
 
 impl Filters {
@@ -109,29 +111,25 @@ impl Filters {
         None
     }
 
-    /// The same decision for an object already read (a snapshot), by its key.
-    pub fn excludes_object(&self, key: &crate::model::ObjectKey) -> bool {
-        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k.matches(&key.group, &key.kind, None)) {
-            return true;
+    /// Whether an object read (live or from an archive) is in scope: its type (by kind or
+    /// resource, as `excludes_type` decides), its namespace and its labels. The one decision
+    /// every path applies, so a live diff and a diff of archives of the same state keep the
+    /// same objects.
+    pub fn admits(&self, ty: &ApiType, obj: &serde_json::Value) -> bool {
+        if self.excludes_type(ty).is_some() {
+            return false;
         }
-        if self.exclude_kinds.iter().any(|k| k.matches(&key.group, &key.kind, None)) {
-            return true;
+        let key = crate::dump::key_of(ty, obj);
+        let ns = if key.group.is_empty() && key.kind == "Namespace" { Some(&key.name) } else { key.namespace.as_ref() };
+        if !self.namespaces.is_empty() && !ns.is_some_and(|ns| self.namespaces.contains(ns)) {
+            return false;
         }
-        let ns_of = |key: &crate::model::ObjectKey| -> Option<String> {
-            if key.group.is_empty() && key.kind == "Namespace" { Some(key.name.clone()) } else { key.namespace.clone() }
-        };
-        if !self.namespaces.is_empty() {
-            match ns_of(key) {
-                Some(ns) if self.namespaces.contains(&ns) => {}
-                _ => return true,
-            }
+        if ns.is_some_and(|ns| self.exclude_namespaces.contains(ns)) {
+            return false;
         }
-        if let Some(ns) = ns_of(key) {
-            if self.exclude_namespaces.contains(&ns) {
-                return true;
-            }
-        }
-        false
+        self.selector
+            .as_ref()
+            .is_none_or(|s| s.matches(obj.pointer("/metadata/labels").and_then(serde_json::Value::as_object)))
     }
 
     /// The `--kinds`/`--exclude-kinds` entries that match none of `served` (every listable type
@@ -289,6 +287,7 @@ impl SourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn arguments_resolve_to_contexts_or_snapshots() {
@@ -326,6 +325,46 @@ mod tests {
         assert!(f.excludes_type(&ty).is_some());
         let f = Filters { exclude_kinds: vec![KindFilter::parse("deployments").unwrap()], ..Default::default() };
         assert!(f.excludes_type(&ty).is_some());
+    }
+
+    #[test]
+    fn admits_decides_by_type_namespace_and_labels_alike_for_every_spelling() {
+        let ty = |group: &str, resource: &str, kind: &str, namespaced: bool| ApiType {
+            group: group.into(),
+            version: "v1".into(),
+            resource: resource.into(),
+            kind: kind.into(),
+            namespaced,
+        };
+        let deploy = ty("apps", "deployments", "Deployment", true);
+        let ns_type = ty("", "namespaces", "Namespace", false);
+        let web =
+            json!({"kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}}});
+        let db =
+            json!({"kind": "Deployment", "metadata": {"name": "db", "namespace": "shop", "labels": {"app": "db"}}});
+        let bare = json!({"kind": "Deployment", "metadata": {"name": "bare", "namespace": "other"}});
+        let shop = json!({"kind": "Namespace", "metadata": {"name": "shop"}});
+        let sel = |s: &str| Some(crate::rules::pattern::Selector::parse(s).unwrap());
+        // A kind filter by resource name admits the type's objects, as it admits the type (an
+        // archive's objects were once matched by kind alone, so `--kinds deployments` dropped
+        // them all and the type compared as empty on both sides).
+        for k in ["deployments", "Deployment", "deployment.apps"] {
+            let f = Filters { kinds: vec![KindFilter::parse(k).unwrap()], ..Default::default() };
+            assert!(f.admits(&deploy, &web), "{k}");
+            let f = Filters { exclude_kinds: vec![KindFilter::parse(k).unwrap()], ..Default::default() };
+            assert!(!f.admits(&deploy, &web), "{k}");
+        }
+        let f = Filters { selector: sel("app=web"), ..Default::default() };
+        assert!(f.admits(&deploy, &web));
+        assert!(!f.admits(&deploy, &db));
+        assert!(!f.admits(&deploy, &bare), "an object without labels has none of the selected ones");
+        let f = Filters { selector: sel("app!=web"), ..Default::default() };
+        assert!(f.admits(&deploy, &bare), "!= selects objects without the label, as the API server does");
+        let f = Filters { namespaces: vec!["shop".into()], ..Default::default() };
+        assert!(f.admits(&deploy, &web) && !f.admits(&deploy, &bare));
+        assert!(f.admits(&ns_type, &shop), "-n keeps the namespace object itself");
+        let f = Filters { exclude_namespaces: vec!["shop".into()], ..Default::default() };
+        assert!(!f.admits(&deploy, &web) && f.admits(&deploy, &bare) && !f.admits(&ns_type, &shop));
     }
 
     #[test]
