@@ -135,11 +135,7 @@ pub fn read_dump_with(
             if let Some(ns) = ns.filter(|ns| filters.namespaces.contains(ns)) {
                 namespaces_seen.insert(ns.clone());
             }
-            if let Some(rule) = rules.skipped_type(ty) {
-                if let Some(i) = rules.rules.iter().position(|r| std::ptr::eq(r, rule)) {
-                    type_skips.insert(i);
-                }
-                excluded_types.insert((ty.group_kind(), format!("rule {}", rule.name)));
+            if exclusion(filters, rules, ty, &mut type_skips, &mut excluded_types).is_some() {
                 return;
             }
             if !filters.admits(ty, &obj) {
@@ -161,12 +157,7 @@ pub fn read_dump_with(
     for t in &verified.trailer.types {
         let ty = ApiType::from(&t.ty);
         accounted.insert((ty.group.clone(), ty.resource.clone()));
-        if let Some(rule) = rules.skipped_type(&ty) {
-            excluded_types.insert((ty.group_kind(), format!("rule {}", rule.name)));
-            coverage.push(cover(&ty, CoverageStatus::Excluded { by: format!("rule {}", rule.name) }));
-            continue;
-        }
-        if let Some(by) = filters.excludes_type(&ty) {
+        if let Some(by) = exclusion(filters, rules, &ty, &mut type_skips, &mut excluded_types) {
             coverage.push(cover(&ty, CoverageStatus::Excluded { by }));
             continue;
         }
@@ -191,13 +182,20 @@ pub fn read_dump_with(
         for t in &matching {
             accounted.insert((t.group.clone(), t.resource.clone()));
         }
-        let type_ref = match best_version(&matching) {
-            Some(t) => TypeRef::from(t),
-            None => {
-                TypeRef { group: e.group.clone(), version: String::new(), resource: None, kind: Some(e.kind.clone()) }
-            }
+        // Left out at capture; a type this diff leaves out itself is reported with this diff's
+        // reason, as a live read reports it.
+        let (type_ref, by) = match best_version(&matching) {
+            Some(t) => (
+                TypeRef::from(t),
+                exclusion(filters, rules, t, &mut type_skips, &mut excluded_types).unwrap_or_else(|| e.by.clone()),
+            ),
+            None => (
+                TypeRef { group: e.group.clone(), version: String::new(), resource: None, kind: Some(e.kind.clone()) },
+                e.by.clone(),
+            ),
         };
-        coverage.push(TypeCoverage { type_ref, status: CoverageStatus::Excluded { by: e.by.clone() } });
+        excluded_types.insert((GroupKind { group: e.group.clone(), kind: e.kind.clone() }, by.clone()));
+        coverage.push(TypeCoverage { type_ref, status: CoverageStatus::Excluded { by } });
     }
     let mut failed_gv: BTreeSet<(String, String)> = BTreeSet::new();
     for g in &verified.trailer.incomplete_groups {
@@ -224,12 +222,7 @@ pub fn read_dump_with(
     }
     for versions in unrecorded.values() {
         let Some(ty) = best_version(versions) else { continue };
-        if let Some(rule) = rules.skipped_type(ty) {
-            excluded_types.insert((ty.group_kind(), format!("rule {}", rule.name)));
-            coverage.push(cover(ty, CoverageStatus::Excluded { by: format!("rule {}", rule.name) }));
-            continue;
-        }
-        if let Some(by) = filters.excludes_type(ty) {
+        if let Some(by) = exclusion(filters, rules, ty, &mut type_skips, &mut excluded_types) {
             coverage.push(cover(ty, CoverageStatus::Excluded { by }));
             continue;
         }
@@ -252,15 +245,10 @@ pub fn read_dump_with(
             reason: IncompleteReason::Recorded(why),
         });
     }
-    let mut excluded: Vec<Excluded> =
+    // Every exclusion in one set (capture-time ones in the words the capture recorded, which
+    // are a live read's), so a snapshot reports like the live cluster.
+    let excluded: Vec<Excluded> =
         excluded_types.into_iter().map(|(group_kind, by)| Excluded { group_kind, by }).collect();
-    excluded.extend(verified.trailer.excluded.iter().map(|e| Excluded {
-        group_kind: GroupKind { group: e.group.clone(), kind: e.kind.clone() },
-        // Same wording as a live read's exclusions, so a snapshot reports like the live cluster.
-        by: e.by.clone(),
-    }));
-    excluded.sort();
-    excluded.dedup();
 
     // A `-n` namespace the archive holds nothing of, although it read Namespaces completely.
     let read_namespaces = verified
@@ -401,6 +389,23 @@ fn filters_wider_than_capture(
         ));
     }
     out
+}
+
+/// `source::type_exclusion` for an archive's type, noted as a live read notes it: the
+/// exclusion in `excluded`, a rule's type-level skip in `type_skips`.
+fn exclusion(
+    filters: &crate::source::Filters,
+    rules: &RuleSet,
+    ty: &ApiType,
+    type_skips: &mut BTreeSet<usize>,
+    excluded: &mut BTreeSet<(GroupKind, String)>,
+) -> Option<String> {
+    let (by, rule) = crate::source::type_exclusion(filters, rules, ty)?;
+    if let Some(i) = rule.and_then(|rule| rules.rules.iter().position(|r| std::ptr::eq(r, rule))) {
+        type_skips.insert(i);
+    }
+    excluded.insert((ty.group_kind(), by.clone()));
+    Some(by)
 }
 
 #[cfg(test)]

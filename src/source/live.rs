@@ -207,19 +207,10 @@ pub async fn list(
         if !seen.insert((ty.group.clone(), ty.resource.clone())) {
             continue;
         }
-        if let Some(by) = opts.filters.excludes_type(&ty) {
-            coverage.push(TypeCoverage {
-                type_ref: TypeRef::from(&ty),
-                status: CoverageStatus::Excluded { by: by.clone() },
-            });
-            excluded.push(Excluded { group_kind: ty.group_kind(), by });
-            continue;
-        }
-        if let Some(rule) = rules.skipped_type(&ty) {
-            if let Some(i) = rules.rules.iter().position(|r| std::ptr::eq(r, rule)) {
+        if let Some((by, rule)) = super::type_exclusion(&opts.filters, rules, &ty) {
+            if let Some(i) = rule.and_then(|rule| rules.rules.iter().position(|r| std::ptr::eq(r, rule))) {
                 type_skips.insert(i);
             }
-            let by = format!("rule {}", rule.name);
             coverage.push(TypeCoverage {
                 type_ref: TypeRef::from(&ty),
                 status: CoverageStatus::Excluded { by: by.clone() },

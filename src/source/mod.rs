@@ -156,6 +156,20 @@ impl Filters {
     }
 }
 
+/// Why a type is left out before any of its objects is used, with the skip rule when a rule
+/// decided: the filters first, then a rule's type-level skip. Every path (a live read, an
+/// archive) asks this one question, so both report the same reason for the same type.
+pub fn type_exclusion<'r>(
+    filters: &Filters,
+    rules: &'r crate::rules::RuleSet,
+    ty: &ApiType,
+) -> Option<(String, Option<&'r crate::rules::Rule>)> {
+    if let Some(by) = filters.excludes_type(ty) {
+        return Some((by, None));
+    }
+    rules.skipped_type(ty).map(|r| (format!("rule {}", r.name), Some(r)))
+}
+
 /// Filter values known to match nothing on one side: `-n` namespaces that do not exist there,
 /// `--kinds`/`--exclude-kinds` entries that name no type it serves. Unknown is not a miss.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
