@@ -127,18 +127,14 @@ pub fn read_dump_with(
         if let read::Event::Object(ty, mut obj) = event {
             crate::source::list::redact_archived(ty, &mut obj, rules, key);
             let object_key = crate::dump::key_of(ty, &obj);
-            let ns = if object_key.group.is_empty() && object_key.kind == "Namespace" {
-                Some(&object_key.name)
-            } else {
-                object_key.namespace.as_ref()
-            };
-            if let Some(ns) = ns.filter(|ns| filters.namespaces.contains(ns)) {
+            if let Some(ns) =
+                crate::source::namespace_filtered_by(&object_key).filter(|ns| filters.namespaces.contains(ns))
+            {
                 namespaces_seen.insert(ns.clone());
             }
-            if exclusion(filters, rules, ty, &mut type_skips, &mut excluded_types).is_some() {
-                return;
-            }
-            if !filters.admits(ty, &obj) {
+            // The type's exclusion is noted once, from the trailer below; `admits` holds the
+            // filters' part of it.
+            if rules.skipped_type(ty).is_some() || !filters.admits(ty, &obj) {
                 return;
             }
             crate::dump::Sink::page(&collector, ty, vec![obj]);
@@ -401,9 +397,7 @@ fn exclusion(
     excluded: &mut BTreeSet<(GroupKind, String)>,
 ) -> Option<String> {
     let (by, rule) = crate::source::type_exclusion(filters, rules, ty)?;
-    if let Some(i) = rule.and_then(|rule| rules.rules.iter().position(|r| std::ptr::eq(r, rule))) {
-        type_skips.insert(i);
-    }
+    type_skips.extend(rule);
     excluded.insert((ty.group_kind(), by.clone()));
     Some(by)
 }

@@ -208,9 +208,7 @@ pub async fn list(
             continue;
         }
         if let Some((by, rule)) = super::type_exclusion(&opts.filters, rules, &ty) {
-            if let Some(i) = rule.and_then(|rule| rules.rules.iter().position(|r| std::ptr::eq(r, rule))) {
-                type_skips.insert(i);
-            }
+            type_skips.extend(rule);
             coverage.push(TypeCoverage {
                 type_ref: TypeRef::from(&ty),
                 status: CoverageStatus::Excluded { by: by.clone() },

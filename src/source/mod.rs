@@ -120,7 +120,7 @@ impl Filters {
             return false;
         }
         let key = crate::dump::key_of(ty, obj);
-        let ns = if key.group.is_empty() && key.kind == "Namespace" { Some(&key.name) } else { key.namespace.as_ref() };
+        let ns = namespace_filtered_by(&key);
         if !self.namespaces.is_empty() && !ns.is_some_and(|ns| self.namespaces.contains(ns)) {
             return false;
         }
@@ -156,18 +156,26 @@ impl Filters {
     }
 }
 
-/// Why a type is left out before any of its objects is used, with the skip rule when a rule
-/// decided: the filters first, then a rule's type-level skip. Every path (a live read, an
-/// archive) asks this one question, so both report the same reason for the same type.
-pub fn type_exclusion<'r>(
+/// The namespace `-n`/`--exclude-namespace` decide an object by: its own, or for a Namespace
+/// object its name.
+pub fn namespace_filtered_by(key: &crate::model::ObjectKey) -> Option<&String> {
+    if key.group.is_empty() && key.kind == "Namespace" { Some(&key.name) } else { key.namespace.as_ref() }
+}
+
+/// Why a type is left out before any of its objects is used, with the index in `rules` of the
+/// skip rule when a rule decided (for its accounting): the filters first, then a rule's
+/// type-level skip. Every path (a live read, an archive) asks this one question, so both report
+/// the same reason for the same type.
+pub fn type_exclusion(
     filters: &Filters,
-    rules: &'r crate::rules::RuleSet,
+    rules: &crate::rules::RuleSet,
     ty: &ApiType,
-) -> Option<(String, Option<&'r crate::rules::Rule>)> {
+) -> Option<(String, Option<usize>)> {
     if let Some(by) = filters.excludes_type(ty) {
         return Some((by, None));
     }
-    rules.skipped_type(ty).map(|r| (format!("rule {}", r.name), Some(r)))
+    let rule = rules.skipped_type(ty)?;
+    Some((format!("rule {}", rule.name), rules.rules.iter().position(|r| std::ptr::eq(r, rule))))
 }
 
 /// Filter values known to match nothing on one side: `-n` namespaces that do not exist there,
