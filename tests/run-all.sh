@@ -7,13 +7,21 @@ export CARGO_TERM_COLOR=never
 # System tools the tests call (xmllint, tinyproxy, ssh-keygen, redis-server and git daemon for
 # Argo CD), installed once.
 tests/install-test-tools.sh
+# The test binaries are compiled while the Go tools and clusters are built: on a fresh machine
+# both are long, and each leaves the other's idle moments (downloads, single-threaded links) to
+# use. Its output is shown once it is done; a failed build stops the suite there.
+mkdir -p target
+cargo_log=target/run-all.cargo-build.log
+cargo test --locked --no-run > "$cargo_log" 2>&1 &
+cargo_build=$!
+trap 'kill "$cargo_build" 2>/dev/null || true' EXIT
 # The real tools the suite runs against the clusters (Velero, its AWS plugin, versitygw, Helm,
 # Argo CD), built from the versions pinned in tests/cluster/*/go.mod; a tool that cannot be built
 # stops the suite here, named. Argo CD's processes (and its Redis and git daemon) are started by
 # tests/argocd_e2e.rs through tests/cluster/argocd-sync.sh and stopped by it and by down.sh.
 tests/cluster/build.sh tools
 tests/cluster/up.sh
-trap 'tests/cluster/down.sh' EXIT
+trap 'kill "$cargo_build" 2>/dev/null || true; tests/cluster/down.sh' EXIT
 # Fixtures are loaded into both clusters once; tests that need them also load them (idempotent).
 tests/cluster/load-fixtures.sh blue
 tests/cluster/load-fixtures.sh green
@@ -25,6 +33,12 @@ whole_cluster_upgrade=(
   fresh_legacy_and_green_with_the_same_manifests_are_equivalent_under_the_upgrade_profile
   api_differences_list_the_discovery_differences_between_1_34_and_1_37
 )
+if ! wait "$cargo_build"; then
+  cat "$cargo_log" >&2
+  echo "error: the test binaries did not build (cargo test --locked --no-run)" >&2
+  exit 1
+fi
+cat "$cargo_log"
 status=0
 cargo test --locked --no-fail-fast --test upgrade -- --test-threads=2 || status=1
 skips=()
