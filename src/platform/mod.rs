@@ -9,6 +9,7 @@
 //! Pure: it runs after `diff` on the comparison and both dumps, and never reads a cluster.
 
 pub mod corefile;
+pub mod kube_proxy;
 pub mod profile;
 
 use std::collections::BTreeSet;
@@ -207,7 +208,7 @@ fn content(dump: &Dump, key: &ObjectKey) -> Option<Value> {
 
 /// Detects each side's platforms and moves what they explain out of the comparison's
 /// differences into `cmp.platform`, then recounts the summary and the verdict: `equivalent`
-/// only when no difference is left (a kube-proxy mode difference can turn it `different`);
+/// only when no difference is left (a kube-proxy setting difference can turn it `different`);
 /// `incomplete` always stays.
 pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profile], opts: &PlatformOptions) {
     let mut report = PlatformReport {
@@ -301,7 +302,7 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
             _ => kept.push(d),
         }
     }
-    if let Some(d) = kube_proxy_mode_difference(old, new, &report, profiles) {
+    if let Some(d) = kube_proxy_differences(old, new, &report, profiles) {
         count(cmp, &d);
         kept.push(d);
     }
@@ -314,54 +315,60 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
     cmp.platform = report;
 }
 
-/// The proxy mode of a KubeProxyConfiguration as kube-proxy applies it: empty means `iptables`
-/// on Linux (kube-proxy's documented default; `ipvs` and `nftables` must be asked for).
-fn proxy_mode(config: &str) -> Option<String> {
-    let v: Value = serde_norway::from_str(config).ok()?;
-    let mode = v.get("mode").and_then(Value::as_str).unwrap_or_default().trim().to_string();
-    Some(if mode.is_empty() { "iptables".into() } else { mode })
-}
-
-/// The side's kube-proxy configuration as its platform keeps it: (object, pointer, mode).
-fn kube_proxy_mode(dump: &Dump, side: &SideReport, profiles: &[Profile]) -> Option<(ObjectKey, String, String)> {
+/// The side's kube-proxy configuration as its platform keeps it: (object, pointer, text).
+fn kube_proxy_config(dump: &Dump, side: &SideReport, profiles: &[Profile]) -> Option<(ObjectKey, String, String)> {
     dump.objects.iter().find_map(|(key, stored)| {
         let v = stored.content().to_value().ok()?;
         let (_, e) = entry_of(&side.platforms, profiles, key, &v)?;
         let ptr = e.kube_proxy_config.as_deref()?;
         let text = v.pointer(ptr)?.as_str()?;
-        Some((key.clone(), ptr.to_string(), proxy_mode(text)?))
+        Some((key.clone(), ptr.to_string(), text.to_string()))
     })
 }
 
 /// kubeadm keeps kube-proxy's configuration in `kube-proxy` (`config.conf`), EKS in
-/// `kube-proxy-config` (`config`): different objects, so no pair compares them. The proxy mode
-/// (iptables, ipvs, nftables) is the team's choice: when the two sides' platforms configure it
-/// differently, that is a difference, reported on NEW's object.
-fn kube_proxy_mode_difference(
-    old: &Dump,
-    new: &Dump,
-    report: &PlatformReport,
-    profiles: &[Profile],
-) -> Option<ObjectDiff> {
-    let (a_key, _, a) = kube_proxy_mode(old, &report.old, profiles)?;
-    let (b_key, b_ptr, b) = kube_proxy_mode(new, &report.new, profiles)?;
-    if a == b || a_key == b_key {
+/// `kube-proxy-config` (`config`): different objects, so no pair compares them. The settings a
+/// team chooses (`kube_proxy::settings`: the proxy mode, IPVS scheduler, masquerading, node port
+/// addresses, conntrack...) are compared with kube-proxy's defaults applied; each that differs
+/// is a difference, reported on NEW's object. A configuration that is not a YAML mapping on
+/// either side is compared as written.
+fn kube_proxy_differences(old: &Dump, new: &Dump, report: &PlatformReport, profiles: &[Profile]) -> Option<ObjectDiff> {
+    let (a_key, _, a) = kube_proxy_config(old, &report.old, profiles)?;
+    let (b_key, b_ptr, b) = kube_proxy_config(new, &report.new, profiles)?;
+    if a_key == b_key {
         // Same object on both sides: compared as a pair already.
         return None;
     }
-    // The path is NEW's (`data.config.mode`); OLD's value comes from its own object.
-    let mut path: Vec<Segment> =
+    // Paths are NEW's (`data.config.mode`); OLD's values come from its own object.
+    let base: Vec<Segment> =
         b_ptr.split('/').skip(1).map(|s| Segment::Key(s.replace("~1", "/").replace("~0", "~"))).collect();
-    path.push(Segment::Key("mode".into()));
+    let field = |path: Vec<Segment>, old: Value, new: Value| FieldDiff {
+        change: crate::diff::FieldChange { path, old: Some(old), new: Some(new) },
+        waived: None,
+        hidden: false,
+        written_by: Default::default(),
+    };
+    let fields: Vec<FieldDiff> = match (kube_proxy::settings(&a), kube_proxy::settings(&b)) {
+        (Some(sa), Some(sb)) => sa
+            .into_iter()
+            .zip(sb)
+            .filter(|(x, y)| x.value != y.value)
+            .map(|(x, y)| {
+                let mut path = base.clone();
+                path.extend(x.path.split('/').map(|p| Segment::Key(p.into())));
+                field(path, x.value, y.value)
+            })
+            .collect(),
+        _ if a == b => Vec::new(),
+        _ => vec![field(base, Value::String(a), Value::String(b))],
+    };
+    if fields.is_empty() {
+        return None;
+    }
     Some(ObjectDiff {
         key: b_key,
         change: Change::Changed,
-        fields: vec![FieldDiff {
-            change: crate::diff::FieldChange { path, old: Some(Value::String(a)), new: Some(Value::String(b)) },
-            waived: None,
-            hidden: false,
-            written_by: Default::default(),
-        }],
+        fields,
         patch: Vec::new(),
         waived: None,
         written_by: Default::default(),

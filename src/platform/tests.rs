@@ -46,7 +46,7 @@ fn dump(objects: &[Value], rules: &RuleSet, version: &str) -> Dump {
         served: Vec::new(),
         preferred: Vec::new(),
         listed: Vec::new(),
-        rule_hits: vec![0; rules.rules.len()],
+        rule_hits: Default::default(),
         type_skips: BTreeSet::new(),
         coverage: Vec::new(),
         filter_misses: Default::default(),
@@ -306,4 +306,45 @@ fn the_proxy_mode_is_compared_across_the_configmaps_each_platform_keeps_it_in() 
     assert_eq!(c.verdict, Verdict::Different);
     assert_eq!(remaining(&c), ["changed ConfigMap kube-system/kube-proxy-config data.config.mode"]);
     assert_eq!(c.summary.changed, 1);
+}
+
+/// Beyond the mode: the team's other kube-proxy settings are compared across the two
+/// ConfigMaps with kube-proxy's defaults applied, each one reported; the platform's own
+/// (addresses, cluster CIDR) are not.
+#[test]
+fn other_kube_proxy_settings_are_compared_with_defaults_applied() {
+    let kubeadm_proxy = |extra: &str| {
+        cm(
+            "kube-system",
+            "kube-proxy",
+            json!({"app": "kube-proxy"}),
+            json!({
+            "config.conf": format!("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nbindAddress: 0.0.0.0\nclusterCIDR: 10.244.0.0/16\nconntrack: {{maxPerCore: null, min: null}}\niptables: {{masqueradeAll: false, minSyncPeriod: 0s, syncPeriod: 0s}}\nmode: \"\"\n{extra}"),
+            "kubeconfig.conf": "apiVersion: v1\nkind: Config\n"}),
+        )
+    };
+    let eks_proxy = cm(
+        "kube-system",
+        "kube-proxy-config",
+        json!({"eks.amazonaws.com/component": "kube-proxy", "k8s-app": "kube-proxy"}),
+        json!({"config": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nbindAddress: 0.0.0.0\nclusterCIDR: \"\"\nconntrack: {maxPerCore: 32768, min: 131072}\nmetricsBindAddress: 0.0.0.0:10249\nmode: \"iptables\"\n"}),
+    );
+    let compare = |extra: &str| {
+        run(
+            &kubeadm_side(KUBEADM_COREFILE, vec![kubeadm_proxy(extra)]),
+            &eks_side(EKS_COREFILE, ROLES, vec![eks_proxy.clone()]),
+            &Default::default(),
+        )
+    };
+    // Spelled-out defaults, unset and zero values, other addresses and CIDRs: the same.
+    let c = compare("");
+    assert_eq!(c.verdict, Verdict::Equivalent, "{:#?}", remaining(&c));
+    let c = compare("nodePortAddresses: [primary]\nconntrack: {maxPerCore: 0}\nipvs: {strictARP: true}\n");
+    assert_eq!(c.verdict, Verdict::Different);
+    assert_eq!(
+        remaining(&c),
+        ["changed ConfigMap kube-system/kube-proxy-config \
+          data.config.ipvs.strictARP,data.config.nodePortAddresses,data.config.conntrack.maxPerCore"]
+    );
+    assert_eq!(c.summary.changed, 1, "one object, three fields");
 }
