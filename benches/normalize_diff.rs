@@ -74,7 +74,7 @@ fn dump(rules: &RuleSet, n: usize, drift_every: usize) -> Dump {
         served: Vec::new(),
         preferred: Vec::new(),
         listed: Vec::new(),
-        rule_hits: vec![0; rules.rules.len()],
+        rule_hits: Default::default(),
         type_skips: BTreeSet::new(),
         coverage: Vec::new(),
         filter_misses: Default::default(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, ObjectKey, TypeRef};
 use crate::normalize::{Normalized, normalize_with};
-use crate::rules::RuleSet;
+use crate::rules::{RuleCounts, RuleId, RuleSet};
 use crate::schema::Semantics;
 use crate::secrets::KeyInfo;
 
@@ -56,10 +56,10 @@ pub struct Dump {
     pub preferred: Vec<ApiType>,
     /// The types as they were listed, in the version read (for objects compared across versions).
     pub listed: Vec<ApiType>,
-    /// How many objects each rule took effect on, by rule index.
-    pub rule_hits: Vec<usize>,
+    /// How many objects each rule took effect on.
+    pub rule_hits: RuleCounts,
     /// Rules that removed a whole type before listing.
-    pub type_skips: BTreeSet<usize>,
+    pub type_skips: BTreeSet<RuleId>,
     /// Every discovered resource and what became of it: read, excluded or incomplete.
     pub coverage: Vec<TypeCoverage>,
     /// Filter values known to match nothing on this side.
@@ -74,8 +74,8 @@ pub struct Dump {
 pub struct Provenance {
     /// Who wrote each object (`attribution`), for the objects read with a record.
     pub attribution: BTreeMap<ObjectKey, CanonicalJson>,
-    /// How many fields each rule dropped, by rule index.
-    pub fields_dropped: Vec<usize>,
+    /// How many fields each rule dropped (or rewrote).
+    pub fields_dropped: RuleCounts,
     /// The objects as read (secret values already digested), kept only when a report explains
     /// objects one by one (`--show-suppressed`, `kparity explain`).
     pub as_read: BTreeMap<ObjectKey, CanonicalJson>,
@@ -169,7 +169,7 @@ impl Dump {
             served: Vec::new(),
             preferred: Vec::new(),
             listed: Vec::new(),
-            rule_hits: Vec::new(),
+            rule_hits: RuleCounts::default(),
             type_skips: BTreeSet::new(),
             coverage: Vec::new(),
             filter_misses: Default::default(),
@@ -177,7 +177,7 @@ impl Dump {
         }
     }
 
-    pub fn skipped_by_rule(&self, rule: usize) -> bool {
+    pub fn skipped_by_rule(&self, rule: RuleId) -> bool {
         self.type_skips.contains(&rule)
     }
 }
@@ -187,11 +187,11 @@ impl Dump {
 pub enum Stored {
     /// Compared in full.
     Content(CanonicalJson),
-    /// Only its existence is compared (rule index), when the rule matches both sides' objects.
-    Presence(usize, CanonicalJson),
-    /// Not compared (rule index), when the rule matches both sides' objects (or the other side
+    /// Only its existence is compared (by this rule), when the rule matches both sides' objects.
+    Presence(RuleId, CanonicalJson),
+    /// Not compared (by this rule), when the rule matches both sides' objects (or the other side
     /// has none); reported as excluded.
-    Skipped(usize, CanonicalJson),
+    Skipped(RuleId, CanonicalJson),
 }
 
 impl Stored {
@@ -423,8 +423,8 @@ struct CollectorState {
 struct Entry {
     key: ObjectKey,
     stored: Stored,
-    hits: Vec<usize>,
-    dropped: Vec<(usize, usize)>,
+    hits: Vec<RuleId>,
+    dropped: Vec<(RuleId, usize)>,
     attribution: Option<CanonicalJson>,
     as_read: Option<CanonicalJson>,
 }
@@ -461,8 +461,8 @@ impl<'r> Collector<'r> {
     pub fn finish(self) -> Collected {
         let state = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut objects = BTreeMap::new();
-        let mut provenance = Provenance { fields_dropped: vec![0; self.rules.rules.len()], ..Default::default() };
-        let mut hits = vec![0usize; self.rules.rules.len()];
+        let mut provenance = Provenance::default();
+        let mut hits = RuleCounts::default();
         let mut counts = HashMap::new();
         let mut duplicates: BTreeMap<ApiType, (usize, ObjectKey)> = BTreeMap::new();
         // Sorted by type, so which of two colliding types is blamed does not depend on timing.
@@ -472,11 +472,11 @@ impl<'r> Collector<'r> {
             number_generated(&mut items);
             counts.insert(ty.clone(), items.len());
             for Entry { key, stored, hits: h, dropped, attribution, as_read } in items {
-                for i in h {
-                    hits[i] += 1;
+                for rule in h {
+                    hits.add(rule, 1);
                 }
-                for (i, n) in dropped {
-                    provenance.fields_dropped[i] += n;
+                for (rule, n) in dropped {
+                    provenance.fields_dropped.add(rule, n);
                 }
                 if objects.contains_key(&key) {
                     duplicates.entry(ty.clone()).or_insert((0, key.clone())).0 += 1;
@@ -507,7 +507,7 @@ impl<'r> Collector<'r> {
 /// What a `Collector` holds at the end of a read.
 pub struct Collected {
     pub objects: BTreeMap<ObjectKey, Stored>,
-    pub rule_hits: Vec<usize>,
+    pub rule_hits: RuleCounts,
     /// Types whose read contradicted itself (duplicate keys).
     pub incomplete: Vec<Incomplete>,
     /// Objects received per type.

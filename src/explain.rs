@@ -59,20 +59,22 @@ fn side(d: &Dump, key: &ObjectKey, rules: &RuleSet) -> Option<SideExplanation> {
 /// presence rule, digests (applied at read), then drops and orderings matched on the object as
 /// read.
 pub fn steps(key: &ObjectKey, obj: &Value, rules: &RuleSet) -> Vec<Step> {
-    let step = |i: usize, paths: Vec<String>| {
-        let r = &rules.rules[i];
-        Step { rule: r.name.clone(), origin: r.origin.clone(), action: action_name(&r.action), paths }
+    let step = |r: &crate::rules::Rule, paths: Vec<String>| Step {
+        rule: r.name.clone(),
+        origin: r.origin.clone(),
+        action: action_name(&r.action),
+        paths,
     };
     let mut out = Vec::new();
-    if let Some(i) = rules
-        .rules
+    if let Some(r) = rules
+        .rules()
         .iter()
-        .position(|r| matches!(r.action, Action::Skip | Action::Presence) && r.matcher.matches_object(key, obj))
+        .find(|r| matches!(r.action, Action::Skip | Action::Presence) && r.matcher.matches_object(key, obj))
     {
-        out.push(step(i, Vec::new()));
+        out.push(step(r, Vec::new()));
     }
     let mut work = obj.clone();
-    for (i, r) in rules.rules.iter().enumerate() {
+    for r in rules.rules() {
         if !r.matcher.matches_object(key, obj) {
             continue;
         }
@@ -109,7 +111,7 @@ pub fn steps(key: &ObjectKey, obj: &Value, rules: &RuleSet) -> Vec<Step> {
             Action::Skip | Action::Presence => continue,
         };
         if !paths.is_empty() {
-            out.push(step(i, paths));
+            out.push(step(r, paths));
         }
     }
     out
@@ -186,7 +188,7 @@ mod tests {
 
     fn rules(yaml: &str) -> RuleSet {
         let f = parse_rule_file(yaml, Origin::File("r.yaml".into())).unwrap();
-        RuleSet { rules: f.rules, ..Default::default() }
+        RuleSet::new(f.rules, Vec::new())
     }
 
     fn key(kind: &str) -> ObjectKey {

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod dump;
+pub mod error;
 pub mod exit;
 pub mod explain;
 pub mod helm_release;

@@ -38,8 +38,8 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
-            if let Some(hint) = kparity::commands::hint_for(&err) {
+            eprintln!("error: {}", err.chain());
+            if let Some(hint) = err.hint() {
                 eprintln!("hint: {hint}");
             }
             Exit::Trouble.into()

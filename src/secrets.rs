@@ -92,6 +92,14 @@ pub enum WeakKey {
     Pattern { distinct: usize },
 }
 
+impl WeakKey {
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        "`kparity keygen -o FILE` writes a random key (mode 0600); pass it with --secret-key-file FILE or \
+         KPARITY_SECRET_KEY"
+    }
+}
+
 impl SecretKey {
     /// A user-supplied key (from `KPARITY_SECRET_KEY` or `--secret-key-file`). Surrounding
     /// whitespace (a trailing newline) is not part of the key. Short or patterned keys are

@@ -387,6 +387,12 @@ fn waivers_accept_a_difference_until_they_expire() {
     assert_eq!(run.code, 1, "an expired waiver no longer applies: {}", run.stdout);
     let warnings = run.json()["warnings"].to_string();
     assert!(warnings.contains("expired on 2020-01-31"), "{warnings}");
+    let entries = run.json()["warning_entries"].clone();
+    assert!(
+        entries.as_array().expect("warning_entries").iter().any(|e| e["code"] == "waiver-expired"
+            && e["message"].as_str().is_some_and(|m| m.contains("expired on 2020-01-31"))),
+        "{entries}"
+    );
 
     // A waiver (or rule) that matches nothing is reported: a typo cannot silently do nothing.
     let (_d3, typo) = temp_file(
@@ -399,6 +405,17 @@ fn waivers_accept_a_difference_until_they_expire() {
     let warnings = run.json()["warnings"].to_string();
     assert!(warnings.contains("drop-repilcas") && warnings.contains("matched nothing"), "{warnings}");
     assert!(warnings.contains("*/Deployment */wbe") && warnings.contains("matched no difference"), "{warnings}");
+    // The same warnings for machines: a stable code, the text, and the file they concern.
+    let entries = run.json()["warning_entries"].clone();
+    let coded = |code: &str, part: &str| {
+        entries.as_array().expect("warning_entries").iter().any(|e| {
+            e["code"] == code
+                && e["message"].as_str().is_some_and(|m| m.contains(part))
+                && e["origin"].as_str().is_some_and(|o| o.ends_with("typo.yaml"))
+        })
+    };
+    assert!(coded("rule-matched-nothing", "drop-repilcas"), "{entries}");
+    assert!(coded("waiver-matched-nothing", "*/Deployment */wbe"), "{entries}");
 }
 
 #[test]

@@ -88,6 +88,46 @@ fn fresh_legacy_and_green_with_the_same_manifests_are_equivalent_under_the_upgra
         .unwrap_or_default();
     assert!(deployments["equal"].as_u64().unwrap_or(0) >= 2, "{deployments}");
 
+    // Archives of the same clusters compare as the live clusters do: the profile's
+    // version-scoped rules are in force between the versions the archives record, and between
+    // an archive and a live cluster.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old_file, new_file) = (dir.path().join("legacy.kparity"), dir.path().join("green.kparity"));
+    let keyed = |args: &[&str]| {
+        let mut cmd = kparity();
+        cmd.env("KPARITY_SECRET_KEY", "upgrade-test-key-not-secret-0123456789abcdef").args(args);
+        run_cmd(&mut cmd)
+    };
+    for (ctx, file) in [(OLD, &old_file), (NEW, &new_file)] {
+        let taken = keyed(&["snapshot", ctx, "-o", path_str(file)]);
+        assert_eq!(taken.code, 0, "snapshot of {ctx}: {}", taken.stderr);
+    }
+    for (what, old, new) in
+        [("two archives", path_str(&old_file), path_str(&new_file)), ("archive against live", path_str(&old_file), NEW)]
+    {
+        let run = keyed(&["diff", old, new, "--profile", "upgrade", "-o", "json"]);
+        let report = run.json();
+        assert_eq!(
+            (run.code, report["verdict"].as_str()),
+            (0, Some("equivalent")),
+            "{what}, upgrade profile: {:#?}\nincomplete: {}\nstderr: {}",
+            reported(&report),
+            report["incomplete"],
+            run.stderr
+        );
+        let rule = report["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|r| r["name"] == "statefulset-default-max-unavailable")
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            rule["objects"]["new"].as_u64().unwrap_or(0) >= 1,
+            "{what}: the version-scoped rule took effect: {rule}"
+        );
+    }
+
     // Without the profile the same clusters differ by exactly what was measured: the profile
     // accepts these and nothing else (no whole kind is ignored).
     let run = run_kparity(&["diff", OLD, NEW, "--no-profile", "upgrade", "-o", "json"]);

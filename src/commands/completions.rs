@@ -4,10 +4,10 @@
 use crate::cli::CompletionsArgs;
 use crate::exit::Exit;
 
-pub fn run(args: &CompletionsArgs, quiet: bool) -> anyhow::Result<Exit> {
+pub fn run(args: &CompletionsArgs, quiet: bool) -> Result<Exit, crate::error::CommandError> {
     let script = script(args.shell);
     if !quiet {
-        crate::report::write_stdout(&script)?;
+        crate::error::write_stdout(&script)?;
     }
     Ok(Exit::Ok)
 }

@@ -1,12 +1,13 @@
 //! `kparity diff OLD NEW`: reads both sides concurrently, compares, reports, and maps the
-//! verdict to an exit code. Live sides are read in two phases: both are connected and
-//! discovered first, so each type can then be listed in a version both sides serve.
-
-use anyhow::Context as _;
+//! verdict to an exit code. The story of `read_and_compare`: load the rules, open both sides
+//! (a live cluster connects and discovers, an archive gives its header), choose the rules in
+//! force between their versions and the version each type is read in, read both, compare,
+//! set the platforms' differences apart. Live clusters and archives go through the same phases.
 
 use crate::cli::DiffArgs;
 use crate::diff::{CompareOptions, compare_with};
 use crate::dump::{Collector, Dump, KeepAsRead};
+use crate::error::{CommandError, Context as _};
 use crate::exit::Exit;
 use crate::model::ApiType;
 use crate::progress::{Progress, SideProgress};
@@ -17,7 +18,11 @@ use crate::secrets::SecretKey;
 use crate::source::kubeconfig::Kubeconfigs;
 use crate::source::{ReadOptions, SourceSpec, kubeconfig, live, plan};
 
-pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, quiet: bool) -> anyhow::Result<Exit> {
+pub async fn run(
+    args: &DiffArgs,
+    kubeconfig_path: Option<&std::path::Path>,
+    quiet: bool,
+) -> Result<Exit, CommandError> {
     let started = std::time::Instant::now();
     let keep = if args.show_suppressed { KeepAsRead::All } else { KeepAsRead::Nothing };
     let cmp = read_and_compare(args, kubeconfig_path, quiet, keep).await;
@@ -30,11 +35,11 @@ pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, qui
             Err(_) => metrics::render_failure(&side_name(&args.old), &side_name(&args.new), &run),
         };
         let written = metrics::write_file(path, &text)
-            .with_context(|| format!("failed to write the metrics file {}", path.display()));
+            .map_err(|e| crate::error::CommandError::io("failed to write the metrics file", path, e));
         match (&cmp, written) {
             (Ok(_), Err(e)) => return Err(e),
             // The comparison's own error is the one to report; this one is only noted.
-            (Err(_), Err(e)) => eprintln!("error: {e:#}"),
+            (Err(_), Err(e)) => eprintln!("error: {}", e.chain()),
             (_, Ok(())) => {}
         }
     }
@@ -48,7 +53,7 @@ pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, qui
                     .unwrap_or_default();
                 let xml =
                     junit::render_failure(&side_name(&args.old), &side_name(&args.new), &error_text(&e), &run, &now);
-                crate::report::write_stdout(&xml)?;
+                crate::error::write_stdout(&xml)?;
             }
             return Err(e);
         }
@@ -58,16 +63,16 @@ pub async fn run(args: &DiffArgs, kubeconfig_path: Option<&std::path::Path>, qui
         if args.output == Format::Table && style::colour_for_stdout() {
             text = style::colour_table(&text, &cmp);
         }
-        crate::report::write_stdout(&text)?;
+        crate::error::write_stdout(&text)?;
     }
     Ok(Exit::from(cmp.verdict))
 }
 
 /// The error as main prints it: the chain, then the hint.
-fn error_text(e: &anyhow::Error) -> String {
-    match super::hint_for(e) {
-        Some(hint) => format!("{e:#}\nhint: {hint}"),
-        None => format!("{e:#}"),
+fn error_text(e: &crate::error::CommandError) -> String {
+    match e.hint() {
+        Some(hint) => format!("{}\nhint: {hint}", e.chain()),
+        None => e.chain(),
     }
 }
 
@@ -98,11 +103,11 @@ pub(crate) async fn read_and_compare(
     kubeconfig_path: Option<&std::path::Path>,
     quiet: bool,
     keep: KeepAsRead,
-) -> anyhow::Result<crate::diff::Comparison> {
+) -> Result<crate::diff::Comparison, crate::error::CommandError> {
     let all_rules = rules::load(&args.rules.to_options())?;
     let platforms = crate::platform::profile::builtin()?;
     let platform_opts = crate::platform::PlatformOptions::parse(&args.platform, &platforms)?;
-    let mut read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
+    let mut read = args.read.to_options().map_err(crate::error::CommandError::InvalidOption)?;
     read.keep_as_read = keep;
     let old_spec = SourceSpec::parse(&args.old);
     let new_spec = SourceSpec::parse(&args.new);
@@ -135,67 +140,31 @@ pub(crate) async fn read_and_compare(
     let progress = Progress::new(quiet);
     let (old_p, new_p) = (progress.side(&format!("old {}", args.old)), progress.side(&format!("new {}", args.new)));
     let (old_name, new_name) = (format!("old ({})", side_name(&args.old)), format!("new ({})", side_name(&args.new)));
-    let (old, new, rules, semantics) =
-        if let (SourceSpec::Context(old_ctx), SourceSpec::Context(new_ctx)) = (&old_spec, &new_spec) {
-            let (old, new) = tokio::join!(
-                live::prepare(&configs, old_ctx, &read, &all_rules),
-                live::prepare(&configs, new_ctx, &read, &all_rules),
-            );
-            let (old, new) = (
-                old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-                new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-            );
-            // A filter value that matches nothing on either side is refused before anything is listed.
-            crate::source::refuse_unmatched(&read.filters, &old.filter_misses, &new.filter_misses)?;
-            // Version-scoped rules (the `upgrade` profile) are in force only between the versions
-            // they were measured on; both sides' versions are known once both are prepared.
-            let rules = all_rules.for_versions(old.kubernetes_version(), new.kubernetes_version());
-            let plan = plan::reconcile(
-                plan::Discovery { preferred: &old.preferred, served: &old.served },
-                plan::Discovery { preferred: &new.preferred, served: &new.served },
-            );
-            // Both sides are normalized and diffed under the semantics both schemas declare.
-            let (old_schemas, new_schemas) =
-                tokio::join!(old.read_schemas(&plan.old, &read, &rules), new.read_schemas(&plan.new, &read, &rules),);
-            let semantics = Semantics::merge(Some((&old_name, &old_schemas)), Some((&new_name, &new_schemas)));
-            let (old, new) = tokio::join!(
-                list_side(old, &plan.old, &read, &rules, &key, &old_p, &semantics),
-                list_side(new, &plan.new, &read, &rules, &key, &new_p, &semantics),
-            );
-            (
-                old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-                new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-                rules,
-                semantics,
-            )
-        } else {
-            // A snapshot's version is known only once it is read: version-scoped rules stay off, so
-            // such differences are reported rather than excused on a guess.
-            let rules = all_rules.for_versions(None, None);
-            let limits = args.archive.to_limits();
-            let (old, new) = tokio::join!(
-                open_side(&old_spec, &configs, &read, &rules, &limits),
-                open_side(&new_spec, &configs, &read, &rules, &limits),
-            );
-            let (old, new) = (
-                old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-                new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-            );
-            let semantics = Semantics::merge(
-                old.schemas.as_ref().map(|s| (old_name.as_str(), s)),
-                new.schemas.as_ref().map(|s| (new_name.as_str(), s)),
-            );
-            let (old, new) = tokio::join!(
-                read_opened(old, &read, &rules, &key, &limits, &old_p, &semantics),
-                read_opened(new, &read, &rules, &key, &limits, &new_p, &semantics),
-            );
-            (
-                old.with_context(|| format!("failed to read OLD ({})", args.old))?,
-                new.with_context(|| format!("failed to read NEW ({})", args.new))?,
-                rules,
-                semantics,
-            )
-        };
+    let limits = args.archive.to_limits();
+    let failed = |which: &str, arg: &str| format!("failed to read {which} ({arg})");
+
+    // Open both sides: a live side connects and discovers, an archive gives its header.
+    let (old, new) = tokio::join!(
+        Opened::open(&old_spec, &configs, &read, &all_rules, &limits),
+        Opened::open(&new_spec, &configs, &read, &all_rules, &limits),
+    );
+    let (old, new) = (old.context_with(|| failed("OLD", &args.old))?, new.context_with(|| failed("NEW", &args.new))?);
+    // A filter value that matches nothing on either side is refused before anything is listed.
+    crate::source::refuse_unmatched(&read.filters, &old.filter_misses(), &new.filter_misses())?;
+    // Version-scoped rules (the `upgrade` profile) are in force only between the versions they
+    // were measured on, whether a side is live or archived.
+    let rules = all_rules.for_versions(old.kubernetes_version(), new.kubernetes_version());
+    let plan = Opened::plan(&old, &new);
+    // Both sides are normalized and diffed under the semantics both schemas declare.
+    let (old_schemas, new_schemas) =
+        tokio::join!(old.schemas(&plan.old, &read, &rules), new.schemas(&plan.new, &read, &rules));
+    let semantics = Semantics::merge(
+        old_schemas.as_ref().map(|s| (old_name.as_str(), s)),
+        new_schemas.as_ref().map(|s| (new_name.as_str(), s)),
+    );
+    let reading = Reading { read: &read, rules: &rules, key: &key, limits: &limits, semantics: &semantics };
+    let (old, new) = reading.both((old, &plan.old, &old_p), (new, &plan.new, &new_p));
+    let (old, new) = (old.context_with(|| failed("OLD", &args.old))?, new.context_with(|| failed("NEW", &args.new))?);
 
     crate::source::refuse_unmatched(&read.filters, &old.filter_misses, &new.filter_misses)?;
     for path in unauthenticated {
@@ -217,57 +186,152 @@ pub(crate) async fn read_and_compare(
     Ok(cmp)
 }
 
-/// A side connected and discovered (live) or located (archive), with its schemas, not yet read.
-struct Opened {
-    source: OpenedSource,
-    /// `None`: an archive of an older kparity, which records none.
-    schemas: Option<SchemaRecord>,
-}
-
-enum OpenedSource {
+/// One side of a comparison, opened but not yet read: a live cluster connected and discovered,
+/// or an archive whose header was read. Every kind of side goes through the same phases:
+/// `open`, then (with the other side) `plan`, `schemas`, and `read` into a `Dump`.
+enum Opened {
     Live(Box<live::Prepared>),
-    Archive(std::path::PathBuf),
+    Archive { path: std::path::PathBuf, opening: crate::snapshot::read::Opening },
 }
 
-async fn open_side(
-    spec: &SourceSpec,
-    configs: &Kubeconfigs,
-    read: &ReadOptions,
-    rules: &RuleSet,
-    limits: &crate::snapshot::read::ReadLimits,
-) -> anyhow::Result<Opened> {
-    match spec {
-        SourceSpec::Context(ctx) => {
-            let prepared = live::prepare(configs, ctx, read, rules).await?;
-            let schemas = prepared.read_schemas(&prepared.preferred, read, rules).await;
-            Ok(Opened { source: OpenedSource::Live(Box::new(prepared)), schemas: Some(schemas) })
+impl Opened {
+    async fn open(
+        spec: &SourceSpec,
+        configs: &Kubeconfigs,
+        read: &ReadOptions,
+        rules: &RuleSet,
+        limits: &crate::snapshot::read::ReadLimits,
+    ) -> Result<Opened, crate::error::CommandError> {
+        Ok(match spec {
+            SourceSpec::Context(ctx) => Opened::Live(Box::new(live::prepare(configs, ctx, read, rules).await?)),
+            SourceSpec::Snapshot(path) => {
+                let (path, limits) = (path.clone(), *limits);
+                let opening = tokio::task::spawn_blocking({
+                    let path = path.clone();
+                    move || crate::snapshot::read::read_opening(&path, limits)
+                })
+                .await
+                .unwrap_or_default();
+                Opened::Archive { path, opening }
+            }
+        })
+    }
+
+    /// The server version the side reports (an archive: the one its header records).
+    fn kubernetes_version(&self) -> Option<&str> {
+        match self {
+            Opened::Live(p) => p.kubernetes_version(),
+            Opened::Archive { opening, .. } => opening.kubernetes_version.as_deref(),
         }
-        SourceSpec::Snapshot(path) => {
-            let schemas = crate::snapshot::read::read_semantics(path, *limits);
-            Ok(Opened { source: OpenedSource::Archive(path.clone()), schemas })
+    }
+
+    /// Filter values known, once opened, to match nothing here (an archive: none known yet).
+    fn filter_misses(&self) -> crate::source::FilterMisses {
+        match self {
+            Opened::Live(p) => p.filter_misses.clone(),
+            Opened::Archive { .. } => Default::default(),
+        }
+    }
+
+    /// What each side reads: two live sides agree a version per type (`plan::reconcile`); an
+    /// archive holds each type in the version it was taken in, so a side beside one reads its
+    /// own preferred versions.
+    fn plan(old: &Opened, new: &Opened) -> plan::Plan {
+        plan::for_sides(old.discovery(), new.discovery())
+    }
+
+    /// What a live side serves, for the plan; an archive's versions are fixed already.
+    fn discovery(&self) -> Option<plan::Discovery<'_>> {
+        match self {
+            Opened::Live(p) => Some(plan::Discovery { preferred: &p.preferred, served: &p.served }),
+            Opened::Archive { .. } => None,
+        }
+    }
+
+    /// The field semantics of what this side will read: a live side's OpenAPI documents for
+    /// `plan`, an archive's record (`None` for an archive of an older kparity).
+    async fn schemas(&self, plan: &[ApiType], read: &ReadOptions, rules: &RuleSet) -> Option<SchemaRecord> {
+        match self {
+            Opened::Live(p) => Some(p.read_schemas(plan, read, rules).await),
+            Opened::Archive { opening, .. } => opening.schemas.clone(),
+        }
+    }
+
+    /// Reads the side into a normalized dump. An archive is read, verified and normalized on a
+    /// blocking thread, so a live side beside it keeps reading meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    async fn read(
+        self,
+        plan: &[ApiType],
+        read: &ReadOptions,
+        rules: &RuleSet,
+        key: &SecretKey,
+        limits: &crate::snapshot::read::ReadLimits,
+        progress: &SideProgress,
+        semantics: &Semantics,
+    ) -> Result<Dump, crate::error::CommandError> {
+        match self {
+            Opened::Live(prepared) => list_side(*prepared, plan, read, rules, key, progress, semantics).await,
+            Opened::Archive { path, opening } => {
+                let (read, rules, key, limits, semantics) =
+                    (read.clone(), rules.clone(), key.clone(), *limits, semantics.clone());
+                let shown = path.display().to_string();
+                let read = tokio::task::spawn_blocking(move || {
+                    // With the user's key, an archive not sealed under it is refused, as `verify` does.
+                    let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(&key), limits };
+                    let dump = crate::snapshot::read_dump_with(&path, &read, &rules, &key, &archive, &semantics)?;
+                    opening.check_read(&path, dump.info.kubernetes_version.as_deref())?;
+                    Ok::<_, crate::snapshot::SnapshotError>(dump)
+                })
+                .await
+                .map_err(|e| crate::error::CommandError::Refused {
+                    message: format!("reading the archive {shown} stopped: {e}"),
+                    hint: None,
+                })?;
+                Ok(read?)
+            }
         }
     }
 }
 
-async fn read_opened(
-    opened: Opened,
-    read: &ReadOptions,
-    rules: &RuleSet,
-    key: &SecretKey,
-    limits: &crate::snapshot::read::ReadLimits,
-    progress: &SideProgress,
-    semantics: &Semantics,
-) -> anyhow::Result<Dump> {
-    match opened.source {
-        OpenedSource::Live(prepared) => {
-            let plan = prepared.preferred.clone();
-            list_side(*prepared, &plan, read, rules, key, progress, semantics).await
-        }
-        OpenedSource::Archive(path) => {
-            // With the user's key, an archive not sealed under it is refused, as `verify` does.
-            let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(key), limits: *limits };
-            crate::snapshot::read_dump_with(&path, read, rules, key, &archive, semantics)
-        }
+/// What both sides are read with.
+struct Reading<'a> {
+    read: &'a ReadOptions,
+    rules: &'a RuleSet,
+    key: &'a SecretKey,
+    limits: &'a crate::snapshot::read::ReadLimits,
+    semantics: &'a Semantics,
+}
+
+impl Reading<'_> {
+    /// Reads both sides at once, each on its own thread with its own runtime: a side's CPU work
+    /// (parsing, digesting, normalizing, every page of every type) never waits for the other
+    /// side's, so with two cores or more both sides' work runs in parallel. The HTTP
+    /// connections stay on the main runtime, where the clients were made.
+    fn both(
+        &self,
+        old: (Opened, &[ApiType], &SideProgress),
+        new: (Opened, &[ApiType], &SideProgress),
+    ) -> (Result<Dump, CommandError>, Result<Dump, CommandError>) {
+        tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| {
+                let old = scope.spawn(move || self.one(old));
+                let new = scope.spawn(move || self.one(new));
+                let joined = |h: std::thread::ScopedJoinHandle<'_, Result<Dump, CommandError>>| {
+                    h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                };
+                (joined(old), joined(new))
+            })
+        })
+    }
+
+    /// Reads one side on the calling thread, with a runtime of its own.
+    fn one(&self, (opened, plan, progress): (Opened, &[ApiType], &SideProgress)) -> Result<Dump, CommandError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| CommandError::Io { what: "failed to start a reading thread's runtime".into(), source })?;
+        runtime.block_on(opened.read(plan, self.read, self.rules, self.key, self.limits, progress, self.semantics))
     }
 }
 
@@ -280,7 +344,7 @@ async fn list_side(
     key: &SecretKey,
     progress: &SideProgress,
     semantics: &Semantics,
-) -> anyhow::Result<Dump> {
+) -> Result<Dump, crate::error::CommandError> {
     let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read.keep_as_read.clone());
     let live = live::list(prepared, plan, read, rules, key, key.run_info(), &collector, progress).await?;
     let collected = collector.finish();

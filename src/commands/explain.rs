@@ -63,7 +63,11 @@ impl Target {
     }
 }
 
-pub async fn run(args: &ExplainArgs, kubeconfig_path: Option<&std::path::Path>, quiet: bool) -> anyhow::Result<Exit> {
+pub async fn run(
+    args: &ExplainArgs,
+    kubeconfig_path: Option<&std::path::Path>,
+    quiet: bool,
+) -> Result<Exit, crate::error::CommandError> {
     let target = Target::parse(&args.object)?;
     // Read only the object's kind, and its namespace: what `diff` would read to compare it.
     let mut read = args.read.clone();
@@ -94,7 +98,7 @@ pub async fn run(args: &ExplainArgs, kubeconfig_path: Option<&std::path::Path>, 
             // Its kind unread on a side: the object may exist there; that is trouble, not absence.
             if !cmp.incomplete.is_empty() {
                 if !quiet {
-                    crate::report::write_stdout(&crate::report::table::render(&cmp))?;
+                    crate::error::write_stdout(&crate::report::table::render(&cmp))?;
                 }
                 return Ok(Exit::Trouble);
             }
@@ -111,7 +115,7 @@ pub async fn run(args: &ExplainArgs, kubeconfig_path: Option<&std::path::Path>, 
     };
     let exit = object_exit(&cmp, &one.key);
     if !quiet {
-        crate::report::write_stdout(&crate::report::explain::render(&cmp, one))?;
+        crate::error::write_stdout(&crate::report::explain::render(&cmp, one))?;
     }
     Ok(exit)
 }

@@ -1,23 +1,23 @@
 //! `kparity man`: the man page, generated from the clap definition so help, completions and
 //! documentation cannot drift apart.
 
-use anyhow::Context as _;
-
 use crate::cli::ManArgs;
+use crate::error::CommandError;
 use crate::exit::Exit;
 
-pub fn run(args: &ManArgs, quiet: bool) -> anyhow::Result<Exit> {
+pub fn run(args: &ManArgs, quiet: bool) -> Result<Exit, CommandError> {
     let cmd = crate::cli::command_for("kparity");
     match &args.dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| CommandError::io("failed to create", dir, e))?;
             clap_mangen::generate_to(cmd, dir)
-                .with_context(|| format!("failed to write man pages into {}", dir.display()))?;
+                .map_err(|e| CommandError::io("failed to write man pages into", dir, e))?;
         }
         None => {
-            let page = page(cmd).context("failed to render the man page")?;
+            let page = page(cmd)
+                .map_err(|source| CommandError::Io { what: "failed to render the man page".into(), source })?;
             if !quiet {
-                crate::report::write_stdout(&page)?;
+                crate::error::write_stdout(&page)?;
             }
         }
     }

@@ -6,7 +6,7 @@ use crate::exit::Exit;
 use crate::rules::{self, Origin};
 
 /// With `--quiet` the rules are only validated: the exit code says whether they load.
-pub fn run(args: &RulesArgs, quiet: bool) -> anyhow::Result<Exit> {
+pub fn run(args: &RulesArgs, quiet: bool) -> Result<Exit, crate::error::CommandError> {
     let set = rules::load(&args.rules.to_options())?;
     if args.platforms {
         // Parsed first, so a broken profile is an error rather than a listing.
@@ -16,12 +16,12 @@ pub fn run(args: &RulesArgs, quiet: bool) -> anyhow::Result<Exit> {
             out.push_str(&format!("# ===== ignore-rules/platforms/{name}.yaml =====\n{text}\n"));
         }
         if !quiet {
-            crate::report::write_stdout(&out)?;
+            crate::error::write_stdout(&out)?;
         }
         return Ok(Exit::Ok);
     }
     if args.markdown {
-        crate::report::write_stdout(&markdown(&set))?;
+        crate::error::write_stdout(&markdown(&set))?;
         return Ok(Exit::Ok);
     }
     let mut out = String::new();
@@ -34,16 +34,16 @@ pub fn run(args: &RulesArgs, quiet: bool) -> anyhow::Result<Exit> {
         out.push_str(&format!("# File: {}\n", f.display()));
     }
     let mut origins: Vec<&Origin> =
-        set.rules.iter().map(|r| &r.origin).chain(set.waivers.iter().map(|w| &w.origin)).collect();
+        set.rules().iter().map(|r| &r.origin).chain(set.waivers.iter().map(|w| &w.origin)).collect();
     origins.dedup();
     for origin in origins {
-        let rules: Vec<_> = set.rules.iter().filter(|r| &r.origin == origin).collect();
+        let rules: Vec<_> = set.rules().iter().filter(|r| &r.origin == origin).collect();
         let waivers: Vec<_> = set.waivers.iter().filter(|w| &w.origin == origin).collect();
         out.push_str(&format!("\n# --- from {origin} ---\n"));
         out.push_str(&rules::render(&rules, &waivers));
     }
     if !quiet {
-        crate::report::write_stdout(&out)?;
+        crate::error::write_stdout(&out)?;
     }
     Ok(Exit::Ok)
 }
@@ -54,7 +54,7 @@ pub fn markdown(set: &rules::RuleSet) -> String {
     use rules::Action;
     let mut out = String::from("| Profile | Rule | Action | Applies to | Why |\n|---|---|---|---|---|\n");
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    for r in &set.rules {
+    for r in set.rules() {
         let origin = match &r.origin {
             Origin::Profile(p) => p.clone(),
             Origin::File(f) => f.display().to_string(),

@@ -6,15 +6,19 @@ use crate::dump::CoverageStatus;
 use crate::exit::Exit;
 use crate::model::TypeRef;
 use crate::progress::Progress;
-use crate::rules::RuleSet;
+
 use crate::secrets::SecretKey;
 use crate::snapshot::format::*;
 use crate::snapshot::sign;
 use crate::snapshot::write::SnapshotWriter;
 use crate::source::{kubeconfig, live};
 
-pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>, quiet: bool) -> anyhow::Result<Exit> {
-    let read = args.read.to_options().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
+pub async fn run(
+    args: &SnapshotArgs,
+    kubeconfig_path: Option<&std::path::Path>,
+    quiet: bool,
+) -> Result<Exit, crate::error::CommandError> {
+    let read = args.read.to_options().map_err(crate::error::CommandError::InvalidOption)?;
     let user_key = super::user_secret_key(&args.key)?;
     if user_key.is_none() && !quiet {
         eprintln!(
@@ -40,15 +44,7 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
         files: args.rules.clone(),
         ..Default::default()
     })?;
-    let no_rules = RuleSet {
-        rules: user_rules
-            .rules
-            .iter()
-            .filter(|r| matches!(r.action, crate::rules::Action::Digest(_)))
-            .cloned()
-            .collect(),
-        ..RuleSet::default()
-    };
+    let no_rules = user_rules.digests_only();
     let progress = Progress::new(quiet);
     let side = progress.side(&args.context);
     let prepared = live::prepare(&configs, &args.context, &read, &no_rules).await?;
@@ -174,7 +170,7 @@ pub async fn run(args: &SnapshotArgs, kubeconfig_path: Option<&std::path::Path>,
         for i in &live.incomplete {
             text.push_str(&format!("incomplete: {}: {}\n", i.type_ref, i.reason));
         }
-        crate::report::write_stdout(&text)?;
+        crate::error::write_stdout(&text)?;
     }
     if incomplete_count > 0 {
         eprintln!(

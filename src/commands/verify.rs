@@ -8,11 +8,13 @@ use crate::exit::Exit;
 use crate::snapshot::read::{self, Authentication};
 use crate::snapshot::sign;
 
-pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
+pub fn run(args: &VerifyArgs, quiet: bool) -> Result<Exit, crate::error::CommandError> {
     let key = super::user_secret_key(&args.key)?;
     let opts = read::ReadOptions { key: key.as_ref(), limits: args.archive.to_limits() };
-    let refuse =
-        |e: crate::snapshot::SnapshotError| anyhow::Error::new(e).context(format!("refusing {}", args.file.display()));
+    let refuse = |e: crate::snapshot::SnapshotError| crate::error::CommandError::Context {
+        context: format!("refusing {}", args.file.display()),
+        source: Box::new(e.into()),
+    };
     // The signature first: it is over the file's exact bytes, so its verdict is the most precise
     // about a file changed after signing.
     let mut missing_signature = None;
@@ -89,7 +91,7 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> anyhow::Result<Exit> {
             h.secret_key_fingerprint.as_deref().unwrap_or("none (taken without a secret key: no HMAC seal)"),
             v.sha256
         );
-        crate::report::write_stdout(&text)?;
+        crate::error::write_stdout(&text)?;
     }
     if args.require_auth && strong == 0 {
         if proofs.is_empty() {

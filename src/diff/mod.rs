@@ -11,7 +11,7 @@ use time::Date;
 
 use crate::dump::{Dump, SourceInfo, Stored, TypeCoverage};
 use crate::model::{Excluded, GroupKind, Incomplete, ObjectKey, Side};
-use crate::rules::{Origin, RuleSet, Waiver};
+use crate::rules::{Origin, RuleId, RuleSet, Waiver};
 use crate::schema::Semantics;
 pub use value::{FieldChange, Segment};
 
@@ -213,6 +213,28 @@ pub enum RuleWarning {
     },
 }
 
+impl RuleWarning {
+    /// A stable code per kind of warning, for machines (`warning_entries[].code` in JSON).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleWarning::RuleMatchedNothing { .. } => "rule-matched-nothing",
+            RuleWarning::WaiverMatchedNothing { .. } => "waiver-matched-nothing",
+            RuleWarning::WaiverExpired { .. } => "waiver-expired",
+            RuleWarning::Semantics { .. } => "schema-conservative",
+        }
+    }
+
+    /// The rules file or profile the warning is about, if any.
+    pub fn origin(&self) -> Option<&Origin> {
+        match self {
+            RuleWarning::RuleMatchedNothing { origin, .. }
+            | RuleWarning::WaiverMatchedNothing { origin, .. }
+            | RuleWarning::WaiverExpired { origin, .. } => Some(origin),
+            RuleWarning::Semantics { .. } => None,
+        }
+    }
+}
+
 impl std::fmt::Display for RuleWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -308,7 +330,9 @@ pub fn compare(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions) ->
     compare_with(old, new, rules, opts, &Semantics::default())
 }
 
-/// Compares two dumps under `rules` and the field semantics both were normalized under.
+/// Compares two dumps under `rules` and the field semantics both were normalized under: pairs
+/// the objects, then says what the rules did, what could not be read, what is unproven, and the
+/// verdict.
 pub fn compare_with(
     old: &Dump,
     new: &Dump,
@@ -316,168 +340,10 @@ pub fn compare_with(
     opts: CompareOptions,
     semantics: &Semantics,
 ) -> Comparison {
-    let mut kinds: BTreeMap<GroupKind, KindSummary> = BTreeMap::new();
-    let mut objects = Vec::new();
-    let mut summary = Summary::default();
-    let active: Vec<(usize, &Waiver)> =
-        rules.waivers.iter().enumerate().filter(|(_, w)| !w.is_expired(opts.today)).collect();
-    let mut waiver_used = vec![false; rules.waivers.len()];
-    // The attribution rule `hpa-replicas` belongs to the `core` profile: off with it.
     let hpa_rule = rules.profiles.iter().any(|p| p == "core");
-    let velero_on = rules.profiles.iter().any(|p| p == "velero");
-    let mut hpa_accepted = (0usize, 0usize);
-    let mut rule_skipped = vec![(0usize, 0usize); rules.rules.len()];
-
-    // Kinds not read completely on a side: an object "absent" there is unknown, not missing.
-    let unread = |d: &Dump, key: &ObjectKey| {
-        d.incomplete
-            .iter()
-            .any(|i| i.type_ref.group == key.group && i.type_ref.kind.as_ref().is_none_or(|k| *k == key.kind))
-    };
-    let keys: BTreeSet<&ObjectKey> = old.objects.keys().chain(new.objects.keys()).collect();
-    for key in keys {
-        let gk = key.group_kind();
-        let entry = kinds.entry(gk).or_default();
-        let a = old.objects.get(key);
-        let b = new.objects.get(key);
-        // A skip rule decides for a pair only when it matches every object of the pair: an
-        // object it matches on one side only (a FlowSchema customized on one side, a bare Pod
-        // beside an owned one) differs in what the rule looks at, so the pair is compared in full.
-        let excluded = matches!(
-            (a, b),
-            (Some(Stored::Skipped(..)), Some(Stored::Skipped(..)))
-                | (Some(Stored::Skipped(..)), None)
-                | (None, Some(Stored::Skipped(..)))
-        );
-        if excluded {
-            entry.skipped_old += usize::from(a.is_some());
-            entry.skipped_new += usize::from(b.is_some());
-            if let Some(Stored::Skipped(i, _)) = a {
-                rule_skipped[*i].0 += 1;
-            }
-            if let Some(Stored::Skipped(i, _)) = b {
-                rule_skipped[*i].1 += 1;
-            }
-            continue;
-        }
-        let (in_old, in_new) = (a.is_some(), b.is_some());
-        entry.old += usize::from(in_old);
-        entry.new += usize::from(in_new);
-        summary.objects_old += usize::from(in_old);
-        summary.objects_new += usize::from(in_new);
-
-        // Waivers match the objects as compared, on every side where the object exists.
-        let side_values = || -> Vec<Value> {
-            if active.is_empty() {
-                return Vec::new();
-            }
-            [a, b].into_iter().flatten().filter_map(|s| s.content().to_value().ok()).collect()
-        };
-        let diff = match (a, b) {
-            (Some(_), None) if unread(new, key) => None,
-            (None, Some(_)) if unread(old, key) => None,
-            (Some(_), None) => Some(whole_object_diff(key, Change::Missing, &side_values(), &active, &mut waiver_used)),
-            (None, Some(_)) => Some(whole_object_diff(key, Change::Extra, &side_values(), &active, &mut waiver_used)),
-            // A presence rule matching both objects: existence is what is compared, and both exist.
-            (Some(Stored::Presence(..)), Some(Stored::Presence(..))) => None,
-            // Equal canonical bytes are equal objects: most objects never become values again.
-            (Some(sa), Some(sb)) if sa.content() == sb.content() => None,
-            (Some(sa), Some(sb)) => match (sa.content().to_value(), sb.content().to_value()) {
-                (Ok(va), Ok(vb)) => content_diff(
-                    key,
-                    &va,
-                    &vb,
-                    semantics.kind(&key.group, &key.kind),
-                    &active,
-                    &mut waiver_used,
-                    opts.ignore_secret_values,
-                ),
-                // Unreachable in practice (the bytes were serialized from values); if it ever
-                // happens the object must not pass as equal.
-                _ => Some(whole_object_diff(key, Change::Changed, &[], &[], &mut [])),
-            },
-            (None, None) => None,
-        };
-        let mut diff = diff;
-        if let Some(d) = diff.as_mut().filter(|d| d.change != Change::Changed) {
-            let one_side = match (a, b) {
-                (Some(s), None) => Some((s, true)),
-                (None, Some(s)) => Some((s, false)),
-                _ => None,
-            };
-            if let Some((content, missing)) = one_side
-                && let Ok(v) = content.content().to_value()
-            {
-                d.explained = crate::absence::explain(key, &v, missing, old, new, velero_on);
-            }
-        }
-        if let Some(d) = diff.as_mut() {
-            let decode = |dump: &Dump| dump.provenance.attribution.get(key).and_then(crate::attribution::decode);
-            let accepted = crate::attribution::attribute(d, decode(old).as_ref(), decode(new).as_ref(), hpa_rule);
-            hpa_accepted.0 += accepted.0;
-            hpa_accepted.1 += accepted.1;
-        }
-        match diff {
-            None => {
-                if in_old && in_new {
-                    entry.equal += 1;
-                    summary.equal += 1;
-                }
-            }
-            Some(d) => {
-                if d.is_waived() {
-                    entry.waived += 1;
-                    summary.waived += 1;
-                } else {
-                    match d.change {
-                        Change::Changed => {
-                            entry.changed += 1;
-                            summary.changed += 1;
-                        }
-                        Change::Missing => {
-                            entry.missing += 1;
-                            summary.missing += 1;
-                            entry.missing_explained += usize::from(d.explained.is_some());
-                        }
-                        Change::Extra => {
-                            entry.extra += 1;
-                            summary.extra += 1;
-                            entry.extra_explained += usize::from(d.explained.is_some());
-                        }
-                    }
-                    if d.change != Change::Changed && d.explained.is_some() {
-                        summary.explained += 1;
-                    }
-                }
-                objects.push(d);
-            }
-        }
-    }
-
-    let mut rule_warnings: Vec<RuleWarning> =
-        semantics.warnings.iter().map(|m| RuleWarning::Semantics { message: m.clone() }).collect();
-    for (i, rule) in rules.rules.iter().enumerate() {
-        let used = old.rule_hits.get(i).copied().unwrap_or(0) + new.rule_hits.get(i).copied().unwrap_or(0);
-        let type_level_skip = rules.rules[i].action == crate::rules::Action::Skip
-            && rule.matcher.is_type_level()
-            && (old.skipped_by_rule(i) || new.skipped_by_rule(i));
-        // Built-in rules legitimately match nothing on many clusters; user rules must not.
-        if used == 0 && !type_level_skip && matches!(rule.origin, Origin::File(_)) {
-            rule_warnings
-                .push(RuleWarning::RuleMatchedNothing { name: rule.name.clone(), origin: rule.origin.clone() });
-        }
-    }
-    for (i, w) in rules.waivers.iter().enumerate() {
-        if w.is_expired(opts.today) {
-            rule_warnings.push(RuleWarning::WaiverExpired {
-                waiver: w.describe(),
-                expired: w.expires.unwrap_or(opts.today),
-                origin: w.origin.clone(),
-            });
-        } else if !waiver_used[i] {
-            rule_warnings.push(RuleWarning::WaiverMatchedNothing { waiver: w.describe(), origin: w.origin.clone() });
-        }
-    }
+    let paired = pair_objects(old, new, rules, opts, semantics);
+    let Paired { mut kinds, objects, summary, waiver_used, hpa_accepted, rule_skipped } = paired;
+    let rule_warnings = rule_warnings(old, new, rules, opts, semantics, &waiver_used);
 
     let mut incomplete: Vec<(Side, Incomplete)> = Vec::new();
     incomplete.extend(old.incomplete.iter().cloned().map(|i| (Side::Old, i)));
@@ -485,7 +351,6 @@ pub fn compare_with(
     let mut excluded: Vec<(Side, Excluded)> = Vec::new();
     excluded.extend(old.excluded.iter().cloned().map(|e| (Side::Old, e)));
     excluded.extend(new.excluded.iter().cloned().map(|e| (Side::New, e)));
-
     // A kind not read completely must never look like "0 objects" in a report.
     for (side, i) in &incomplete {
         if let Some(kind) = &i.type_ref.kind {
@@ -496,30 +361,7 @@ pub fn compare_with(
             }
         }
     }
-
-    let mut unproven = Vec::new();
-    if !opts.ignore_secret_values {
-        if let Some(message) = crate::secrets::comparable(&old.info.secret_key, &new.info.secret_key) {
-            let has_secrets = kinds.iter().any(|(gk, k)| {
-                gk.group.is_empty() && gk.kind == crate::secrets::SECRET_KIND && (k.old > 0 || k.new > 0)
-            });
-            if has_secrets {
-                unproven.push(Unproven { headline: "secret values cannot be proven equal".into(), message });
-            }
-        }
-    }
-    // Nothing is proven by nothing: filters that leave no object, or two empty sides, compare
-    // nothing, and "no differences among zero objects" is no evidence of parity.
-    let compared = summary.equal + summary.changed + summary.missing + summary.extra + summary.waived;
-    if compared == 0 {
-        unproven.push(Unproven {
-            headline: "nothing was compared".into(),
-            message: "no object was compared on either side (the filters or rules leave nothing, or both sides \
-                      are empty): zero objects prove nothing"
-                .into(),
-        });
-    }
-
+    let unproven = unproven(old, new, &kinds, &summary, opts);
     let verdict = if !incomplete.is_empty() || !unproven.is_empty() {
         Verdict::Incomplete
     } else if summary.changed + summary.missing + summary.extra > 0 {
@@ -550,18 +392,261 @@ pub fn compare_with(
         waivers: rules
             .waivers
             .iter()
-            .enumerate()
-            .map(|(i, w)| WaiverUse {
+            .zip(&waiver_used)
+            .map(|(w, used)| WaiverUse {
                 covers: w.describe(),
                 reason: w.reason.clone(),
                 expires: w.expires,
                 origin: w.origin.clone(),
                 expired: w.is_expired(opts.today),
-                used: waiver_used[i],
+                used: *used,
             })
             .collect(),
         platform: Default::default(),
     }
+}
+
+/// What pairing the objects of both sides found.
+struct Paired {
+    kinds: BTreeMap<GroupKind, KindSummary>,
+    objects: Vec<ObjectDiff>,
+    summary: Summary,
+    /// Per waiver of `RuleSet::waivers`, whether it covered a difference.
+    waiver_used: Vec<bool>,
+    /// Fields the attribution rule `hpa-replicas` accepted, per side.
+    hpa_accepted: (usize, usize),
+    /// Objects each skip rule left out, per side.
+    rule_skipped: BTreeMap<RuleId, (usize, usize)>,
+}
+
+/// Pairs every object by key and diffs each pair: skipped pairs are counted per rule, the
+/// others compared (whole-object for missing/extra, field by field for changed), waived,
+/// explained and attributed, and counted per kind.
+fn pair_objects(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions, semantics: &Semantics) -> Paired {
+    let mut paired = Paired {
+        kinds: BTreeMap::new(),
+        objects: Vec::new(),
+        summary: Summary::default(),
+        waiver_used: vec![false; rules.waivers.len()],
+        hpa_accepted: (0, 0),
+        rule_skipped: BTreeMap::new(),
+    };
+    let active: Vec<(usize, &Waiver)> =
+        rules.waivers.iter().enumerate().filter(|(_, w)| !w.is_expired(opts.today)).collect();
+    // The attribution rule `hpa-replicas` belongs to the `core` profile: off with it.
+    let hpa_rule = rules.profiles.iter().any(|p| p == "core");
+    let velero_on = rules.profiles.iter().any(|p| p == "velero");
+    let keys: BTreeSet<&ObjectKey> = old.objects.keys().chain(new.objects.keys()).collect();
+    for key in keys {
+        let (a, b) = (old.objects.get(key), new.objects.get(key));
+        let entry = paired.kinds.entry(key.group_kind()).or_default();
+        // A skip rule decides for a pair only when it matches every object of the pair: an
+        // object it matches on one side only (a FlowSchema customized on one side, a bare Pod
+        // beside an owned one) differs in what the rule looks at, so the pair is compared in full.
+        let excluded = matches!(
+            (a, b),
+            (Some(Stored::Skipped(..)), Some(Stored::Skipped(..)))
+                | (Some(Stored::Skipped(..)), None)
+                | (None, Some(Stored::Skipped(..)))
+        );
+        if excluded {
+            entry.skipped_old += usize::from(a.is_some());
+            entry.skipped_new += usize::from(b.is_some());
+            if let Some(Stored::Skipped(rule, _)) = a {
+                paired.rule_skipped.entry(*rule).or_default().0 += 1;
+            }
+            if let Some(Stored::Skipped(rule, _)) = b {
+                paired.rule_skipped.entry(*rule).or_default().1 += 1;
+            }
+            continue;
+        }
+        let (in_old, in_new) = (a.is_some(), b.is_some());
+        entry.old += usize::from(in_old);
+        entry.new += usize::from(in_new);
+        paired.summary.objects_old += usize::from(in_old);
+        paired.summary.objects_new += usize::from(in_new);
+
+        let mut diff = diff_pair(key, (a, b), (old, new), &active, &mut paired.waiver_used, opts, semantics);
+        if let Some(d) = diff.as_mut().filter(|d| d.change != Change::Changed) {
+            let one_side = match (a, b) {
+                (Some(s), None) => Some((s, true)),
+                (None, Some(s)) => Some((s, false)),
+                _ => None,
+            };
+            if let Some((content, missing)) = one_side
+                && let Ok(v) = content.content().to_value()
+            {
+                d.explained = crate::absence::explain(key, &v, missing, old, new, velero_on);
+            }
+        }
+        if let Some(d) = diff.as_mut() {
+            let decode = |dump: &Dump| dump.provenance.attribution.get(key).and_then(crate::attribution::decode);
+            let accepted = crate::attribution::attribute(d, decode(old).as_ref(), decode(new).as_ref(), hpa_rule);
+            paired.hpa_accepted.0 += accepted.0;
+            paired.hpa_accepted.1 += accepted.1;
+        }
+        match diff {
+            None if in_old && in_new => {
+                entry.equal += 1;
+                paired.summary.equal += 1;
+            }
+            None => {}
+            Some(d) => {
+                count_difference(entry, &mut paired.summary, &d);
+                paired.objects.push(d);
+            }
+        }
+    }
+    paired
+}
+
+/// The difference of one pair (either side may be absent), or `None` when they are the same
+/// or an absence is unknown (its kind was not read completely on that side).
+fn diff_pair(
+    key: &ObjectKey,
+    (a, b): (Option<&Stored>, Option<&Stored>),
+    (old, new): (&Dump, &Dump),
+    active: &[(usize, &Waiver)],
+    waiver_used: &mut [bool],
+    opts: CompareOptions,
+    semantics: &Semantics,
+) -> Option<ObjectDiff> {
+    // Kinds not read completely on a side: an object "absent" there is unknown, not missing.
+    let unread = |d: &Dump| {
+        d.incomplete
+            .iter()
+            .any(|i| i.type_ref.group == key.group && i.type_ref.kind.as_ref().is_none_or(|k| *k == key.kind))
+    };
+    // Waivers match the objects as compared, on every side where the object exists.
+    let side_values = || -> Vec<Value> {
+        if active.is_empty() {
+            return Vec::new();
+        }
+        [a, b].into_iter().flatten().filter_map(|s| s.content().to_value().ok()).collect()
+    };
+    match (a, b) {
+        (Some(_), None) if unread(new) => None,
+        (None, Some(_)) if unread(old) => None,
+        (Some(_), None) => Some(whole_object_diff(key, Change::Missing, &side_values(), active, waiver_used)),
+        (None, Some(_)) => Some(whole_object_diff(key, Change::Extra, &side_values(), active, waiver_used)),
+        // A presence rule matching both objects: existence is what is compared, and both exist.
+        (Some(Stored::Presence(..)), Some(Stored::Presence(..))) => None,
+        // Equal canonical bytes are equal objects: most objects never become values again.
+        (Some(sa), Some(sb)) if sa.content() == sb.content() => None,
+        (Some(sa), Some(sb)) => match (sa.content().to_value(), sb.content().to_value()) {
+            (Ok(va), Ok(vb)) => content_diff(
+                key,
+                &va,
+                &vb,
+                semantics.kind(&key.group, &key.kind),
+                active,
+                waiver_used,
+                opts.ignore_secret_values,
+            ),
+            // Unreachable in practice (the bytes were serialized from values); if it ever
+            // happens the object must not pass as equal.
+            _ => Some(whole_object_diff(key, Change::Changed, &[], &[], &mut [])),
+        },
+        (None, None) => None,
+    }
+}
+
+/// Counts one difference in its kind's and the run's summary.
+fn count_difference(entry: &mut KindSummary, summary: &mut Summary, d: &ObjectDiff) {
+    if d.is_waived() {
+        entry.waived += 1;
+        summary.waived += 1;
+        return;
+    }
+    match d.change {
+        Change::Changed => {
+            entry.changed += 1;
+            summary.changed += 1;
+        }
+        Change::Missing => {
+            entry.missing += 1;
+            summary.missing += 1;
+            entry.missing_explained += usize::from(d.explained.is_some());
+        }
+        Change::Extra => {
+            entry.extra += 1;
+            summary.extra += 1;
+            entry.extra_explained += usize::from(d.explained.is_some());
+        }
+    }
+    if d.change != Change::Changed && d.explained.is_some() {
+        summary.explained += 1;
+    }
+}
+
+/// Schemas compared conservatively, user rules that matched nothing (built-in rules
+/// legitimately match nothing on many clusters; a user's rule that does is a typo), expired
+/// waivers and waivers that covered no difference.
+fn rule_warnings(
+    old: &Dump,
+    new: &Dump,
+    rules: &RuleSet,
+    opts: CompareOptions,
+    semantics: &Semantics,
+    waiver_used: &[bool],
+) -> Vec<RuleWarning> {
+    let mut out: Vec<RuleWarning> =
+        semantics.warnings.iter().map(|m| RuleWarning::Semantics { message: m.clone() }).collect();
+    for rule in rules.rules() {
+        let used = old.rule_hits.get(rule.id) + new.rule_hits.get(rule.id);
+        let type_level_skip = rule.action == crate::rules::Action::Skip
+            && rule.matcher.is_type_level()
+            && (old.skipped_by_rule(rule.id) || new.skipped_by_rule(rule.id));
+        if used == 0 && !type_level_skip && matches!(rule.origin, Origin::File(_)) {
+            out.push(RuleWarning::RuleMatchedNothing { name: rule.name.clone(), origin: rule.origin.clone() });
+        }
+    }
+    for (w, used) in rules.waivers.iter().zip(waiver_used) {
+        if w.is_expired(opts.today) {
+            out.push(RuleWarning::WaiverExpired {
+                waiver: w.describe(),
+                expired: w.expires.unwrap_or(opts.today),
+                origin: w.origin.clone(),
+            });
+        } else if !used {
+            out.push(RuleWarning::WaiverMatchedNothing { waiver: w.describe(), origin: w.origin.clone() });
+        }
+    }
+    out
+}
+
+/// Why a verdict cannot be `equivalent` although every type was read: secret values digested
+/// under keys that cannot be compared, or nothing compared at all.
+fn unproven(
+    old: &Dump,
+    new: &Dump,
+    kinds: &BTreeMap<GroupKind, KindSummary>,
+    summary: &Summary,
+    opts: CompareOptions,
+) -> Vec<Unproven> {
+    let mut out = Vec::new();
+    if !opts.ignore_secret_values
+        && let Some(message) = crate::secrets::comparable(&old.info.secret_key, &new.info.secret_key)
+    {
+        let has_secrets = kinds
+            .iter()
+            .any(|(gk, k)| gk.group.is_empty() && gk.kind == crate::secrets::SECRET_KIND && (k.old > 0 || k.new > 0));
+        if has_secrets {
+            out.push(Unproven { headline: "secret values cannot be proven equal".into(), message });
+        }
+    }
+    // Nothing is proven by nothing: filters that leave no object, or two empty sides, compare
+    // nothing, and "no differences among zero objects" is no evidence of parity.
+    let compared = summary.equal + summary.changed + summary.missing + summary.extra + summary.waived;
+    if compared == 0 {
+        out.push(Unproven {
+            headline: "nothing was compared".into(),
+            message: "no object was compared on either side (the filters or rules leave nothing, or both sides \
+                      are empty): zero objects prove nothing"
+                .into(),
+        });
+    }
+    out
 }
 
 /// What one rule did on each side (old, new), so that nothing is hidden silently.
@@ -593,27 +678,26 @@ fn rule_accounts(
     old: &Dump,
     new: &Dump,
     rules: &RuleSet,
-    skipped: &[(usize, usize)],
+    skipped: &BTreeMap<RuleId, (usize, usize)>,
     hpa_accepted: Option<(usize, usize)>,
 ) -> Vec<RuleAccount> {
-    let dropped = |d: &Dump, i: usize| d.provenance.fields_dropped.get(i).copied().unwrap_or(0);
-    let hits = |d: &Dump, i: usize| d.rule_hits.get(i).copied().unwrap_or(0);
+    let dropped = |d: &Dump, rule: RuleId| d.provenance.fields_dropped.get(rule);
+    let hits = |d: &Dump, rule: RuleId| d.rule_hits.get(rule);
     let kinds = |d: &Dump, name: &str| {
         let by = format!("rule {name}");
         d.excluded.iter().filter(|e| e.by == by).count()
     };
     let mut out: Vec<RuleAccount> = rules
-        .rules
+        .rules()
         .iter()
-        .enumerate()
-        .map(|(i, r)| RuleAccount {
+        .map(|r| RuleAccount {
             name: r.name.clone(),
             origin: r.origin.clone(),
             action: crate::explain::action_name(&r.action),
-            skipped: skipped.get(i).copied().unwrap_or_default(),
+            skipped: skipped.get(&r.id).copied().unwrap_or_default(),
             kinds_skipped: (kinds(old, &r.name), kinds(new, &r.name)),
-            fields_dropped: (dropped(old, i), dropped(new, i)),
-            objects: (hits(old, i), hits(new, i)),
+            fields_dropped: (dropped(old, r.id), dropped(new, r.id)),
+            objects: (hits(old, r.id), hits(new, r.id)),
         })
         .collect();
     if let Some(accepted) = hpa_accepted {
@@ -938,7 +1022,7 @@ mod api_version_tests {
             served: served.iter().map(|v| ty(v)).collect(),
             preferred: vec![ty(preferred)],
             listed: vec![ty(listed)],
-            rule_hits: Vec::new(),
+            rule_hits: Default::default(),
             type_skips: BTreeSet::new(),
             coverage: Vec::new(),
             filter_misses: Default::default(),
@@ -1003,7 +1087,7 @@ mod rule_soundness_tests {
 
     fn rules(text: &str) -> RuleSet {
         let f = parse_rule_file(text, Origin::File("rules.yaml".into())).unwrap();
-        RuleSet { rules: f.rules, waivers: f.waivers, ..Default::default() }
+        RuleSet::new(f.rules, f.waivers)
     }
 
     fn key(kind: &str, name: &str) -> ObjectKey {
@@ -1031,7 +1115,7 @@ mod rule_soundness_tests {
             served: Vec::new(),
             preferred: Vec::new(),
             listed: Vec::new(),
-            rule_hits: vec![0; rules.rules.len()],
+            rule_hits: Default::default(),
             type_skips: BTreeSet::new(),
             coverage: Vec::new(),
             filter_misses: Default::default(),

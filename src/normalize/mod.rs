@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::model::ObjectKey;
 use crate::rules::pattern::{PointerPattern, Segment};
-use crate::rules::{Action, RuleSet, ValueFormat};
+use crate::rules::{Action, RuleId, RuleSet, ValueFormat};
 use crate::schema::{Node, Sem};
 
 /// What is compared for one object.
@@ -18,22 +18,22 @@ use crate::schema::{Node, Sem};
 pub enum Normalized {
     /// Compared in full.
     Content(Value),
-    /// Only its existence is compared (rule index). The content is kept too: a rule decides
+    /// Only its existence is compared (by this rule). The content is kept too: a rule decides
     /// for a pair only when it matches on both sides (see `diff`), otherwise the pair is
     /// compared in full.
-    Presence(usize, Value),
-    /// Not compared (rule index); reported as excluded. Content kept as for `Presence`.
-    Skipped(usize, Value),
+    Presence(RuleId, Value),
+    /// Not compared (by this rule); reported as excluded. Content kept as for `Presence`.
+    Skipped(RuleId, Value),
 }
 
-/// The result of normalizing one object: what to compare, and which rules took effect (indices
-/// into `RuleSet::rules`), so rules that never matched can be reported.
+/// The result of normalizing one object: what to compare, and which rules took effect, so rules
+/// that never matched can be reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub normalized: Normalized,
-    pub rule_hits: Vec<usize>,
-    /// How many fields each drop rule removed: (rule index, fields), for the rules accounting.
-    pub fields_dropped: Vec<(usize, usize)>,
+    pub rule_hits: Vec<RuleId>,
+    /// How many fields each drop or canonicalize rule changed, for the rules accounting.
+    pub fields_dropped: Vec<(RuleId, usize)>,
 }
 
 /// Normalizes `obj`, identified by `key`, under `rules`, without schema: every list keeps its
@@ -51,55 +51,53 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
     // matches on one side only (a FlowSchema customized on one side, a bare Pod beside an owned
     // one) is compared in full.
     let object_rule = rules
-        .rules
+        .rules()
         .iter()
-        .position(|r| matches!(r.action, Action::Skip | Action::Presence) && r.matcher.matches_object(key, &obj));
-    if let Some(i) = object_rule {
-        rule_hits.push(i);
+        .find(|r| matches!(r.action, Action::Skip | Action::Presence) && r.matcher.matches_object(key, &obj));
+    if let Some(r) = object_rule {
+        rule_hits.push(r.id);
     }
     // Digest rules acted when the object was read (in the source); they count as taking effect
     // where a field they designate exists, so a digest rule that matches nothing is reported.
-    for (i, rule) in rules.rules.iter().enumerate() {
+    for rule in rules.rules() {
         if let Action::Digest(paths) = &rule.action
             && rule.matcher.matches_object(key, &obj)
             && paths.iter().any(|p| p.for_each_mut(&mut obj, &mut |_, _| {}) > 0)
         {
-            rule_hits.push(i);
+            rule_hits.push(rule.id);
         }
     }
     let explicit = take_explicit_allocations(&mut obj);
     // Drop and order rules are matched against the object as read, before any of them removes a
     // field another one's match depends on (e.g. a label selector).
-    let matching: Vec<usize> = rules
-        .rules
+    let matching: Vec<&crate::rules::Rule> = rules
+        .rules()
         .iter()
-        .enumerate()
-        .filter(|(_, r)| {
+        .filter(|r| {
             matches!(
                 r.action,
                 Action::Drop(_) | Action::Unordered(_) | Action::DropValues(_) | Action::Canonicalize(..)
             ) && r.matcher.matches_object(key, &obj)
         })
-        .map(|(i, _)| i)
         .collect();
     let mut fields_dropped = Vec::new();
-    for &i in &matching {
-        let removed: usize = match &rules.rules[i].action {
+    for r in &matching {
+        let removed: usize = match &r.action {
             Action::Drop(paths) => paths.iter().map(|p| drop_at(&mut obj, p.segments())).sum(),
             Action::DropValues(lists) => lists.iter().map(|(p, values)| drop_values_at(&mut obj, p, values)).sum(),
             _ => 0,
         };
         if removed > 0 {
-            rule_hits.push(i);
-            fields_dropped.push((i, removed));
+            rule_hits.push(r.id);
+            fields_dropped.push((r.id, removed));
         }
     }
-    for &i in &matching {
-        if let Action::Canonicalize(format, paths) = &rules.rules[i].action {
+    for r in &matching {
+        if let Action::Canonicalize(format, paths) = &r.action {
             let changed: usize = paths.iter().map(|p| canonicalize_at(key, &mut obj, p, *format)).sum();
             if changed > 0 {
-                rule_hits.push(i);
-                fields_dropped.push((i, changed));
+                rule_hits.push(r.id);
+                fields_dropped.push((r.id, changed));
             }
         }
     }
@@ -108,10 +106,10 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
     canonicalize(key, &mut obj, schema);
     // Lists are ordered once their items are canonical, innermost lists first, so an outer list
     // sorted by its items' text sees its inner lists already in order.
-    let mut orders: Vec<(usize, &PointerPattern)> = matching
+    let mut orders: Vec<(RuleId, &PointerPattern)> = matching
         .iter()
-        .filter_map(|&i| match &rules.rules[i].action {
-            Action::Unordered(paths) => Some(paths.iter().map(move |p| (i, p))),
+        .filter_map(|r| match &r.action {
+            Action::Unordered(paths) => Some(paths.iter().map(move |p| (r.id, p))),
             _ => None,
         })
         .flatten()
@@ -126,8 +124,8 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
     ordered_by.sort_unstable();
     rule_hits.extend(ordered_by);
     let normalized = match object_rule {
-        Some(i) if rules.rules[i].action == Action::Skip => Normalized::Skipped(i, obj),
-        Some(i) => Normalized::Presence(i, obj),
+        Some(r) if r.action == Action::Skip => Normalized::Skipped(r.id, obj),
+        Some(r) => Normalized::Presence(r.id, obj),
         None => Normalized::Content(obj),
     };
     Outcome { normalized, rule_hits, fields_dropped }
@@ -438,7 +436,7 @@ mod tests {
 
     fn rules(text: &str) -> RuleSet {
         let f = parse_rule_file(text, Origin::File("t.yaml".into())).unwrap();
-        RuleSet { rules: f.rules, waivers: f.waivers, ..Default::default() }
+        RuleSet::new(f.rules, f.waivers)
     }
 
     fn check(kind: &str, rules_text: &str, input: Value, expected: Normalized) {
@@ -461,7 +459,7 @@ mod tests {
     #[test]
     fn the_argocd_profile_hides_only_a_tracking_id_naming_its_own_object() {
         let profile = crate::rules::builtin::PROFILES.iter().find(|p| p.name == "argocd").unwrap();
-        let set = RuleSet { rules: crate::rules::builtin::parse(profile).unwrap().rules, ..Default::default() };
+        let set = RuleSet::new(crate::rules::builtin::parse(profile).unwrap().rules, Vec::new());
         let k = ObjectKey {
             group: "apps".into(),
             kind: "Deployment".into(),
@@ -504,8 +502,8 @@ mod tests {
     #[test]
     fn skip_and_presence_win_over_drop() {
         let r = "rules: [{name: a, why: b, drop: [/x]}, {name: s, why: b, match: {kind: Event}, skip: true}, {name: p, why: b, match: {kind: ConfigMap}, presence: true}]";
-        check("Event", r, json!({"x": 1, "y": 2}), Normalized::Skipped(1, json!({"y": 2})));
-        check("ConfigMap", r, json!({"x": 1, "y": 2}), Normalized::Presence(2, json!({"y": 2})));
+        check("Event", r, json!({"x": 1, "y": 2}), Normalized::Skipped(RuleId::at(1), json!({"y": 2})));
+        check("ConfigMap", r, json!({"x": 1, "y": 2}), Normalized::Presence(RuleId::at(2), json!({"y": 2})));
     }
 
     #[test]
@@ -611,7 +609,7 @@ mod tests {
     fn unordered_rules_count_as_hits_only_where_a_list_was_found() {
         let r = "rules: [{name: u, why: w, unordered: [/spec/volumes]}, {name: v, why: w, unordered: [/nothing]}]";
         let out = normalize_with(&key("Pod"), json!({"spec": {"volumes": [{"name": "a"}]}}), &rules(r), None);
-        assert_eq!(out.rule_hits, vec![0]);
+        assert_eq!(out.rule_hits, vec![RuleId::at(0)]);
     }
 
     #[test]
@@ -685,6 +683,6 @@ mod tests {
             json!({"a": 1}),
             &rules("rules: [{name: a, why: b, drop: [/a]}, {name: c, why: d, drop: [/zzz]}]"),
         );
-        assert_eq!(out.rule_hits, vec![0]);
+        assert_eq!(out.rule_hits, vec![RuleId::at(0)]);
     }
 }

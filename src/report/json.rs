@@ -31,7 +31,12 @@ pub struct Report<'a> {
     api_unserved_on_new: Vec<UnservedOnNew<'a>>,
     /// Why a verdict is incomplete although every type was read.
     unproven: Vec<&'a str>,
+    /// Each warning as one line of text (kept as it was in schema 1).
     warnings: Vec<String>,
+    /// The same warnings with a stable `code` (`rule-matched-nothing`, `waiver-matched-nothing`,
+    /// `waiver-expired`, `schema-conservative`) and the rules file or profile they concern.
+    /// Added within schema 1.
+    warning_entries: Vec<WarningEntry>,
     profiles: &'a [String],
     /// Every discovered resource of each side: read (version, objects), excluded (by), or
     /// incomplete (reason). Added within schema 1.
@@ -45,6 +50,14 @@ pub struct Report<'a> {
     /// neither side runs a known platform. Added within schema 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     platform: Option<super::platform::JsonView<'a>>,
+}
+
+#[derive(Serialize)]
+struct WarningEntry {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -582,6 +595,11 @@ pub fn build(c: &Comparison) -> Report<'_> {
             .collect(),
         unproven: c.unproven.iter().map(|u| u.message.as_str()).collect(),
         warnings: c.rule_warnings.iter().map(|w| w.to_string()).collect(),
+        warning_entries: c
+            .rule_warnings
+            .iter()
+            .map(|w| WarningEntry { code: w.code(), message: w.to_string(), origin: w.origin().map(|o| o.to_string()) })
+            .collect(),
         profiles: &c.profiles,
         coverage: CoverageReport { old: side_coverage(&c.coverage_old), new: side_coverage(&c.coverage_new) },
         rules: c.rules.iter().map(rule_view).collect(),

@@ -9,7 +9,7 @@ use time::Date;
 use time::macros::format_description;
 
 use super::pattern::{NameGlob, PointerPattern, Selector};
-use super::{Action, Match, MinorVersion, Origin, Rule, ValueFormat, Waiver};
+use super::{Action, Match, MinorVersion, Origin, Rule, RuleId, ValueFormat, Waiver};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
@@ -21,6 +21,19 @@ pub enum RulesError {
     Invalid { origin: Origin, message: String },
     #[error("unknown profile {name:?} (known profiles: {})", known.join(", "))]
     UnknownProfile { name: String, known: Vec<String> },
+}
+
+impl RulesError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            RulesError::UnknownProfile { .. } => "`kparity rules` prints the profiles in effect",
+            RulesError::Read { .. } => "check the path given to --rules",
+            RulesError::Parse { .. } | RulesError::Invalid { .. } => {
+                "`kparity rules` prints the built-in rules in the file format, a working example to start from"
+            }
+        }
+    }
 }
 
 /// A parsed rules file: its optional profile header, rules and waivers.
@@ -335,6 +348,7 @@ pub fn parse_rule_file(text: &str, origin: Origin) -> Result<RuleFile, RulesErro
             .rules
             .into_iter()
             .map(|r| Rule {
+                id: RuleId::default(),
                 name: r.name,
                 why: r.why,
                 matcher: r.matcher.into(),

@@ -6,6 +6,7 @@ pub mod builtin;
 mod file;
 pub mod pattern;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -154,8 +155,41 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// A rule's identity within a run, assigned once when the rule set is built (`RuleSet::new`,
+/// which `load` calls): its position among every rule loaded, built-in profiles in order and then
+/// user files. Counters, stored objects and reports name a rule by it; `for_versions` and
+/// `digests_only` leave rules out without renumbering the others, so an id never turns into
+/// another rule's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RuleId(u32);
+
+impl RuleId {
+    /// The id of the rule at `position` in a rule set as loaded (for tests and fixtures).
+    pub const fn at(position: u32) -> RuleId {
+        RuleId(position)
+    }
+}
+
+/// How many objects (or fields) each rule took effect on, by rule id; a rule never counted is 0.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleCounts(BTreeMap<RuleId, usize>);
+
+impl RuleCounts {
+    pub fn add(&mut self, rule: RuleId, n: usize) {
+        if n > 0 {
+            *self.0.entry(rule).or_default() += n;
+        }
+    }
+
+    pub fn get(&self, rule: RuleId) -> usize {
+        self.0.get(&rule).copied().unwrap_or(0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
+    /// Assigned by `RuleSet::new`; a parsed rule not yet in a set has the default id.
+    pub id: RuleId,
     pub name: String,
     pub why: String,
     pub matcher: Match,
@@ -252,7 +286,8 @@ impl Waiver {
 /// The effective rules of a run: enabled built-in profiles, then user files, in order.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
-    pub rules: Vec<Rule>,
+    /// In id order; private so that every rule in a set has the id the set gave it.
+    rules: Vec<Rule>,
     pub waivers: Vec<Waiver>,
     /// Profiles enabled, in order, for reports and snapshot headers.
     pub profiles: Vec<String>,
@@ -260,6 +295,32 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// A rule set of these rules and waivers, in this order, each rule given its id.
+    pub fn new(rules: Vec<Rule>, waivers: Vec<Waiver>) -> RuleSet {
+        let rules = rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Rule { id: RuleId(u32::try_from(i).expect("fewer than 2^32 rules")), ..r })
+            .collect();
+        RuleSet { rules, waivers, ..RuleSet::default() }
+    }
+
+    /// The rules, in order (their ids ascending).
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule with this id, if this set holds it (a version-scoped rule out of force is not).
+    pub fn get(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.binary_search_by_key(&id, |r| r.id).ok().map(|i| &self.rules[i])
+    }
+
+    /// Only the `digest` rules, with their ids: what acts when a snapshot is taken.
+    pub fn digests_only(&self) -> RuleSet {
+        let rules = self.rules.iter().filter(|r| matches!(r.action, Action::Digest(_))).cloned().collect();
+        RuleSet { rules, files: self.files.clone(), ..RuleSet::default() }
+    }
+
     /// The rules in force between sides running `old` and `new` (their servers' `gitVersion`):
     /// a version-scoped rule stays only when both versions are known, differ, and are listed.
     /// Unknown versions (e.g. an archive without one) drop it: a difference is then reported
@@ -320,7 +381,7 @@ pub struct RuleOptions {
 
 /// Loads the effective rule set: built-in profiles (unless disabled), then each user file.
 pub fn load(opts: &RuleOptions) -> Result<RuleSet, RulesError> {
-    let mut set = RuleSet::default();
+    let (mut rules, mut waivers, mut profiles, mut files) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for name in opts.profiles.iter().chain(&opts.no_profiles) {
         if builtin::PROFILES.iter().all(|p| p.name != *name) {
             return Err(RulesError::UnknownProfile {
@@ -335,19 +396,19 @@ pub fn load(opts: &RuleOptions) -> Result<RuleSet, RulesError> {
         let wanted = requested || (profile.default && !opts.no_default_rules && !refused);
         if wanted {
             let file = builtin::parse(profile)?;
-            set.profiles.push(profile.name.to_string());
-            set.rules.extend(file.rules);
-            set.waivers.extend(file.waivers);
+            profiles.push(profile.name.to_string());
+            rules.extend(file.rules);
+            waivers.extend(file.waivers);
         }
     }
     for path in &opts.files {
         let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read { path: path.clone(), source })?;
         let file = parse_rule_file(&text, Origin::File(path.clone()))?;
-        set.rules.extend(file.rules);
-        set.waivers.extend(file.waivers);
-        set.files.push(path.clone());
+        rules.extend(file.rules);
+        waivers.extend(file.waivers);
+        files.push(path.clone());
     }
-    Ok(set)
+    Ok(RuleSet { profiles, files, ..RuleSet::new(rules, waivers) })
 }
 
 #[cfg(test)]
@@ -360,12 +421,28 @@ mod version_tests {
             Origin::Profile("test".into()),
         )
         .unwrap();
-        RuleSet { rules: file.rules, ..Default::default() }
+        RuleSet::new(file.rules, Vec::new())
     }
 
     fn check(old: Option<&str>, new: Option<&str>, expected: &[&str]) {
         let names: Vec<String> = set().for_versions(old, new).rules.into_iter().map(|r| r.name).collect();
         assert_eq!(names, expected, "{old:?} vs {new:?}");
+    }
+
+    #[test]
+    fn a_rule_keeps_its_id_when_rules_before_it_are_out_of_force() {
+        let file = parse_rule_file(
+            "rules:\n  - {name: upgrade, why: w, kubernetesVersions: [\"1.34\", \"1.37\"], drop: [/b]}\n  - {name: always, why: w, drop: [/a]}\n",
+            Origin::Profile("test".into()),
+        )
+        .unwrap();
+        let all = RuleSet::new(file.rules, Vec::new());
+        let always = all.rules().iter().find(|r| r.name == "always").unwrap().id;
+        assert_eq!(always, RuleId::at(1));
+        let same_version = all.for_versions(Some("v1.37.2"), Some("v1.37.1"));
+        assert_eq!(same_version.rules().len(), 1);
+        assert_eq!(same_version.get(always).map(|r| r.name.as_str()), Some("always"));
+        assert!(same_version.get(RuleId::at(0)).is_none(), "the rule out of force is not there under any id");
     }
 
     #[test]

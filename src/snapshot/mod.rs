@@ -45,6 +45,13 @@ pub enum SnapshotError {
     SigningKey { path: PathBuf, detail: String },
     #[error("signature not accepted: {detail}")]
     Signature { detail: String },
+    /// An archive a diff was given, refused for `source`.
+    #[error("refusing snapshot {}", path.display())]
+    Refused {
+        path: PathBuf,
+        #[source]
+        source: Box<SnapshotError>,
+    },
 }
 
 impl SnapshotError {
@@ -82,6 +89,7 @@ impl SnapshotError {
                 "pass an unencrypted OpenSSH ed25519 private key (ssh-keygen -t ed25519 -N '' -f FILE), kept in a \
                  secret store",
             ),
+            SnapshotError::Refused { source, .. } => source.hint(),
             SnapshotError::Signature { .. } => Some(
                 "check with `ssh-keygen -Y verify -f ALLOWED_SIGNERS -I IDENTITY -n kparity-archive -s ARCHIVE.sig < ARCHIVE`; \
                  a signature that does not verify means the archive or its signature was altered, or another key signed it",
@@ -98,7 +106,7 @@ pub fn read_dump(
     rules: &RuleSet,
     key: &SecretKey,
     archive: &read::ReadOptions<'_>,
-) -> anyhow::Result<Dump> {
+) -> Result<Dump, SnapshotError> {
     read_dump_with(path, read_opts, rules, key, archive, &Semantics::default())
 }
 
@@ -116,7 +124,7 @@ pub fn read_dump_with(
     key: &SecretKey,
     archive: &read::ReadOptions<'_>,
     semantics: &Semantics,
-) -> anyhow::Result<Dump> {
+) -> Result<Dump, SnapshotError> {
     let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read_opts.keep_as_read.clone());
     let mut type_skips = BTreeSet::new();
     let mut excluded_types: BTreeSet<(GroupKind, String)> = BTreeSet::new();
@@ -140,7 +148,7 @@ pub fn read_dump_with(
             crate::dump::Sink::page(&collector, ty, vec![obj]);
         }
     })
-    .map_err(|e| anyhow::Error::new(e).context(format!("refusing snapshot {}", path.display())))?;
+    .map_err(|e| SnapshotError::Refused { path: path.to_path_buf(), source: Box::new(e) })?;
     let collected = collector.finish();
     let h = &verified.header;
     let served: Vec<ApiType> = h.api_resources.iter().map(ApiType::from).collect();
@@ -393,7 +401,7 @@ fn exclusion(
     filters: &crate::source::Filters,
     rules: &RuleSet,
     ty: &ApiType,
-    type_skips: &mut BTreeSet<usize>,
+    type_skips: &mut BTreeSet<crate::rules::RuleId>,
     excluded: &mut BTreeSet<(GroupKind, String)>,
 ) -> Option<String> {
     let (by, rule) = crate::source::type_exclusion(filters, rules, ty)?;

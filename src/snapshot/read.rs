@@ -109,8 +109,32 @@ pub fn read_with(
     opts: &ReadOptions<'_>,
     mut visit: impl FnMut(Event<'_>),
 ) -> Result<Verified, SnapshotError> {
-    let io = |e: std::io::Error| SnapshotError::Io { path: path.to_path_buf(), source: e };
     let limits = opts.limits;
+    let (mut reader, compressed_bytes) = open_stream(path)?;
+    let mut verifier = Verifier::new(opts);
+    let mut line = Vec::with_capacity(4096);
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        let read = (&mut reader).take(limits.max_line.saturating_add(1)).read_until(b'\n', &mut line).map_err(|e| {
+            SnapshotError::Corrupt { detail: format!("the compressed stream is damaged or truncated ({e})") }
+        })?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        verifier.bound(n, read as u64)?;
+        verifier.line(n, &line, &mut visit)?;
+    }
+    verifier.finish(path, compressed_bytes)
+}
+
+/// Opens the archive's decompressed stream, refusing a file that is not zstd at all, and
+/// returns it with the file's size.
+fn open_stream(
+    path: &Path,
+) -> Result<(BufReader<zstd::stream::read::Decoder<'static, BufReader<File>>>, u64), SnapshotError> {
+    let io = |e: std::io::Error| SnapshotError::Io { path: path.to_path_buf(), source: e };
     let mut file = File::open(path).map_err(io)?;
     let compressed_bytes = file.metadata().map_err(io)?.len();
     let mut magic = [0u8; 4];
@@ -123,41 +147,62 @@ pub fn read_with(
     }
     let file = File::open(path).map_err(io)?;
     let decoder = zstd::stream::read::Decoder::new(file).map_err(io)?;
-    let mut reader = BufReader::with_capacity(1 << 16, decoder);
+    Ok((BufReader::with_capacity(1 << 16, decoder), compressed_bytes))
+}
 
-    let mut sha = Sha256::new();
-    let mut mac: Option<hmac::Hmac<Sha256>> = None;
-    let mut header: Option<Header> = None;
-    let mut version = 0u32;
-    let mut current: Option<(TypeRecord, ApiType)> = None;
-    // Type records in file order, with the number of objects that followed each.
-    let mut types_seen: Vec<(TypeRecord, u64)> = Vec::new();
-    let mut last_key: Option<(Option<String>, String)> = None;
-    let mut phase = Phase::Objects;
-    let mut trailer: Option<Trailer> = None;
-    // Objects and manifest entries are each folded into a running hash of (key hash, line
-    // SHA-256) pairs and compared at the end: memory stays constant however many objects an
-    // archive holds. Only on a mismatch is the file read again, object and manifest in
-    // lockstep, to name the object.
-    let mut objects_chain = Sha256::new();
-    let mut manifest_chain = Sha256::new();
-    let mut objects_seen = 0u64;
-    let mut manifest_seen = 0u64;
-    let mut seal: Option<Seal> = None;
-    let mut semantics: Option<SchemaRecord> = None;
-    let mut uncompressed_bytes = 0u64;
-    let mut line = Vec::with_capacity(4096);
-    let mut n = 0usize;
-    loop {
-        line.clear();
-        let read = (&mut reader).take(limits.max_line.saturating_add(1)).read_until(b'\n', &mut line).map_err(|e| {
-            SnapshotError::Corrupt { detail: format!("the compressed stream is damaged or truncated ({e})") }
-        })?;
-        if read == 0 {
-            break;
+/// The state of one archive's verification as its lines stream by: the running seal and HMAC,
+/// where the reader is in the file, the running object and manifest hashes, and what it found.
+/// Objects and manifest entries are each folded into a running hash of (key hash, line SHA-256)
+/// pairs and compared at the end: memory stays constant however many objects an archive holds.
+/// Only on a mismatch is the file read again, object and manifest in lockstep, to name the object.
+struct Verifier<'o> {
+    opts: &'o ReadOptions<'o>,
+    sha: Sha256,
+    mac: Option<hmac::Hmac<Sha256>>,
+    header: Option<Header>,
+    version: u32,
+    current: Option<ApiType>,
+    /// Type records in file order, with the number of objects that followed each.
+    types_seen: Vec<(TypeRecord, u64)>,
+    last_key: Option<(Option<String>, String)>,
+    phase: Phase,
+    trailer: Option<Trailer>,
+    objects_chain: Sha256,
+    manifest_chain: Sha256,
+    objects_seen: u64,
+    manifest_seen: u64,
+    seal: Option<Seal>,
+    semantics: Option<SchemaRecord>,
+    uncompressed_bytes: u64,
+}
+
+impl<'o> Verifier<'o> {
+    fn new(opts: &'o ReadOptions<'o>) -> Self {
+        Verifier {
+            opts,
+            sha: Sha256::new(),
+            mac: None,
+            header: None,
+            version: 0,
+            current: None,
+            types_seen: Vec::new(),
+            last_key: None,
+            phase: Phase::Objects,
+            trailer: None,
+            objects_chain: Sha256::new(),
+            manifest_chain: Sha256::new(),
+            objects_seen: 0,
+            manifest_seen: 0,
+            seal: None,
+            semantics: None,
+            uncompressed_bytes: 0,
         }
-        n += 1;
-        if read as u64 > limits.max_line {
+    }
+
+    /// Line `n` of `read` bytes keeps within the limits.
+    fn bound(&mut self, n: usize, read: u64) -> Result<(), SnapshotError> {
+        let limits = self.opts.limits;
+        if read > limits.max_line {
             return Err(SnapshotError::TooLarge {
                 detail: format!(
                     "line {n} is longer than the limit of {} (no kparity archive line is; raise --archive-max-line only \
@@ -166,8 +211,8 @@ pub fn read_with(
                 ),
             });
         }
-        uncompressed_bytes += read as u64;
-        if uncompressed_bytes > limits.max_total {
+        self.uncompressed_bytes += read;
+        if self.uncompressed_bytes > limits.max_total {
             return Err(SnapshotError::TooLarge {
                 detail: format!(
                     "it decompresses to more than the limit of {} (raise --archive-max-size for a genuinely larger archive)",
@@ -175,13 +220,18 @@ pub fn read_with(
                 ),
             });
         }
-        if seal.is_some() {
+        Ok(())
+    }
+
+    /// One line: the seal, the header, or (sealed and MACed) a record or an object.
+    fn line(&mut self, n: usize, line: &[u8], visit: &mut impl FnMut(Event<'_>)) -> Result<(), SnapshotError> {
+        if self.seal.is_some() {
             return Err(SnapshotError::Malformed { line: n, detail: "data after the seal".into() });
         }
         if line.last() != Some(&b'\n') {
             return Err(SnapshotError::Truncated { detail: format!("line {n} is cut off") });
         }
-        let value: Value = serde_json::from_slice(&line).map_err(|e| {
+        let value: Value = serde_json::from_slice(line).map_err(|e| {
             if n == 1 {
                 SnapshotError::NotArchive { detail: "its first line is not a kparity header".into() }
             } else {
@@ -192,50 +242,56 @@ pub fn read_with(
         if marker.as_deref() == Some(SEAL_KEY) {
             let s: Seal = serde_json::from_value(value[SEAL_KEY].clone())
                 .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("seal: {e}") })?;
-            seal = Some(s);
-            continue;
+            self.seal = Some(s);
+            return Ok(());
         }
         if n == 1 {
             let h = parse_header(&value)?;
-            version = h.version;
-            if let Some(key) = opts.key {
-                mac = Some(check_key(&h, key)?);
+            self.version = h.version;
+            if let Some(key) = self.opts.key {
+                self.mac = Some(check_key(&h, key)?);
             }
             visit(Event::Header(&h));
-            header = Some(h);
+            self.header = Some(h);
         }
-        sha.update(&line);
-        if let Some(m) = &mut mac {
-            m.update(&line);
+        self.sha.update(line);
+        if let Some(m) = &mut self.mac {
+            m.update(line);
         }
         if n == 1 {
-            continue;
+            return Ok(());
         }
-        if trailer.is_some() {
+        if self.trailer.is_some() {
             return Err(SnapshotError::Malformed { line: n, detail: "data after the trailer".into() });
         }
-        match marker.as_deref() {
+        self.record(n, line, marker.as_deref(), value, visit)
+    }
+
+    /// A line after the header: the semantics record, a type record, the trailer, manifest
+    /// lines, or an object of the current type.
+    fn record(
+        &mut self,
+        n: usize,
+        line: &[u8],
+        marker: Option<&str>,
+        value: Value,
+        visit: &mut impl FnMut(Event<'_>),
+    ) -> Result<(), SnapshotError> {
+        let malformed = |detail: String| SnapshotError::Malformed { line: n, detail };
+        match marker {
             Some(SEMANTICS_KEY) if n == 2 => {
                 let r: SchemaRecord = serde_json::from_value(value[SEMANTICS_KEY].clone())
-                    .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("semantics record: {e}") })?;
-                semantics = Some(r);
+                    .map_err(|e| malformed(format!("semantics record: {e}")))?;
+                self.semantics = Some(r);
             }
-            Some(SEMANTICS_KEY) => {
-                return Err(SnapshotError::Malformed {
-                    line: n,
-                    detail: "a semantics record not right after the header".into(),
-                });
-            }
+            Some(SEMANTICS_KEY) => return Err(malformed("a semantics record not right after the header".into())),
             Some(TYPE_KEY) => {
-                if phase != Phase::Objects {
-                    return Err(SnapshotError::Malformed {
-                        line: n,
-                        detail: "a type record after the manifest".into(),
-                    });
+                if self.phase != Phase::Objects {
+                    return Err(malformed("a type record after the manifest".into()));
                 }
                 let t: TypeRecord = serde_json::from_value(value[TYPE_KEY].clone())
-                    .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("type record: {e}") })?;
-                if version >= 2 && types_seen.last().is_some_and(|(prev, _)| *prev >= t) {
+                    .map_err(|e| malformed(format!("type record: {e}")))?;
+                if self.version >= 2 && self.types_seen.last().is_some_and(|(prev, _)| *prev >= t) {
                     return Err(SnapshotError::Tampered {
                         detail: format!(
                             "type {}/{} {} at line {n} is out of order or repeated (types are written sorted, each once)",
@@ -243,149 +299,198 @@ pub fn read_with(
                         ),
                     });
                 }
-                types_seen.push((t.clone(), 0));
-                last_key = None;
-                current = Some((t.clone(), ApiType::from(&t)));
+                self.last_key = None;
+                self.current = Some(ApiType::from(&t));
+                self.types_seen.push((t, 0));
             }
             Some(TRAILER_KEY) => {
                 let t: Trailer = serde_json::from_value(value[TRAILER_KEY].clone())
-                    .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("trailer: {e}") })?;
-                if version >= 2 && !t.manifest.is_empty() {
-                    return Err(SnapshotError::Malformed {
-                        line: n,
-                        detail: "a format 2 trailer holds no manifest (it is in manifest lines)".into(),
-                    });
+                    .map_err(|e| malformed(format!("trailer: {e}")))?;
+                if self.version >= 2 && !t.manifest.is_empty() {
+                    return Err(malformed("a format 2 trailer holds no manifest (it is in manifest lines)".into()));
                 }
-                phase = Phase::Trailer;
-                trailer = Some(t);
+                self.phase = Phase::Trailer;
+                self.trailer = Some(t);
             }
-            Some(MANIFEST_KEY) if version >= 2 => {
+            Some(MANIFEST_KEY) if self.version >= 2 => {
                 let entries: Vec<ManifestEntry> = serde_json::from_value(value[MANIFEST_KEY].clone())
-                    .map_err(|e| SnapshotError::Malformed { line: n, detail: format!("manifest: {e}") })?;
-                phase = Phase::Manifest;
-                manifest_seen += entries.len() as u64;
-                if manifest_seen > objects_seen {
+                    .map_err(|e| malformed(format!("manifest: {e}")))?;
+                self.phase = Phase::Manifest;
+                self.manifest_seen += entries.len() as u64;
+                if self.manifest_seen > self.objects_seen {
                     return Err(SnapshotError::Tampered {
-                        detail: format!("the manifest lists more objects than the archive holds ({objects_seen})"),
+                        detail: format!(
+                            "the manifest lists more objects than the archive holds ({})",
+                            self.objects_seen
+                        ),
                     });
                 }
                 for e in &entries {
-                    chain(&mut manifest_chain, entry_hash(e), e.4.as_bytes());
+                    chain(&mut self.manifest_chain, entry_hash(e), e.4.as_bytes());
                 }
             }
-            Some(HEADER_KEY) => return Err(SnapshotError::Malformed { line: n, detail: "a second header".into() }),
-            _ => {
-                if phase != Phase::Objects {
-                    return Err(SnapshotError::Malformed { line: n, detail: "an object after the manifest".into() });
-                }
-                let (_, ty) = current
-                    .as_ref()
-                    .ok_or(SnapshotError::Malformed { line: n, detail: "an object before any type record".into() })?;
-                let key = key_of(ty, &value);
-                if version >= 2 {
-                    let sort_key = (key.namespace.clone(), key.name.clone());
-                    if last_key.as_ref().is_some_and(|prev| *prev >= sort_key) {
-                        return Err(SnapshotError::Tampered {
-                            detail: format!(
-                                "object {key} at line {n} is out of order or repeated (objects are written sorted by \
-                                 namespace and name, each once)"
-                            ),
-                        });
-                    }
-                    last_key = Some(sort_key);
-                }
-                if let Some(last) = types_seen.last_mut() {
-                    last.1 += 1;
-                }
-                objects_seen += 1;
-                let digest = hex::encode(Sha256::digest(&line));
-                chain(
-                    &mut objects_chain,
-                    key_hash(&key.group, &key.kind, key.namespace.as_deref(), &key.name),
-                    digest.as_bytes(),
-                );
-                visit(Event::Object(ty, value));
-            }
+            Some(HEADER_KEY) => return Err(malformed("a second header".into())),
+            _ => self.object(n, line, value, visit)?,
         }
-    }
-    let header = header.ok_or(SnapshotError::NotArchive { detail: "it is empty once decompressed".into() })?;
-    let trailer = trailer
-        .ok_or(SnapshotError::Truncated { detail: "the trailer (completeness and manifest) is missing".into() })?;
-    let seal = seal.ok_or(SnapshotError::Truncated { detail: "the integrity seal is missing".into() })?;
-    if version < 2 {
-        // Format 1 keeps its manifest in the trailer line (bounded by the line limit).
-        manifest_seen = trailer.manifest.len() as u64;
-        for e in &trailer.manifest {
-            chain(&mut manifest_chain, entry_hash(e), e.4.as_bytes());
-        }
+        Ok(())
     }
 
-    // Per-object check first: it names the object that was changed.
-    if manifest_seen != objects_seen || trailer.object_count != objects_seen {
-        return Err(SnapshotError::Tampered {
-            detail: format!(
-                "the manifest lists {manifest_seen} objects (the trailer counts {}) but the archive holds {objects_seen}",
-                trailer.object_count,
-            ),
-        });
+    /// An object: after its type record and before the manifest, in order (format 2), folded
+    /// into the objects hash, then handed to `visit`.
+    fn object(
+        &mut self,
+        n: usize,
+        line: &[u8],
+        value: Value,
+        visit: &mut impl FnMut(Event<'_>),
+    ) -> Result<(), SnapshotError> {
+        if self.phase != Phase::Objects {
+            return Err(SnapshotError::Malformed { line: n, detail: "an object after the manifest".into() });
+        }
+        let ty = self
+            .current
+            .as_ref()
+            .ok_or(SnapshotError::Malformed { line: n, detail: "an object before any type record".into() })?;
+        let key = key_of(ty, &value);
+        if self.version >= 2 {
+            let sort_key = (key.namespace.clone(), key.name.clone());
+            if self.last_key.as_ref().is_some_and(|prev| *prev >= sort_key) {
+                return Err(SnapshotError::Tampered {
+                    detail: format!(
+                        "object {key} at line {n} is out of order or repeated (objects are written sorted by \
+                         namespace and name, each once)"
+                    ),
+                });
+            }
+            self.last_key = Some(sort_key);
+        }
+        if let Some(last) = self.types_seen.last_mut() {
+            last.1 += 1;
+        }
+        self.objects_seen += 1;
+        let digest = hex::encode(Sha256::digest(line));
+        chain(
+            &mut self.objects_chain,
+            key_hash(&key.group, &key.kind, key.namespace.as_deref(), &key.name),
+            digest.as_bytes(),
+        );
+        visit(Event::Object(ty, value));
+        Ok(())
     }
-    if objects_chain.finalize() != manifest_chain.finalize() {
-        return Err(locate_manifest_mismatch(path, &trailer, limits));
+
+    /// The end of the file: every part present, the manifest and the per-type counts matching
+    /// what was read, the SHA-256 seal, and the HMAC seal under the given key.
+    fn finish(mut self, path: &Path, compressed_bytes: u64) -> Result<Verified, SnapshotError> {
+        let header =
+            self.header.take().ok_or(SnapshotError::NotArchive { detail: "it is empty once decompressed".into() })?;
+        let trailer = self
+            .trailer
+            .take()
+            .ok_or(SnapshotError::Truncated { detail: "the trailer (completeness and manifest) is missing".into() })?;
+        let seal =
+            self.seal.take().ok_or(SnapshotError::Truncated { detail: "the integrity seal is missing".into() })?;
+        if self.version < 2 {
+            // Format 1 keeps its manifest in the trailer line (bounded by the line limit).
+            self.manifest_seen = trailer.manifest.len() as u64;
+            for e in &trailer.manifest {
+                chain(&mut self.manifest_chain, entry_hash(e), e.4.as_bytes());
+            }
+        }
+        self.check_manifest(path, &trailer)?;
+        self.check_types(&trailer)?;
+        let sha256 = hex::encode(self.sha.finalize());
+        if sha256 != seal.sha256 {
+            return Err(SnapshotError::Tampered {
+                detail: "the content does not match the archive's SHA-256 seal (modified after it was written)".into(),
+            });
+        }
+        let authentication = authenticate(self.mac, &seal, &header)?;
+        Ok(Verified {
+            header,
+            trailer,
+            sha256,
+            authentication,
+            compressed_bytes,
+            uncompressed_bytes: self.uncompressed_bytes,
+            semantics: self.semantics,
+        })
     }
-    // Per-type counts: each type record is followed by exactly the objects its status counts.
-    if trailer.types.len() != types_seen.len() {
-        return Err(SnapshotError::Tampered {
-            detail: format!(
-                "the trailer lists {} types but the archive holds {} type records",
-                trailer.types.len(),
-                types_seen.len()
-            ),
-        });
-    }
-    for (status, (ty, count)) in trailer.types.iter().zip(&types_seen) {
-        if status.ty != *ty {
+
+    /// The manifest lists exactly the objects read, each with its line's digest. Checked
+    /// before the counts per type: it names the object that was changed.
+    fn check_manifest(&mut self, path: &Path, trailer: &Trailer) -> Result<(), SnapshotError> {
+        let (manifest_seen, objects_seen) = (self.manifest_seen, self.objects_seen);
+        if manifest_seen != objects_seen || trailer.object_count != objects_seen {
             return Err(SnapshotError::Tampered {
                 detail: format!(
-                    "the trailer lists type {}/{} {} where the archive holds {}/{} {}",
-                    status.ty.group, status.ty.version, status.ty.resource, ty.group, ty.version, ty.resource
+                    "the manifest lists {manifest_seen} objects (the trailer counts {}) but the archive holds {objects_seen}",
+                    trailer.object_count,
                 ),
             });
         }
-        if status.count != *count {
+        let objects = std::mem::take(&mut self.objects_chain).finalize();
+        let manifest = std::mem::take(&mut self.manifest_chain).finalize();
+        if objects != manifest {
+            return Err(locate_manifest_mismatch(path, trailer, self.opts.limits));
+        }
+        Ok(())
+    }
+
+    /// Per-type counts: each type record is followed by exactly the objects its status counts.
+    fn check_types(&self, trailer: &Trailer) -> Result<(), SnapshotError> {
+        if trailer.types.len() != self.types_seen.len() {
             return Err(SnapshotError::Tampered {
                 detail: format!(
-                    "the trailer counts {} objects of {}/{} {} but the archive holds {count}",
-                    status.count, ty.group, ty.version, ty.resource
+                    "the trailer lists {} types but the archive holds {} type records",
+                    trailer.types.len(),
+                    self.types_seen.len()
                 ),
             });
         }
+        for (status, (ty, count)) in trailer.types.iter().zip(&self.types_seen) {
+            if status.ty != *ty {
+                return Err(SnapshotError::Tampered {
+                    detail: format!(
+                        "the trailer lists type {}/{} {} where the archive holds {}/{} {}",
+                        status.ty.group, status.ty.version, status.ty.resource, ty.group, ty.version, ty.resource
+                    ),
+                });
+            }
+            if status.count != *count {
+                return Err(SnapshotError::Tampered {
+                    detail: format!(
+                        "the trailer counts {} objects of {}/{} {} but the archive holds {count}",
+                        status.count, ty.group, ty.version, ty.resource
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
-    let sha256 = hex::encode(sha.finalize());
-    if sha256 != seal.sha256 {
-        return Err(SnapshotError::Tampered {
-            detail: "the content does not match the archive's SHA-256 seal (modified after it was written)".into(),
-        });
-    }
-    let authentication = match (mac, &seal.hmac_sha256) {
+}
+
+/// The HMAC seal under the given key, compared in constant time; without a key, none.
+fn authenticate(
+    mac: Option<hmac::Hmac<Sha256>>,
+    seal: &Seal,
+    header: &Header,
+) -> Result<Authentication, SnapshotError> {
+    match (mac, &seal.hmac_sha256) {
         (Some(m), Some(expected)) => {
             let expected = hex::decode(expected)
                 .map_err(|_| SnapshotError::Tampered { detail: "the HMAC seal is not a hex digest".into() })?;
-            // Constant-time comparison of the tag.
             m.verify_slice(&expected).map_err(|_| SnapshotError::Tampered {
                 detail: "the HMAC seal does not match under the given secret key (the archive was modified)".into(),
             })?;
-            Authentication::Hmac { fingerprint: header.secret_key_fingerprint.clone().unwrap_or_default() }
+            Ok(Authentication::Hmac { fingerprint: header.secret_key_fingerprint.clone().unwrap_or_default() })
         }
-        (Some(_), None) => {
-            return Err(SnapshotError::Unauthenticated {
-                detail: "it has no HMAC seal although its header names a key (the seal was removed), so it cannot be \
-                         authenticated under the given key"
-                    .into(),
-            });
-        }
-        (None, _) => Authentication::None,
-    };
-    Ok(Verified { header, trailer, sha256, authentication, compressed_bytes, uncompressed_bytes, semantics })
+        (Some(_), None) => Err(SnapshotError::Unauthenticated {
+            detail: "it has no HMAC seal although its header names a key (the seal was removed), so it cannot be \
+                     authenticated under the given key"
+                .into(),
+        }),
+        (None, _) => Ok(Authentication::None),
+    }
 }
 
 /// Folds one (key hash, hex digest) pair into a running hash.
@@ -519,11 +624,54 @@ fn check_key(h: &Header, key: &SecretKey) -> Result<hmac::Hmac<Sha256>, Snapshot
 /// it was changed, with the same message every reader gives; so anything unreadable here is
 /// simply `None`, left for that read to report. Lines are bounded by `limits` like every read.
 pub fn read_semantics(path: &Path, limits: ReadLimits) -> Option<SchemaRecord> {
-    let mut lines = LineReader::open(path, limits)?;
-    let header: Value = serde_json::from_slice(&lines.next_line()?).ok()?;
-    parse_header(&header).ok()?;
-    let second: Value = serde_json::from_slice(&lines.next_line()?).ok()?;
-    second.get(SEMANTICS_KEY).and_then(|r| serde_json::from_value(r.clone()).ok())
+    read_opening(path, limits).schemas
+}
+
+/// What an archive says about itself before its objects: enough to plan a comparison (the
+/// rules in force between two versions, the field semantics) without reading it through.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Opening {
+    /// The `gitVersion` of the server it was taken from, as its header records it.
+    pub kubernetes_version: Option<String>,
+    /// Its schema record; `None` for an archive of an older kparity.
+    pub schemas: Option<SchemaRecord>,
+}
+
+/// Reads an archive's header and schema record. Nothing here is verified yet: the full read
+/// (`read_with`) verifies the whole file, header included, and refuses it if anything differs,
+/// so a forged header can change what is planned only for a comparison that is then refused
+/// (and the version it read is checked against the verified one, `Opening::check_read`). An
+/// unreadable opening is empty: the full read reports why.
+pub fn read_opening(path: &Path, limits: ReadLimits) -> Opening {
+    let Some(mut lines) = LineReader::open(path, limits) else { return Opening::default() };
+    let Some(header) = lines.next_line().and_then(|l| serde_json::from_slice::<Value>(&l).ok()) else {
+        return Opening::default();
+    };
+    let Ok(header) = parse_header(&header) else { return Opening::default() };
+    let schemas = lines
+        .next_line()
+        .and_then(|l| serde_json::from_slice::<Value>(&l).ok())
+        .and_then(|second| second.get(SEMANTICS_KEY).and_then(|r| serde_json::from_value(r.clone()).ok()));
+    Opening { kubernetes_version: header.kubernetes_version, schemas }
+}
+
+impl Opening {
+    /// The verified read of the same file must record the version this opening planned with:
+    /// otherwise the file was replaced in between, and the rules chosen for it may not be its.
+    pub fn check_read(&self, path: &Path, verified_version: Option<&str>) -> Result<(), SnapshotError> {
+        if self.kubernetes_version.as_deref() == verified_version {
+            return Ok(());
+        }
+        Err(SnapshotError::Malformed {
+            line: 1,
+            detail: format!(
+                "{} changed while it was read: its header first said Kubernetes {}, then {}",
+                path.display(),
+                self.kubernetes_version.as_deref().unwrap_or("unknown"),
+                verified_version.unwrap_or("unknown")
+            ),
+        })
+    }
 }
 
 fn parse_header(value: &Value) -> Result<Header, SnapshotError> {

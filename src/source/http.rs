@@ -87,11 +87,36 @@ struct Shared {
     max_response_bytes: u64,
 }
 
-/// What a response told us, before deciding to retry.
+/// What a response told us, before deciding to retry. `Ok` carries a successful answer's
+/// content type and body, not yet decoded.
 enum Outcome {
-    Ok(Bytes),
+    Ok(String, Bytes),
     Retry { after: Option<Duration>, reason: IncompleteReason, throttled: bool },
     Fail(Failure),
+}
+
+/// A successful answer's body, decoded by the caller's decoder.
+pub enum Decoded<T> {
+    Value(T),
+    /// JSON that stops short or is broken (cut on the way): retried like a transient fault.
+    Broken(String),
+    /// Not JSON at all (an HTML page, another service on the port): asking again will not help.
+    NotJson(String),
+    /// Well-formed JSON of another shape than asked for: a failure of this type, not retried.
+    Invalid(String),
+}
+
+/// Decodes a successful answer into `T` in one pass: a syntax error or a cut body is `Broken`
+/// (or `NotJson` when it does not look like JSON), JSON of another shape `Invalid`.
+pub fn decode_json<T: serde::de::DeserializeOwned>(content_type: &str, body: &[u8]) -> Decoded<T> {
+    match serde_json::from_slice::<T>(body) {
+        Ok(v) => Decoded::Value(v),
+        Err(e) if e.is_data() => Decoded::Invalid(e.to_string()),
+        Err(e) => match check_json_error(content_type, body, &e) {
+            JsonCheck::NotJson(excerpt) => Decoded::NotJson(excerpt),
+            JsonCheck::Ok | JsonCheck::Broken(_) => Decoded::Broken(e.to_string()),
+        },
+    }
 }
 
 impl ApiClient {
@@ -135,8 +160,26 @@ impl ApiClient {
         Ok(())
     }
 
-    /// GETs `path_and_query` until it succeeds, fails for good, or `deadline` passes.
+    /// GETs `path_and_query` until it succeeds, fails for good, or `deadline` passes; the body
+    /// is checked to be JSON (a broken one is retried).
     pub async fn get(&self, path_and_query: &str, accept: &str, deadline: Instant) -> Result<Bytes, Failure> {
+        self.get_decoded(path_and_query, accept, deadline, |content_type, body| match check_json(content_type, body) {
+            JsonCheck::Ok => Decoded::Value(body.clone()),
+            JsonCheck::Broken(e) => Decoded::Broken(e),
+            JsonCheck::NotJson(excerpt) => Decoded::NotJson(excerpt),
+        })
+        .await
+    }
+
+    /// GETs `path_and_query` as `get` does, decoding a successful body with `decode` once: the
+    /// parse that checks the JSON is the one that yields the value.
+    pub async fn get_decoded<T>(
+        &self,
+        path_and_query: &str,
+        accept: &str,
+        deadline: Instant,
+        decode: impl Fn(&str, &Bytes) -> Decoded<T>,
+    ) -> Result<T, Failure> {
         let mut attempts = 0u32;
         let mut throttled_attempts = 0u32;
         let mut unauthorized_retried = false;
@@ -154,7 +197,23 @@ impl ApiClient {
                 Err(_) => Outcome::Retry { after: None, reason: IncompleteReason::Timeout(budget), throttled: false },
             };
             let (after, reason, throttled) = match outcome {
-                Outcome::Ok(body) => return Ok(body),
+                Outcome::Ok(content_type, body) => match decode(&content_type, &body) {
+                    Decoded::Value(v) => return Ok(v),
+                    // The server framed a complete response but its JSON stops short or is
+                    // broken: a proxy or a restarting server cut it. Another attempt usually
+                    // reads it whole.
+                    Decoded::Broken(e) => {
+                        (None, IncompleteReason::Decode(format!("{path_and_query}: broken JSON body ({e})")), false)
+                    }
+                    // Not JSON at all (an HTML login page, a web server on the wrong port):
+                    // asking again will not change what answers there.
+                    Decoded::NotJson(excerpt) => {
+                        return Err(Failure::Incomplete(IncompleteReason::Decode(format!(
+                            "{path_and_query} answered {content_type:?} instead of JSON: {excerpt}"
+                        ))));
+                    }
+                    Decoded::Invalid(e) => return Err(Failure::Incomplete(IncompleteReason::Decode(e))),
+                },
                 Outcome::Fail(Failure::Incomplete(IncompleteReason::Unauthorized(m))) if !unauthorized_retried => {
                     // One retry: a short-lived token may have expired between the client
                     // fetching it and the server checking it; the auth layer refreshes it.
@@ -238,21 +297,7 @@ impl ApiClient {
             }
         };
         if status.is_success() {
-            return match check_json(&content_type, &body) {
-                JsonCheck::Json => Outcome::Ok(body),
-                // The server framed a complete response but its JSON stops short or is broken:
-                // a proxy or a restarting server cut it. Another attempt usually reads it whole.
-                JsonCheck::Broken(e) => Outcome::Retry {
-                    after: None,
-                    reason: IncompleteReason::Decode(format!("{path_and_query}: broken JSON body ({e})")),
-                    throttled: false,
-                },
-                // Not JSON at all (an HTML login page, a web server on the wrong port): asking
-                // again will not change what answers there.
-                JsonCheck::NotJson(excerpt) => Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!(
-                    "{path_and_query} answered {content_type:?} instead of JSON: {excerpt}"
-                )))),
-            };
+            return Outcome::Ok(content_type, body);
         }
         let message = status_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
         match status {
@@ -281,7 +326,7 @@ impl ApiClient {
 /// What a successful response's body turned out to be.
 #[derive(Debug, PartialEq)]
 enum JsonCheck {
-    Json,
+    Ok,
     /// Announced (or looking like) JSON but not parseable: cut or damaged on the way.
     Broken(String),
     /// Something else altogether; an excerpt for the message.
@@ -292,19 +337,22 @@ enum JsonCheck {
 /// retried like any transient fault instead of failing the type at its first decode.
 fn check_json(content_type: &str, body: &[u8]) -> JsonCheck {
     match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-        Ok(_) => JsonCheck::Json,
-        Err(e) => {
-            let ct = content_type.to_ascii_lowercase();
-            let looks_json = ct.contains("json") || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-            if looks_json {
-                JsonCheck::Broken(e.to_string())
-            } else {
-                let text = String::from_utf8_lossy(body);
-                let one_line: String =
-                    text.trim().chars().take(80).map(|c| if c.is_control() { ' ' } else { c }).collect();
-                JsonCheck::NotJson(one_line)
-            }
-        }
+        Ok(_) => JsonCheck::Ok,
+        Err(e) => check_json_error(content_type, body, &e),
+    }
+}
+
+/// A body that did not parse: broken JSON when announced as (or looking like) JSON, else
+/// something else altogether, with an excerpt for the message.
+fn check_json_error(content_type: &str, body: &[u8], e: &serde_json::Error) -> JsonCheck {
+    let ct = content_type.to_ascii_lowercase();
+    let looks_json = ct.contains("json") || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if looks_json {
+        JsonCheck::Broken(e.to_string())
+    } else {
+        let text = String::from_utf8_lossy(body);
+        let one_line: String = text.trim().chars().take(80).map(|c| if c.is_control() { ' ' } else { c }).collect();
+        JsonCheck::NotJson(one_line)
     }
 }
 
@@ -370,7 +418,7 @@ mod tests {
 
     #[test]
     fn cut_json_is_retryable_and_html_is_not() {
-        assert_eq!(check_json("application/json", br#"{"items":[]}"#), JsonCheck::Json);
+        assert_eq!(check_json("application/json", br#"{"items":[]}"#), JsonCheck::Ok);
         assert!(matches!(check_json("application/json", br#"{"items":[{"a"#), JsonCheck::Broken(_)));
         // A cut body is recognised even when the content type is missing.
         assert!(matches!(check_json("", br#"  {"items":"#), JsonCheck::Broken(_)));

@@ -34,10 +34,15 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<V
     Option::<Vec<Value>>::deserialize(d).map(Some)
 }
 
-/// Decodes one page: a Kubernetes list has `items`; anything else (a `Status` with 200, an
-/// object, `{}`) is a decode failure, never an empty list.
+/// Decodes one page's body (as `list_part` does, in one pass with the JSON check).
+#[cfg(test)]
 fn parse_page(body: &[u8]) -> Result<Page, String> {
-    let page: ListPage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    page_of(serde_json::from_slice(body).map_err(|e| e.to_string())?)
+}
+
+/// A decoded answer as a page: a Kubernetes list has `items`; anything else (a `Status` with
+/// 200, an object, `{}`) is a decode failure, never an empty list.
+fn page_of(page: ListPage) -> Result<Page, String> {
     let Some(items) = page.items else {
         return Err("the answer has no `items`".into());
     };
@@ -147,13 +152,20 @@ async fn list_part(
     let mut read_at: Option<String> = None;
     loop {
         let url = list_url(ty, filter, cx.page_size, token.as_deref());
-        let body = cx.api.get(&url, "application/json", deadline).await?;
-        let Page { mut items, next, resource_version } = parse_page(&body).map_err(|e| {
-            Failure::Incomplete(IncompleteReason::Decode(format!(
-                "{} is not a Kubernetes list: {e}",
-                ty.list_path(filter.namespace.as_deref())
-            )))
-        })?;
+        // The body is parsed once, into the page: the parse that proves it JSON is the decode.
+        let not_a_list =
+            |e: &str| format!("{} is not a Kubernetes list: {e}", ty.list_path(filter.namespace.as_deref()));
+        let page = cx
+            .api
+            .get_decoded(&url, "application/json", deadline, |ct, body| {
+                match super::http::decode_json::<ListPage>(ct, body) {
+                    super::http::Decoded::Invalid(e) => super::http::Decoded::Invalid(not_a_list(&e)),
+                    other => other,
+                }
+            })
+            .await?;
+        let Page { mut items, next, resource_version } =
+            page_of(page).map_err(|e| Failure::Incomplete(IncompleteReason::Decode(not_a_list(&e))))?;
         if read_at.is_none() {
             read_at = resource_version;
         }
@@ -300,7 +312,7 @@ mod tests {
             Origin::File("r.yaml".into()),
         )
         .unwrap();
-        let rules = RuleSet { rules: file.rules, ..Default::default() };
+        let rules = RuleSet::new(file.rules, Vec::new());
         let key = SecretKey::random();
         let ty = core("configmaps", "ConfigMap");
         let obj = |label: &str| {

@@ -32,7 +32,7 @@ pub struct LiveRead {
     pub preferred: Vec<ApiType>,
     pub incomplete: Vec<Incomplete>,
     pub excluded: Vec<Excluded>,
-    pub type_skips: BTreeSet<usize>,
+    pub type_skips: BTreeSet<crate::rules::RuleId>,
     /// The types that were listed (after filters and skips).
     pub listed: Vec<ApiType>,
     /// Every discovered resource: read (with its object count), excluded, or incomplete.

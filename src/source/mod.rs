@@ -162,20 +162,20 @@ pub fn namespace_filtered_by(key: &crate::model::ObjectKey) -> Option<&String> {
     if key.group.is_empty() && key.kind == "Namespace" { Some(&key.name) } else { key.namespace.as_ref() }
 }
 
-/// Why a type is left out before any of its objects is used, with the index in `rules` of the
-/// skip rule when a rule decided (for its accounting): the filters first, then a rule's
-/// type-level skip. Every path (a live read, an archive) asks this one question, so both report
-/// the same reason for the same type.
+/// Why a type is left out before any of its objects is used, with the skip rule when a rule
+/// decided (for its accounting): the filters first, then a rule's type-level skip. Every path
+/// (a live read, an archive) asks this one question, so both report the same reason for the
+/// same type.
 pub fn type_exclusion(
     filters: &Filters,
     rules: &crate::rules::RuleSet,
     ty: &ApiType,
-) -> Option<(String, Option<usize>)> {
+) -> Option<(String, Option<crate::rules::RuleId>)> {
     if let Some(by) = filters.excludes_type(ty) {
         return Some((by, None));
     }
     let rule = rules.skipped_type(ty)?;
-    Some((format!("rule {}", rule.name), rules.rules.iter().position(|r| std::ptr::eq(r, rule))))
+    Some((format!("rule {}", rule.name), Some(rule.id)))
 }
 
 /// Filter values known to match nothing on one side: `-n` namespaces that do not exist there,

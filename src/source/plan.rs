@@ -80,6 +80,20 @@ pub fn reconcile(old: Discovery<'_>, new: Discovery<'_>) -> Plan {
     Plan { old: apply(old.preferred, &old_served), new: apply(new.preferred, &new_served) }
 }
 
+/// The plan for two sides of any kind: `None` is a side whose versions are fixed already (an
+/// archive holds each type in the version it was taken in, and reads what it holds). Two live
+/// sides agree a version per type (`reconcile`); a live side beside an archive reads its own
+/// preferred versions.
+pub fn for_sides(old: Option<Discovery<'_>>, new: Option<Discovery<'_>>) -> Plan {
+    match (old, new) {
+        (Some(o), Some(n)) => reconcile(o, n),
+        (o, n) => Plan {
+            old: o.map(|d| d.preferred.to_vec()).unwrap_or_default(),
+            new: n.map(|d| d.preferred.to_vec()).unwrap_or_default(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +161,28 @@ mod tests {
         let new_pref = [ty("x.io", "v1beta1", "grants")];
         let new_served = [ty("x.io", "v1beta1", "grants"), ty("x.io", "v1alpha1", "grants")];
         check((&old, &old), (&new_pref, &new_served), (&["x.io/v1alpha1"], &["x.io/v1alpha1"]));
+    }
+
+    #[test]
+    fn beside_an_archive_a_live_side_reads_its_preferred_versions_and_the_archive_what_it_holds() {
+        let pref = [ty("x.io", "v1", "widgets")];
+        let served = [ty("x.io", "v1", "widgets"), ty("x.io", "v1beta1", "widgets")];
+        let live = Some(Discovery { preferred: &pref, served: &served });
+        for (plan, live_side) in [(for_sides(live, None), 0), (for_sides(None, live), 1)] {
+            let (l, a) = if live_side == 0 { (&plan.old, &plan.new) } else { (&plan.new, &plan.old) };
+            assert_eq!(versions(l), ["x.io/v1"]);
+            assert!(a.is_empty(), "an archive is not listed");
+        }
+        // Two live sides agree, as `reconcile` does.
+        let old_pref = [ty("x.io", "v1beta1", "widgets")];
+        let plan = for_sides(
+            Some(Discovery { preferred: &old_pref, served: &served }),
+            Some(Discovery { preferred: &pref, served: &served }),
+        );
+        assert_eq!(
+            (versions(&plan.old), versions(&plan.new)),
+            (vec!["x.io/v1".to_string()], vec!["x.io/v1".to_string()])
+        );
     }
 
     #[test]
