@@ -55,91 +55,9 @@ pub async fn run(
     writer.set_semantics(prepared.read_schemas(&plan, &read, &no_rules).await);
     let live = live::list(prepared, &plan, &read, &no_rules, &key, key.archive_info(), &writer, &side).await?;
 
-    let f = &args.read;
-    let header = Header {
-        format: FORMAT_NAME.into(),
-        version: FORMAT_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        context: args.context.clone(),
-        server: live.info.server.clone(),
-        kubernetes_version: live.info.kubernetes_version.clone(),
-        captured_at: live.info.time.clone(),
-        secret_key_fingerprint: match key.archive_info() {
-            crate::secrets::KeyInfo::Keyed { fingerprint } => Some(fingerprint),
-            crate::secrets::KeyInfo::Unkeyed => None,
-        },
-        filters: FiltersRecord {
-            namespaces: f.namespaces.clone(),
-            exclude_namespaces: f.exclude_namespaces.clone(),
-            kinds: f.kinds.clone(),
-            exclude_kinds: f.exclude_kinds.clone(),
-            selector: f.selector.as_ref().map(|s| s.as_str().to_string()),
-        },
-        api_resources: {
-            let mut v: Vec<TypeRecord> = live.served.iter().map(TypeRecord::from).collect();
-            v.sort();
-            v
-        },
-        normalization: "none at capture: rules are applied when the archive is diffed".into(),
-        redactions: no_rules
-            .digest_rules()
-            .map(|(r, paths)| RedactionRecord {
-                rule: r.name.clone(),
-                origin: r.origin.to_string(),
-                rule_text: crate::rules::render(&[r], &[]),
-                digest: paths.iter().map(|p| p.as_str().to_string()).collect(),
-            })
-            .collect(),
-    };
-    let statuses: Vec<TypeStatus> = live
-        .listed
-        .iter()
-        .map(|ty| TypeStatus {
-            ty: TypeRecord::from(ty),
-            count: 0,
-            incomplete: live
-                .incomplete
-                .iter()
-                .find(|i| i.type_ref.resource.as_deref() == Some(&ty.resource) && i.type_ref.group == ty.group)
-                .map(|i| IncompleteRecord { reason: i.reason.code().into(), message: i.reason.to_string() }),
-            resource_version: live.coverage.iter().find_map(|c| match &c.status {
-                CoverageStatus::Read { read_at, .. } if c.type_ref == TypeRef::from(ty) => read_at.clone(),
-                _ => None,
-            }),
-        })
-        .collect();
-    let groups: Vec<IncompleteGroup> = live
-        .incomplete
-        .iter()
-        .filter(|i| i.type_ref.resource.is_none())
-        .map(|i| IncompleteGroup {
-            group: i.type_ref.group.clone(),
-            version: i.type_ref.version.clone(),
-            reason: i.reason.code().into(),
-            message: i.reason.to_string(),
-        })
-        .collect();
-    let excluded: Vec<ExcludedRecord> = live
-        .excluded
-        .iter()
-        .map(|e| ExcludedRecord {
-            group: e.group_kind.group.clone(),
-            kind: e.group_kind.kind.clone(),
-            by: e.by.clone(),
-        })
-        .collect();
-    // The archive records every gap; the exit status counts only gaps the default rules would not
-    // excuse at diff time anyway (a broken metrics.k8s.io is skipped there).
-    let defaults = crate::rules::load(&crate::rules::RuleOptions::default())?;
-    let incomplete_count = live
-        .incomplete
-        .iter()
-        .filter(|i| {
-            let t = &i.type_ref;
-            defaults.skipped_group(&t.group).is_none()
-                && t.kind.as_ref().is_none_or(|k| defaults.skipped_group_kind(&t.group, k).is_none())
-        })
-        .count();
+    let header = header(args, &live, &key, &no_rules);
+    let (statuses, groups, excluded) = records(&live);
+    let incomplete_count = unexcused_gaps(&live)?;
     let summary = writer.finish(&args.output, &header, statuses, groups, excluded, user_key.as_ref())?;
     let signed = match &args.sign_key {
         Some(sign_key) => Some(sign::sign_archive(&args.output, sign_key, args.force)?),
@@ -179,4 +97,101 @@ pub async fn run(
         return Ok(Exit::Trouble);
     }
     Ok(Exit::Ok)
+}
+
+/// The archive's header: where and when it was taken, under which key and filters, every type
+/// served, and the users' `digest` rules applied at capture.
+fn header(args: &SnapshotArgs, live: &live::LiveRead, key: &SecretKey, no_rules: &crate::rules::RuleSet) -> Header {
+    let f = &args.read;
+    let mut api_resources: Vec<TypeRecord> = live.served.iter().map(TypeRecord::from).collect();
+    api_resources.sort();
+    Header {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        context: args.context.clone(),
+        server: live.info.server.clone(),
+        kubernetes_version: live.info.kubernetes_version.clone(),
+        captured_at: live.info.time.clone(),
+        secret_key_fingerprint: match key.archive_info() {
+            crate::secrets::KeyInfo::Keyed { fingerprint } => Some(fingerprint),
+            crate::secrets::KeyInfo::Unkeyed => None,
+        },
+        filters: FiltersRecord {
+            namespaces: f.namespaces.clone(),
+            exclude_namespaces: f.exclude_namespaces.clone(),
+            kinds: f.kinds.clone(),
+            exclude_kinds: f.exclude_kinds.clone(),
+            selector: f.selector.as_ref().map(|s| s.as_str().to_string()),
+        },
+        api_resources,
+        normalization: "none at capture: rules are applied when the archive is diffed".into(),
+        redactions: no_rules
+            .digest_rules()
+            .map(|(r, paths)| RedactionRecord {
+                rule: r.name.clone(),
+                origin: r.origin.to_string(),
+                rule_text: crate::rules::render(&[r], &[]),
+                digest: paths.iter().map(|p| p.as_str().to_string()).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// What the trailer records of the read: each type listed (its incompleteness and read
+/// point), the groups whose discovery failed, and the kinds excluded.
+fn records(live: &live::LiveRead) -> (Vec<TypeStatus>, Vec<IncompleteGroup>, Vec<ExcludedRecord>) {
+    let statuses = live
+        .listed
+        .iter()
+        .map(|ty| TypeStatus {
+            ty: TypeRecord::from(ty),
+            count: 0,
+            incomplete: live
+                .incomplete
+                .iter()
+                .find(|i| i.type_ref.resource.as_deref() == Some(&ty.resource) && i.type_ref.group == ty.group)
+                .map(|i| IncompleteRecord { reason: i.reason.code().into(), message: i.reason.to_string() }),
+            resource_version: live.coverage.iter().find_map(|c| match &c.status {
+                CoverageStatus::Read { read_at, .. } if c.type_ref == TypeRef::from(ty) => read_at.clone(),
+                _ => None,
+            }),
+        })
+        .collect();
+    let groups = live
+        .incomplete
+        .iter()
+        .filter(|i| i.type_ref.resource.is_none())
+        .map(|i| IncompleteGroup {
+            group: i.type_ref.group.clone(),
+            version: i.type_ref.version.clone(),
+            reason: i.reason.code().into(),
+            message: i.reason.to_string(),
+        })
+        .collect();
+    let excluded = live
+        .excluded
+        .iter()
+        .map(|e| ExcludedRecord {
+            group: e.group_kind.group.clone(),
+            kind: e.group_kind.kind.clone(),
+            by: e.by.clone(),
+        })
+        .collect();
+    (statuses, groups, excluded)
+}
+
+/// The archive records every gap; the exit status counts only gaps the default rules would not
+/// excuse at diff time anyway (a broken metrics.k8s.io is skipped there).
+fn unexcused_gaps(live: &live::LiveRead) -> Result<usize, crate::error::CommandError> {
+    let defaults = crate::rules::load(&crate::rules::RuleOptions::default())?;
+    Ok(live
+        .incomplete
+        .iter()
+        .filter(|i| {
+            let t = &i.type_ref;
+            defaults.skipped_group(&t.group).is_none()
+                && t.kind.as_ref().is_none_or(|k| defaults.skipped_group_kind(&t.group, k).is_none())
+        })
+        .count())
 }

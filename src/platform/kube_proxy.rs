@@ -140,8 +140,12 @@ fn go_duration(ns: u128) -> String {
     if ns == 0 {
         return "0s".into();
     }
-    if ns % NANOS != 0 {
-        return if ns < NANOS && ns % 1_000_000 == 0 { format!("{}ms", ns / 1_000_000) } else { format!("{ns}ns") };
+    if !ns.is_multiple_of(NANOS) {
+        return if ns < NANOS && ns.is_multiple_of(1_000_000) {
+            format!("{}ms", ns / 1_000_000)
+        } else {
+            format!("{ns}ns")
+        };
     }
     let secs = ns / NANOS;
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);

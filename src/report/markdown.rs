@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{change_marker, describe_source, headline};
+use super::{Section, change_marker, describe_source, headline};
 use crate::diff::{Change, Comparison, Verdict};
 
 /// Escapes text for a Markdown table cell.
@@ -12,6 +12,27 @@ fn cell(s: &str) -> String {
 }
 
 pub fn render(c: &Comparison) -> String {
+    super::SECTIONS.iter().map(|s| section(c, *s)).collect()
+}
+
+fn section(c: &Comparison, s: Section) -> String {
+    match s {
+        Section::Head => head(c),
+        Section::Kinds => kinds(c),
+        Section::Differences => differences(c),
+        Section::Platform => super::platform::markdown_section(c),
+        Section::Unread => unread(c),
+        Section::Unproven => unproven(c),
+        Section::Api => api(c),
+        Section::Coverage => coverage(c),
+        Section::Rules => rules(c),
+        Section::Suppressed => suppressed(c),
+        Section::Warnings => warnings(c),
+    }
+}
+
+/// The verdict, where each side was read, coverage and platforms.
+fn head(c: &Comparison) -> String {
     let mut out = String::new();
     let icon = match c.verdict {
         Verdict::Equivalent => "✅",
@@ -29,7 +50,12 @@ pub fn render(c: &Comparison) -> String {
         let _ = writeln!(out, "- **{}", cell(&line).replacen(": ", ":** ", 1));
     }
     let _ = writeln!(out);
+    out
+}
 
+/// The kinds that differ.
+fn kinds(c: &Comparison) -> String {
+    let mut out = String::new();
     let differing: Vec<_> = c
         .kinds
         .iter()
@@ -60,7 +86,12 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out);
     }
+    out
+}
 
+/// Each differing object, folded.
+fn differences(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.objects.is_empty() {
         let _ = writeln!(out, "<details><summary>{} differing object(s)</summary>\n", c.objects.len());
         for d in &c.objects {
@@ -97,8 +128,12 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out, "\n</details>\n");
     }
-    out.push_str(&super::platform::markdown_section(c));
+    out
+}
 
+/// The types that could not be read.
+fn unread(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.incomplete.is_empty() {
         let _ = writeln!(out, "**Could not be read** (parity not proven):\n");
         let _ = writeln!(out, "| Side | Type | Reason |");
@@ -108,9 +143,21 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out);
     }
+    out
+}
+
+/// Why the verdict is not proven although everything was read.
+fn unproven(c: &Comparison) -> String {
+    let mut out = String::new();
     for u in &c.unproven {
         let _ = writeln!(out, "**Not proven:** {}\n", cell(&u.message));
     }
+    out
+}
+
+/// API differences.
+fn api(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.api_differences.is_empty() {
         let _ = writeln!(out, "<details><summary>API differences ({})</summary>\n", c.api_differences.len());
         for a in &c.api_differences {
@@ -137,6 +184,12 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out);
     }
+    out
+}
+
+/// Every discovered resource of each side, folded.
+fn coverage(c: &Comparison) -> String {
+    let mut out = String::new();
     for (side, cov) in [("old", &c.coverage_old), ("new", &c.coverage_new)] {
         if cov.is_empty() {
             continue;
@@ -150,6 +203,12 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out, "\n</details>\n");
     }
+    out
+}
+
+/// What each rule that acted removed, folded.
+fn rules(c: &Comparison) -> String {
+    let mut out = String::new();
     let rules = super::rule_lines(c);
     if !rules.is_empty() {
         let _ = writeln!(out, "<details><summary>Rules that acted ({})</summary>\n", rules.len());
@@ -158,6 +217,12 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out, "\n</details>\n");
     }
+    out
+}
+
+/// With `--show-suppressed`: what each rule removed, object by object.
+fn suppressed(c: &Comparison) -> String {
+    let mut out = String::new();
     let suppressed = super::suppressed_lines(c);
     if !suppressed.is_empty() {
         let _ = writeln!(out, "<details><summary>Suppressed by rules</summary>\n\n```");
@@ -166,6 +231,12 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out, "```\n\n</details>\n");
     }
+    out
+}
+
+/// Rule warnings.
+fn warnings(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.rule_warnings.is_empty() {
         let _ = writeln!(out, "**Rule warnings:**\n");
         for w in &c.rule_warnings {

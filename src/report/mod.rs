@@ -20,6 +20,39 @@ use serde_json::Value;
 use crate::diff::{Change, Comparison, Verdict};
 use crate::dump::SourceInfo;
 
+/// The sections of a report for people, in the order every such format shows them: the
+/// sources and verdict, counts per kind, the differences, the platforms', what could not be read
+/// or proven, API differences, what was and was not read, what the rules did, warnings. Each
+/// renderer (table, markdown) writes each section its own way, or nothing when it is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Head,
+    Kinds,
+    Differences,
+    Platform,
+    Unread,
+    Unproven,
+    Api,
+    Coverage,
+    Rules,
+    Suppressed,
+    Warnings,
+}
+
+pub(crate) const SECTIONS: [Section; 11] = [
+    Section::Head,
+    Section::Kinds,
+    Section::Differences,
+    Section::Platform,
+    Section::Unread,
+    Section::Unproven,
+    Section::Api,
+    Section::Coverage,
+    Section::Rules,
+    Section::Suppressed,
+    Section::Warnings,
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Summary per kind, then each differing object with its field changes (default).

@@ -7,10 +7,31 @@ use std::fmt::Write as _;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use super::{describe_source, headline, object_lines};
+use super::{Section, describe_source, headline, object_lines};
 use crate::diff::Comparison;
 
 pub fn render(c: &Comparison) -> String {
+    super::SECTIONS.iter().map(|s| section(c, *s)).collect()
+}
+
+fn section(c: &Comparison, s: Section) -> String {
+    match s {
+        Section::Head => head(c),
+        Section::Kinds => kinds(c),
+        Section::Differences => differences(c),
+        Section::Platform => super::platform::table_section(c),
+        Section::Unread => unread(c),
+        Section::Unproven => unproven(c),
+        Section::Api => api(c),
+        Section::Coverage => excluded(c),
+        Section::Rules => rules(c),
+        Section::Suppressed => suppressed(c),
+        Section::Warnings => warnings(c),
+    }
+}
+
+/// Where each side was read, the platforms, the verdict and the coverage lines.
+fn head(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "old: {}", describe_source(&c.old));
     let _ = writeln!(out, "new: {}", describe_source(&c.new));
@@ -22,7 +43,12 @@ pub fn render(c: &Comparison) -> String {
     for line in super::coverage_lines(c) {
         let _ = writeln!(out, "  {line}");
     }
+    out
+}
 
+/// Counts per kind.
+fn kinds(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.kinds.is_empty() {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
@@ -62,7 +88,12 @@ pub fn render(c: &Comparison) -> String {
             "OLD/NEW: objects compared; SKIPPED: objects read and left out by a rule (old/new); MISSING/EXTRA include explained ones"
         );
     }
+    out
+}
 
+/// Each differing object with its field changes.
+fn differences(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.objects.is_empty() {
         let _ = writeln!(out, "\nDifferences (~ changed, - missing in new, + extra in new):");
         for d in &c.objects {
@@ -75,9 +106,12 @@ pub fn render(c: &Comparison) -> String {
             out.push_str(&lines);
         }
     }
+    out
+}
 
-    out.push_str(&super::platform::table_section(c));
-
+/// The types that could not be read.
+fn unread(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.incomplete.is_empty() {
         let _ = writeln!(out, "\nCould not be read (the verdict cannot be \"equivalent\"):");
         let mut t = Table::new();
@@ -92,11 +126,21 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(out, "{t}");
     }
+    out
+}
 
+/// Why the verdict is not proven although everything was read.
+fn unproven(c: &Comparison) -> String {
+    let mut out = String::new();
     for u in &c.unproven {
         let _ = writeln!(out, "\nNot proven: {}", u.message);
     }
+    out
+}
 
+/// API differences: served on one side only, preferred versions, objects under versions NEW does not serve.
+fn api(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.api_differences.is_empty() {
         let _ = writeln!(out, "\nAPI differences (served on one side only):");
         for a in &c.api_differences {
@@ -122,7 +166,12 @@ pub fn render(c: &Comparison) -> String {
             }
         }
     }
+    out
+}
 
+/// What was left out on purpose, one line per reason.
+fn excluded(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.excluded.is_empty() {
         // One line per reason: the excluded list is long and rarely the point.
         let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -145,7 +194,12 @@ pub fn render(c: &Comparison) -> String {
             let _ = writeln!(out, "  {by}: {text}");
         }
     }
+    out
+}
 
+/// What each rule that acted removed.
+fn rules(c: &Comparison) -> String {
+    let mut out = String::new();
     let rules = super::rule_lines(c);
     if !rules.is_empty() {
         let _ = writeln!(out, "\nRules that acted (what each removed, per side):");
@@ -153,7 +207,12 @@ pub fn render(c: &Comparison) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+    out
+}
 
+/// With `--show-suppressed`: what each rule removed, object by object.
+fn suppressed(c: &Comparison) -> String {
+    let mut out = String::new();
     let suppressed = super::suppressed_lines(c);
     if !suppressed.is_empty() {
         let _ = writeln!(out, "\nSuppressed by rules (--show-suppressed):");
@@ -161,7 +220,12 @@ pub fn render(c: &Comparison) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+    out
+}
 
+/// Rule warnings.
+fn warnings(c: &Comparison) -> String {
+    let mut out = String::new();
     if !c.rule_warnings.is_empty() {
         let _ = writeln!(out, "\nRule warnings:");
         for w in &c.rule_warnings {
