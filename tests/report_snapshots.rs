@@ -287,7 +287,7 @@ fn reports_of_a_kubeadm_side_against_an_eks_side() {
     let profiles = kparity::platform::profile::builtin().expect("platform profiles");
     kparity::platform::separate(&mut cmp, &old, &new, &profiles, &Default::default());
     let mut out = String::new();
-    for format in [Format::Table, Format::Markdown, Format::Json, Format::Junit] {
+    for format in [Format::Table, Format::Markdown, Format::Json, Format::Junit, Format::Html] {
         out.push_str(&format!("===== {format:?} =====\n"));
         out.push_str(&render(&cmp, format));
     }

@@ -1,7 +1,9 @@
 //! The HTML report, for reviews and audit files: one self-contained page (inline CSS, no script,
 //! no font or image fetched, a Content-Security-Policy forbidding any load) with the verdict,
-//! coverage, per-kind counts led by the unexplained column, collapsible per-object differences
-//! with attribution, waivers, the rules that acted, and what was excluded.
+//! per-kind counts led by the unexplained column, collapsible per-object differences with
+//! attribution, the platform differences, what could not be read, API differences, coverage and
+//! what was excluded, the rules that acted and the waivers, in the sections every report for
+//! people shares (`report::SECTIONS`).
 //!
 //! Everything shown comes from the clusters (names, labels, values, manager names): every piece
 //! of text goes through `esc`, nothing is inserted raw, so hostile object content renders as text.
@@ -9,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{coverage_lines, describe_source, field_change_text, headline, rule_lines};
+use super::{Section, coverage_lines, describe_source, field_change_text, headline, rule_lines};
 use crate::diff::{Change, Comparison};
 
 /// Escapes text for HTML element content and double- or single-quoted attribute values.
@@ -44,38 +46,61 @@ summary{cursor:pointer;font-family:ui-monospace,monospace} .by{color:#57606a;fon
 
 pub fn render(c: &Comparison) -> String {
     let mut o = String::new();
-    let verdict = c.verdict.as_str();
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>kparity: {}</title><style>{STYLE}</style></head><body>\n",
-        esc(verdict)
+        esc(c.verdict.as_str())
     );
-    let _ = writeln!(o, "<h1>kparity report</h1>");
-    let _ = writeln!(o, "<div id=\"verdict\" class=\"verdict {verdict}\">{}</div>", esc(&headline(c)));
-    let _ = writeln!(o, "<ul id=\"sources\"><li><b>old:</b> {}</li>", esc(&describe_source(&c.old)));
-    let _ = writeln!(o, "<li><b>new:</b> {}</li></ul>", esc(&describe_source(&c.new)));
+    for s in super::SECTIONS {
+        o.push_str(&section(c, s));
+    }
+    let _ = writeln!(
+        o,
+        "<p class=\"by\">kparity {} — schema of the JSON report: {}</p></body></html>",
+        env!("CARGO_PKG_VERSION"),
+        super::json::SCHEMA_VERSION
+    );
+    o
+}
 
-    let _ = writeln!(o, "<h2>Coverage</h2><ul id=\"coverage\">");
-    for line in coverage_lines(c) {
+fn section(c: &Comparison, s: Section) -> String {
+    match s {
+        Section::Head => head(c),
+        Section::Kinds => kinds(c),
+        Section::Differences => differences(c),
+        Section::Platform => platform(c),
+        // One list for both: what could not be read and what is not proven keep the verdict
+        // from `equivalent` alike.
+        Section::Unread => not_proven(c),
+        Section::Unproven => String::new(),
+        Section::Api => api(c),
+        Section::Coverage => coverage(c) + &excluded(c),
+        Section::Rules => rules(c) + &waivers(c),
+        Section::Suppressed => suppressed(c),
+        Section::Warnings => warnings(c),
+    }
+}
+
+/// The verdict and where each side was read (and its platforms).
+fn head(c: &Comparison) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "<h1>kparity report</h1>");
+    let _ = writeln!(o, "<div id=\"verdict\" class=\"verdict {}\">{}</div>", c.verdict.as_str(), esc(&headline(c)));
+    let _ = writeln!(o, "<ul id=\"sources\"><li><b>old:</b> {}</li>", esc(&describe_source(&c.old)));
+    let _ = writeln!(o, "<li><b>new:</b> {}</li>", esc(&describe_source(&c.new)));
+    if let Some(line) = super::platform::headline(c) {
         let _ = writeln!(o, "<li>{}</li>", esc(&line));
     }
     let _ = writeln!(o, "</ul>");
-    for (side, cov) in [("old", &c.coverage_old), ("new", &c.coverage_new)] {
-        if cov.is_empty() {
-            continue;
-        }
-        let _ = writeln!(o, "<details><summary>Coverage of {side} ({} types)</summary><table>", cov.len());
-        let _ = writeln!(o, "<tr><th>Type</th><th>Status</th></tr>");
-        for t in cov {
-            let (what, status) = super::coverage_entry(t);
-            let _ = writeln!(o, "<tr><td><code>{}</code></td><td>{}</td></tr>", esc(&what), esc(&status));
-        }
-        let _ = writeln!(o, "</table></details>");
-    }
+    o
+}
 
+/// Counts per kind, led by the unexplained column.
+fn kinds(c: &Comparison) -> String {
+    let mut o = String::new();
     let _ = writeln!(o, "<h2>Per kind</h2><table id=\"kinds\">");
     let _ = writeln!(
         o,
@@ -107,7 +132,12 @@ pub fn render(c: &Comparison) -> String {
         );
     }
     let _ = writeln!(o, "</table>");
+    o
+}
 
+/// Each differing object, with attribution; open when the list is short.
+fn differences(c: &Comparison) -> String {
+    let mut o = String::new();
     let _ = writeln!(o, "<h2>Differences ({})</h2><div id=\"differences\">", c.objects.len());
     if c.objects.is_empty() {
         let _ = writeln!(o, "<p>None.</p>");
@@ -156,7 +186,26 @@ pub fn render(c: &Comparison) -> String {
         let _ = writeln!(o, "</details>");
     }
     let _ = writeln!(o, "</div>");
+    o
+}
 
+/// The platform differences, which do not fail the gate by themselves.
+fn platform(c: &Comparison) -> String {
+    let mut o = String::new();
+    if c.platform.is_empty() {
+        return o;
+    }
+    let _ = writeln!(o, "<h2>{}</h2><ul id=\"platform\">", esc(&super::platform::section_title(c)));
+    for d in &c.platform.differences {
+        let _ = writeln!(o, "<li><code>{}</code></li>", esc(&super::platform::describe(d)));
+    }
+    let _ = writeln!(o, "</ul>");
+    o
+}
+
+/// What could not be read, and why a verdict is not proven although everything was.
+fn not_proven(c: &Comparison) -> String {
+    let mut o = String::new();
     if !c.incomplete.is_empty() || !c.unproven.is_empty() {
         let _ = writeln!(o, "<h2>Not proven</h2><ul id=\"incomplete\">");
         for (side, i) in &c.incomplete {
@@ -172,7 +221,89 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(o, "</ul>");
     }
+    o
+}
 
+/// API differences: served on one side only, preferred versions that differ, objects under
+/// versions NEW does not serve.
+fn api(c: &Comparison) -> String {
+    let mut o = String::new();
+    if c.api_differences.is_empty() && c.preferred_versions.is_empty() && c.unserved_on_new.is_empty() {
+        return o;
+    }
+    let _ = writeln!(o, "<h2>API differences</h2><ul id=\"api\">");
+    for a in &c.api_differences {
+        let gv = if a.group.is_empty() { a.version.clone() } else { format!("{}/{}", a.group, a.version) };
+        let _ =
+            writeln!(o, "<li>only {}: <code>{}</code> {} ({})</li>", a.side, esc(&gv), esc(&a.resource), esc(&a.kind));
+    }
+    for p in &c.preferred_versions {
+        let _ = writeln!(o, "<li>{}</li>", esc(&super::describe_preferred(p)));
+    }
+    for u in &c.unserved_on_new {
+        let objects: Vec<String> = u.objects.iter().map(|k| format!("<code>{}</code>", esc(&k.to_string()))).collect();
+        let _ = writeln!(o, "<li>{}: {}</li>", esc(&super::describe_unserved(u)), objects.join(", "));
+    }
+    let _ = writeln!(o, "</ul>");
+    o
+}
+
+/// What was read on each side: the coverage lines, and every discovered resource, folded.
+fn coverage(c: &Comparison) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "<h2>Coverage</h2><ul id=\"coverage\">");
+    for line in coverage_lines(c) {
+        let _ = writeln!(o, "<li>{}</li>", esc(&line));
+    }
+    let _ = writeln!(o, "</ul>");
+    for (side, cov) in [("old", &c.coverage_old), ("new", &c.coverage_new)] {
+        if cov.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "<details><summary>Coverage of {side} ({} types)</summary><table>", cov.len());
+        let _ = writeln!(o, "<tr><th>Type</th><th>Status</th></tr>");
+        for t in cov {
+            let (what, status) = super::coverage_entry(t);
+            let _ = writeln!(o, "<tr><td><code>{}</code></td><td>{}</td></tr>", esc(&what), esc(&status));
+        }
+        let _ = writeln!(o, "</table></details>");
+    }
+    o
+}
+
+/// What was left out on purpose, one line per reason.
+fn excluded(c: &Comparison) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "<h2>Excluded on purpose</h2><ul id=\"excluded\">");
+    let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (_, e) in &c.excluded {
+        let list = by_reason.entry(e.by.as_str()).or_default();
+        let name = e.group_kind.to_string();
+        if !list.contains(&name) {
+            list.push(name);
+        }
+    }
+    for (by, kinds) in by_reason {
+        let _ = writeln!(o, "<li>{}: {}</li>", esc(by), esc(&kinds.join(", ")));
+    }
+    let _ = writeln!(o, "</ul>");
+    o
+}
+
+/// What each rule that acted removed.
+fn rules(c: &Comparison) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "<h2>Rules that acted</h2><ul id=\"rules\">");
+    for line in rule_lines(c) {
+        let _ = writeln!(o, "<li>{}</li>", esc(&line));
+    }
+    let _ = writeln!(o, "</ul>");
+    o
+}
+
+/// Every waiver and what became of it.
+fn waivers(c: &Comparison) -> String {
+    let mut o = String::new();
     let _ = writeln!(o, "<h2>Waivers</h2>");
     if c.waivers.is_empty() {
         let _ = writeln!(o, "<p>None.</p>");
@@ -197,27 +328,27 @@ pub fn render(c: &Comparison) -> String {
         );
     }
     let _ = writeln!(o, "</table>");
+    o
+}
 
-    let _ = writeln!(o, "<h2>Rules that acted</h2><ul id=\"rules\">");
-    for line in rule_lines(c) {
-        let _ = writeln!(o, "<li>{}</li>", esc(&line));
+/// With `--show-suppressed`: what each rule removed, object by object.
+fn suppressed(c: &Comparison) -> String {
+    let mut o = String::new();
+    let lines = super::suppressed_lines(c);
+    if lines.is_empty() {
+        return o;
     }
-    let _ = writeln!(o, "</ul>");
+    let _ = writeln!(o, "<h2>Suppressed by rules</h2><pre id=\"suppressed\">");
+    for line in lines {
+        let _ = writeln!(o, "{}", esc(&line));
+    }
+    let _ = writeln!(o, "</pre>");
+    o
+}
 
-    let _ = writeln!(o, "<h2>Excluded on purpose</h2><ul id=\"excluded\">");
-    let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (_, e) in &c.excluded {
-        let list = by_reason.entry(e.by.as_str()).or_default();
-        let name = e.group_kind.to_string();
-        if !list.contains(&name) {
-            list.push(name);
-        }
-    }
-    for (by, kinds) in by_reason {
-        let _ = writeln!(o, "<li>{}: {}</li>", esc(by), esc(&kinds.join(", ")));
-    }
-    let _ = writeln!(o, "</ul>");
-
+/// Rule warnings.
+fn warnings(c: &Comparison) -> String {
+    let mut o = String::new();
     if !c.rule_warnings.is_empty() {
         let _ = writeln!(o, "<h2>Rule warnings</h2><ul>");
         for w in &c.rule_warnings {
@@ -225,12 +356,6 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(o, "</ul>");
     }
-    let _ = writeln!(
-        o,
-        "<p class=\"by\">kparity {} — schema of the JSON report: {}</p></body></html>",
-        env!("CARGO_PKG_VERSION"),
-        super::json::SCHEMA_VERSION
-    );
     o
 }
 
