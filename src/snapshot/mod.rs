@@ -126,8 +126,6 @@ pub fn read_dump_with(
     semantics: &Semantics,
 ) -> Result<Dump, SnapshotError> {
     let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read_opts.keep_as_read.clone());
-    let mut type_skips = BTreeSet::new();
-    let mut excluded_types: BTreeSet<(GroupKind, String)> = BTreeSet::new();
     let filters = &read_opts.filters;
     // The `-n` namespaces the archive holds anything of (before filters).
     let mut namespaces_seen: BTreeSet<String> = BTreeSet::new();
@@ -153,92 +151,12 @@ pub fn read_dump_with(
     let h = &verified.header;
     let served: Vec<ApiType> = h.api_resources.iter().map(ApiType::from).collect();
 
-    let mut incomplete = collected.incomplete.clone();
-    let mut coverage: Vec<TypeCoverage> = Vec::new();
-    let cover = |ty: &ApiType, status: CoverageStatus| TypeCoverage { type_ref: TypeRef::from(ty), status };
-    // (group, resource) and (group, kind) the archive accounts for.
-    let mut accounted: BTreeSet<(String, String)> = BTreeSet::new();
-    for t in &verified.trailer.types {
-        let ty = ApiType::from(&t.ty);
-        accounted.insert((ty.group.clone(), ty.resource.clone()));
-        if let Some(by) = exclusion(filters, rules, &ty, &mut type_skips, &mut excluded_types) {
-            coverage.push(cover(&ty, CoverageStatus::Excluded { by }));
-            continue;
-        }
-        if let Some(inc) = &t.incomplete {
-            let reason = IncompleteReason::Archived { code: inc.reason.clone(), message: inc.message.clone() };
-            coverage.push(cover(&ty, CoverageStatus::Incomplete { reason: reason.to_string() }));
-            incomplete.push(Incomplete { type_ref: TypeRef::from(&ty), reason });
-            continue;
-        }
-        let status = match collected.incomplete.iter().find(|i| i.type_ref == TypeRef::from(&ty)) {
-            Some(dup) => CoverageStatus::Incomplete { reason: dup.reason.to_string() },
-            None => CoverageStatus::Read {
-                objects: collected.counts.get(&ty).copied().unwrap_or(0),
-                read_at: t.resource_version.clone(),
-            },
-        };
-        coverage.push(cover(&ty, status));
-    }
-    for e in &verified.trailer.excluded {
-        // Excluded at capture: recorded by kind; the served list gives its resource and version.
-        let matching: Vec<&ApiType> = served.iter().filter(|t| t.group == e.group && t.kind == e.kind).collect();
-        for t in &matching {
-            accounted.insert((t.group.clone(), t.resource.clone()));
-        }
-        // Left out at capture; a type this diff leaves out itself is reported with this diff's
-        // reason, as a live read reports it.
-        let (type_ref, by) = match best_version(&matching) {
-            Some(t) => (
-                TypeRef::from(t),
-                exclusion(filters, rules, t, &mut type_skips, &mut excluded_types).unwrap_or_else(|| e.by.clone()),
-            ),
-            None => (
-                TypeRef { group: e.group.clone(), version: String::new(), resource: None, kind: Some(e.kind.clone()) },
-                e.by.clone(),
-            ),
-        };
-        excluded_types.insert((GroupKind { group: e.group.clone(), kind: e.kind.clone() }, by.clone()));
-        coverage.push(TypeCoverage { type_ref, status: CoverageStatus::Excluded { by } });
-    }
-    let mut failed_gv: BTreeSet<(String, String)> = BTreeSet::new();
-    for g in &verified.trailer.incomplete_groups {
-        if rules.skipped_group(&g.group).is_some() {
-            continue;
-        }
-        failed_gv.insert((g.group.clone(), g.version.clone()));
-        let type_ref = TypeRef { group: g.group.clone(), version: g.version.clone(), resource: None, kind: None };
-        let reason = IncompleteReason::Archived { code: g.reason.clone(), message: g.message.clone() };
-        coverage.push(TypeCoverage {
-            type_ref: type_ref.clone(),
-            status: CoverageStatus::Incomplete { reason: reason.to_string() },
-        });
-        incomplete.push(Incomplete { type_ref, reason });
-    }
-    // Served at capture, but the archive holds no record of it at all.
-    let mut unrecorded: std::collections::BTreeMap<(String, String), Vec<&ApiType>> = Default::default();
-    for t in &served {
-        if !accounted.contains(&(t.group.clone(), t.resource.clone()))
-            && !failed_gv.contains(&(t.group.clone(), t.version.clone()))
-        {
-            unrecorded.entry((t.group.clone(), t.resource.clone())).or_default().push(t);
-        }
-    }
-    for versions in unrecorded.values() {
-        let Some(ty) = best_version(versions) else { continue };
-        if let Some(by) = exclusion(filters, rules, ty, &mut type_skips, &mut excluded_types) {
-            coverage.push(cover(ty, CoverageStatus::Excluded { by }));
-            continue;
-        }
-        let served_in: Vec<&str> = versions.iter().map(|t| t.version.as_str()).collect();
-        let reason = IncompleteReason::Recorded(format!(
-            "not captured: the archive lists {} as served ({}) but holds no record of reading it",
-            ty.resource,
-            served_in.join(", ")
-        ));
-        coverage.push(cover(ty, CoverageStatus::Incomplete { reason: reason.to_string() }));
-        incomplete.push(Incomplete { type_ref: TypeRef::from(ty), reason });
-    }
+    let mut account = Accounting::new(filters, rules, collected.incomplete.clone());
+    account.trailer_types(&verified.trailer, &collected);
+    account.captured_exclusions(&verified.trailer, &served);
+    let failed_gv = account.failed_groups(&verified.trailer);
+    account.unrecorded(&served, &failed_gv);
+    let Accounting { mut coverage, mut incomplete, type_skips, excluded_types, .. } = account;
     coverage.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
 
     // Filters narrower at diff time than at capture time are fine; wider ones are not: what the
@@ -293,6 +211,143 @@ pub fn read_dump_with(
         filter_misses,
         provenance: collected.provenance,
     })
+}
+
+/// What an archive accounts for, type by type, as a live read would report it: each type read
+/// (its count and read point), excluded (by this diff's filters and rules first, else as the
+/// capture recorded) or incomplete (recorded at capture, read twice, or never captured).
+struct Accounting<'a> {
+    filters: &'a crate::source::Filters,
+    rules: &'a RuleSet,
+    coverage: Vec<TypeCoverage>,
+    incomplete: Vec<Incomplete>,
+    type_skips: BTreeSet<crate::rules::RuleId>,
+    excluded_types: BTreeSet<(GroupKind, String)>,
+    /// (group, resource) the archive holds a record of.
+    accounted: BTreeSet<(String, String)>,
+}
+
+impl<'a> Accounting<'a> {
+    fn new(filters: &'a crate::source::Filters, rules: &'a RuleSet, incomplete: Vec<Incomplete>) -> Self {
+        Accounting {
+            filters,
+            rules,
+            coverage: Vec::new(),
+            incomplete,
+            type_skips: BTreeSet::new(),
+            excluded_types: BTreeSet::new(),
+            accounted: BTreeSet::new(),
+        }
+    }
+
+    fn cover(&mut self, ty: &ApiType, status: CoverageStatus) {
+        self.coverage.push(TypeCoverage { type_ref: TypeRef::from(ty), status });
+    }
+
+    /// This diff's exclusion of `ty`, noted.
+    fn exclusion(&mut self, ty: &ApiType) -> Option<String> {
+        exclusion(self.filters, self.rules, ty, &mut self.type_skips, &mut self.excluded_types)
+    }
+
+    /// The types the archive read: excluded now, incomplete at capture or read twice, or read.
+    fn trailer_types(&mut self, trailer: &format::Trailer, collected: &crate::dump::Collected) {
+        for t in &trailer.types {
+            let ty = ApiType::from(&t.ty);
+            self.accounted.insert((ty.group.clone(), ty.resource.clone()));
+            if let Some(by) = self.exclusion(&ty) {
+                self.cover(&ty, CoverageStatus::Excluded { by });
+                continue;
+            }
+            if let Some(inc) = &t.incomplete {
+                let reason = IncompleteReason::Archived { code: inc.reason.clone(), message: inc.message.clone() };
+                self.cover(&ty, CoverageStatus::Incomplete { reason: reason.to_string() });
+                self.incomplete.push(Incomplete { type_ref: TypeRef::from(&ty), reason });
+                continue;
+            }
+            let status = match collected.incomplete.iter().find(|i| i.type_ref == TypeRef::from(&ty)) {
+                Some(dup) => CoverageStatus::Incomplete { reason: dup.reason.to_string() },
+                None => CoverageStatus::Read {
+                    objects: collected.counts.get(&ty).copied().unwrap_or(0),
+                    read_at: t.resource_version.clone(),
+                },
+            };
+            self.cover(&ty, status);
+        }
+    }
+
+    /// Kinds the capture left out, recorded by kind; the served list gives their resource and
+    /// version. A type this diff leaves out itself is reported with this diff's reason, as a
+    /// live read reports it.
+    fn captured_exclusions(&mut self, trailer: &format::Trailer, served: &[ApiType]) {
+        for e in &trailer.excluded {
+            let matching: Vec<&ApiType> = served.iter().filter(|t| t.group == e.group && t.kind == e.kind).collect();
+            for t in &matching {
+                self.accounted.insert((t.group.clone(), t.resource.clone()));
+            }
+            let (type_ref, by) = match best_version(&matching) {
+                Some(t) => (TypeRef::from(t), self.exclusion(t).unwrap_or_else(|| e.by.clone())),
+                None => (
+                    TypeRef {
+                        group: e.group.clone(),
+                        version: String::new(),
+                        resource: None,
+                        kind: Some(e.kind.clone()),
+                    },
+                    e.by.clone(),
+                ),
+            };
+            self.excluded_types.insert((GroupKind { group: e.group.clone(), kind: e.kind.clone() }, by.clone()));
+            self.coverage.push(TypeCoverage { type_ref, status: CoverageStatus::Excluded { by } });
+        }
+    }
+
+    /// Group-versions whose discovery failed at capture (unless a rule skips the group): each
+    /// is incomplete. Returns them, so their resources are not also "not captured".
+    fn failed_groups(&mut self, trailer: &format::Trailer) -> BTreeSet<(String, String)> {
+        let mut failed_gv = BTreeSet::new();
+        for g in &trailer.incomplete_groups {
+            if self.rules.skipped_group(&g.group).is_some() {
+                continue;
+            }
+            failed_gv.insert((g.group.clone(), g.version.clone()));
+            let type_ref = TypeRef { group: g.group.clone(), version: g.version.clone(), resource: None, kind: None };
+            let reason = IncompleteReason::Archived { code: g.reason.clone(), message: g.message.clone() };
+            self.coverage.push(TypeCoverage {
+                type_ref: type_ref.clone(),
+                status: CoverageStatus::Incomplete { reason: reason.to_string() },
+            });
+            self.incomplete.push(Incomplete { type_ref, reason });
+        }
+        failed_gv
+    }
+
+    /// Served at capture, but the archive holds no record of it at all: incomplete, never empty
+    /// (unless this diff leaves it out anyway).
+    fn unrecorded(&mut self, served: &[ApiType], failed_gv: &BTreeSet<(String, String)>) {
+        let mut unrecorded: std::collections::BTreeMap<(String, String), Vec<&ApiType>> = Default::default();
+        for t in served {
+            if !self.accounted.contains(&(t.group.clone(), t.resource.clone()))
+                && !failed_gv.contains(&(t.group.clone(), t.version.clone()))
+            {
+                unrecorded.entry((t.group.clone(), t.resource.clone())).or_default().push(t);
+            }
+        }
+        for versions in unrecorded.values() {
+            let Some(ty) = best_version(versions) else { continue };
+            if let Some(by) = self.exclusion(ty) {
+                self.cover(ty, CoverageStatus::Excluded { by });
+                continue;
+            }
+            let served_in: Vec<&str> = versions.iter().map(|t| t.version.as_str()).collect();
+            let reason = IncompleteReason::Recorded(format!(
+                "not captured: the archive lists {} as served ({}) but holds no record of reading it",
+                ty.resource,
+                served_in.join(", ")
+            ));
+            self.cover(ty, CoverageStatus::Incomplete { reason: reason.to_string() });
+            self.incomplete.push(Incomplete { type_ref: TypeRef::from(ty), reason });
+        }
+    }
 }
 
 /// The version a resource is read in by default among those listed (GA > beta > alpha, newest).
