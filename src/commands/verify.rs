@@ -36,23 +36,7 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> Result<Exit, crate::error::Command
     };
     let v = read::read_with(&args.file, &opts, |_| {}).map_err(refuse)?;
 
-    let h = &v.header;
-    let mut proofs = Vec::new();
-    // Proofs that --require-auth accepts. A format 1 HMAC is reported but not counted: its seal
-    // key was derived so that a Secret value could reveal it, so it proves less than it says.
-    let mut strong = 0;
-    if let Authentication::Hmac { fingerprint } = &v.authentication {
-        if v.format_version() >= 2 {
-            strong += 1;
-            proofs.push(format!("HMAC seal verified under key {fingerprint}"));
-        } else {
-            proofs.push(format!("HMAC seal verified under key {fingerprint} (format 1 scheme, see below)"));
-        }
-    }
-    if let Some(s) = &signer {
-        strong += 1;
-        proofs.push(format!("SSH signature by {} ({}) verified", s.fingerprint, s.principals));
-    }
+    let (proofs, strong) = proofs(&v, signer.as_ref());
     let status = if proofs.is_empty() {
         "intact but NOT authenticated: its SHA-256 checksums are consistent, but anyone who edits the archive can \
          recompute them; pass its key (KPARITY_SECRET_KEY or --secret-key-file) to check the HMAC seal, or \
@@ -72,26 +56,7 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> Result<Exit, crate::error::Command
         ""
     };
     if !quiet {
-        let incomplete =
-            v.trailer.types.iter().filter(|t| t.incomplete.is_some()).count() + v.trailer.incomplete_groups.len();
-        let text = format!(
-            "{}: {status}{missing}{scheme}\n  kparity archive v{} written by kparity {}\n  context {:?} at {} ({}), captured {}\n  {} objects in {} types; {} incomplete; {} bytes ({} uncompressed)\n  key fingerprint {}\n  sha256 {}\n",
-            args.file.display(),
-            h.version,
-            h.tool_version,
-            h.context,
-            h.server,
-            h.kubernetes_version.as_deref().unwrap_or("unknown version"),
-            h.captured_at,
-            v.trailer.object_count,
-            v.trailer.types.len(),
-            incomplete,
-            v.compressed_bytes,
-            v.uncompressed_bytes,
-            h.secret_key_fingerprint.as_deref().unwrap_or("none (taken without a secret key: no HMAC seal)"),
-            v.sha256
-        );
-        crate::error::write_stdout(&text)?;
+        crate::error::write_stdout(&summary(args, &v, &format!("{status}{missing}{scheme}")))?;
     }
     if args.require_auth && strong == 0 {
         if proofs.is_empty() {
@@ -110,4 +75,49 @@ pub fn run(args: &VerifyArgs, quiet: bool) -> Result<Exit, crate::error::Command
         return Ok(Exit::Trouble);
     }
     Ok(Exit::Ok)
+}
+
+/// What proves the archive's origin, and how many of those proofs `--require-auth` accepts. A
+/// format 1 HMAC is reported but not counted: its seal key was derived so that a Secret value
+/// could reveal it, so it proves less than it says.
+fn proofs(v: &read::Verified, signer: Option<&sign::Signer>) -> (Vec<String>, usize) {
+    let mut proofs = Vec::new();
+    let mut strong = 0;
+    if let Authentication::Hmac { fingerprint } = &v.authentication {
+        if v.format_version() >= 2 {
+            strong += 1;
+            proofs.push(format!("HMAC seal verified under key {fingerprint}"));
+        } else {
+            proofs.push(format!("HMAC seal verified under key {fingerprint} (format 1 scheme, see below)"));
+        }
+    }
+    if let Some(s) = signer {
+        strong += 1;
+        proofs.push(format!("SSH signature by {} ({}) verified", s.fingerprint, s.principals));
+    }
+    (proofs, strong)
+}
+
+/// The report of a verified archive: its status, then what its header and trailer say.
+fn summary(args: &VerifyArgs, v: &read::Verified, status: &str) -> String {
+    let h = &v.header;
+    let incomplete =
+        v.trailer.types.iter().filter(|t| t.incomplete.is_some()).count() + v.trailer.incomplete_groups.len();
+    format!(
+        "{}: {status}\n  kparity archive v{} written by kparity {}\n  context {:?} at {} ({}), captured {}\n  {} objects in {} types; {} incomplete; {} bytes ({} uncompressed)\n  key fingerprint {}\n  sha256 {}\n",
+        args.file.display(),
+        h.version,
+        h.tool_version,
+        h.context,
+        h.server,
+        h.kubernetes_version.as_deref().unwrap_or("unknown version"),
+        h.captured_at,
+        v.trailer.object_count,
+        v.trailer.types.len(),
+        incomplete,
+        v.compressed_bytes,
+        v.uncompressed_bytes,
+        h.secret_key_fingerprint.as_deref().unwrap_or("none (taken without a secret key: no HMAC seal)"),
+        v.sha256
+    )
 }
