@@ -717,3 +717,45 @@ fn a_manifest_mismatch_names_the_object() {
         "but the manifest lists ConfigMap shop/renamed there",
     );
 }
+
+/// A diff plans with an archive's opening (its header's version chooses the rules in force, its
+/// schema record the semantics) before the file is verified; the verified read must say the
+/// same, or the archive was replaced in between and is refused.
+#[test]
+fn an_archive_that_changed_after_its_opening_was_read_is_refused() {
+    use kparity::snapshot::read::{ReadOptions, read_opening};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.kparity");
+    write(&path, None, sample_pages());
+    let opening = read_opening(&path, Default::default());
+    assert_eq!(opening.kubernetes_version.as_deref(), Some("v1.37.2"));
+    assert_eq!(opening.schemas, None, "written without a schema record");
+    let read = kparity::source::ReadOptions {
+        filters: Default::default(),
+        concurrency: 1,
+        page_size: 500,
+        timeout: std::time::Duration::from_secs(60),
+        transport: Default::default(),
+        keep_as_read: Default::default(),
+    };
+    let (rules, key) = (kparity::rules::RuleSet::default(), SecretKey::random());
+    let semantics = kparity::schema::Semantics::default();
+    let archive = ReadOptions::default();
+    let as_opened = kparity::snapshot::read_dump_with(&path, &read, &rules, &key, &archive, &semantics, Some(&opening));
+    assert!(as_opened.is_ok(), "{:?}", as_opened.err());
+    for (what, other) in [
+        (
+            "another version",
+            kparity::snapshot::read::Opening { kubernetes_version: Some("v1.34.4".into()), ..opening.clone() },
+        ),
+        (
+            "another schema record",
+            kparity::snapshot::read::Opening { schemas: Some(Default::default()), ..opening.clone() },
+        ),
+    ] {
+        let err = kparity::snapshot::read_dump_with(&path, &read, &rules, &key, &archive, &semantics, Some(&other))
+            .expect_err(what);
+        let text = format!("{err}: {}", std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default());
+        assert!(text.contains("changed while it was read"), "{what}: {text}");
+    }
+}

@@ -279,9 +279,7 @@ impl Opened {
                 let read = tokio::task::spawn_blocking(move || {
                     // With the user's key, an archive not sealed under it is refused, as `verify` does.
                     let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(&key), limits };
-                    let dump = crate::snapshot::read_dump_with(&path, &read, &rules, &key, &archive, &semantics)?;
-                    opening.check_read(&path, dump.info.kubernetes_version.as_deref())?;
-                    Ok::<_, crate::snapshot::SnapshotError>(dump)
+                    crate::snapshot::read_dump_with(&path, &read, &rules, &key, &archive, &semantics, Some(&opening))
                 })
                 .await
                 .map_err(|e| crate::error::CommandError::Refused {

@@ -107,7 +107,7 @@ pub fn read_dump(
     key: &SecretKey,
     archive: &read::ReadOptions<'_>,
 ) -> Result<Dump, SnapshotError> {
-    read_dump_with(path, read_opts, rules, key, archive, &Semantics::default())
+    read_dump_with(path, read_opts, rules, key, archive, &Semantics::default(), None)
 }
 
 /// Reads, verifies and normalizes an archive into a `Dump` under today's rules, the diff's
@@ -116,7 +116,8 @@ pub fn read_dump(
 /// resource the archive says was served but holds no record of (taken with narrower filters, or
 /// by a kparity that did not read it) is incomplete, never empty. With a key in `archive`, an
 /// archive not sealed under that key is refused. `key` digests what users' `digest` rules
-/// designate and the archive holds in clear.
+/// designate and the archive holds in clear. `opened`: what the comparison was planned with
+/// (`read::read_opening` of the same path), which the verified file must confirm.
 pub fn read_dump_with(
     path: &Path,
     read_opts: &ReadOptions,
@@ -124,6 +125,7 @@ pub fn read_dump_with(
     key: &SecretKey,
     archive: &read::ReadOptions<'_>,
     semantics: &Semantics,
+    opened: Option<&read::Opening>,
 ) -> Result<Dump, SnapshotError> {
     let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read_opts.keep_as_read.clone());
     let filters = &read_opts.filters;
@@ -145,6 +147,11 @@ pub fn read_dump_with(
             }
             crate::dump::Sink::page(&collector, ty, vec![obj]);
         }
+    })
+    .and_then(|v| match opened {
+        // What was planned from the opening must be what the verified file says.
+        Some(o) => o.check_read(path, &v).map(|()| v),
+        None => Ok(v),
     })
     .map_err(|e| SnapshotError::Refused { path: path.to_path_buf(), source: Box::new(e) })?;
     let collected = collector.finish();

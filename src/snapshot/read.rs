@@ -656,19 +656,21 @@ pub fn read_opening(path: &Path, limits: ReadLimits) -> Opening {
 }
 
 impl Opening {
-    /// The verified read of the same file must record the version this opening planned with:
-    /// otherwise the file was replaced in between, and the rules chosen for it may not be its.
-    pub fn check_read(&self, path: &Path, verified_version: Option<&str>) -> Result<(), SnapshotError> {
-        if self.kubernetes_version.as_deref() == verified_version {
+    /// The verified read of the same file must say what this opening planned with (the
+    /// version that chose the rules, the schema record that set the semantics): otherwise the
+    /// file was replaced in between, and the comparison would rest on another file's plan.
+    pub fn check_read(&self, path: &Path, verified: &Verified) -> Result<(), SnapshotError> {
+        let version = verified.header.kubernetes_version.as_deref();
+        if self.kubernetes_version.as_deref() == version && self.schemas == verified.semantics {
             return Ok(());
         }
-        Err(SnapshotError::Malformed {
-            line: 1,
+        Err(SnapshotError::Tampered {
             detail: format!(
-                "{} changed while it was read: its header first said Kubernetes {}, then {}",
+                "{} changed while it was read: its header and schema record first said Kubernetes {}, then {}{}",
                 path.display(),
                 self.kubernetes_version.as_deref().unwrap_or("unknown"),
-                verified_version.unwrap_or("unknown")
+                version.unwrap_or("unknown"),
+                if self.schemas == verified.semantics { "" } else { ", with another schema record" }
             ),
         })
     }
