@@ -199,25 +199,8 @@ pub async fn list(
             status: CoverageStatus::Incomplete { reason: i.reason.to_string() },
         })
         .collect();
-    let mut excluded = Vec::new();
-    let mut type_skips = BTreeSet::new();
-    let mut to_list = Vec::new();
-    let mut seen = HashSet::new();
-    for ty in plan.iter().cloned() {
-        if !seen.insert((ty.group.clone(), ty.resource.clone())) {
-            continue;
-        }
-        if let Some((by, rule)) = super::type_exclusion(&opts.filters, rules, &ty) {
-            type_skips.extend(rule);
-            coverage.push(TypeCoverage {
-                type_ref: TypeRef::from(&ty),
-                status: CoverageStatus::Excluded { by: by.clone() },
-            });
-            excluded.push(Excluded { group_kind: ty.group_kind(), by });
-            continue;
-        }
-        to_list.push(ty);
-    }
+    let Selected { to_list, mut excluded, type_skips, coverage: excluded_coverage } = select(plan, opts, rules);
+    coverage.extend(excluded_coverage);
     excluded.sort();
     excluded.dedup();
 
@@ -255,32 +238,17 @@ pub async fn list(
             // forgotten, so an incomplete type makes no claim at all, in a diff or an archive.
             sink.restart(&ty);
         }
-        let failed = match res {
-            Ok(Listed { objects, read_at }) => {
+        match outcome(&ty, res, opts, context)? {
+            Ok(Listed { objects, read_at }) => coverage
+                .push(TypeCoverage { type_ref: TypeRef::from(&ty), status: CoverageStatus::Read { objects, read_at } }),
+            Err(failed) => {
                 coverage.push(TypeCoverage {
-                    type_ref: TypeRef::from(&ty),
-                    status: CoverageStatus::Read { objects, read_at },
+                    type_ref: failed.type_ref.clone(),
+                    status: CoverageStatus::Incomplete { reason: failed.reason.to_string() },
                 });
-                continue;
+                incomplete.push(failed);
             }
-            Err(Failure::Auth(m)) => return Err(SourceError::Auth { context: context.to_string(), message: m }),
-            Err(Failure::Gone) => Incomplete {
-                type_ref: TypeRef::from(&ty),
-                reason: IncompleteReason::Gone { relists: super::list::MAX_RELISTS },
-            },
-            Err(Failure::Incomplete(reason)) => {
-                let reason = match reason {
-                    IncompleteReason::Timeout(_) => IncompleteReason::Timeout(opts.timeout),
-                    r => r,
-                };
-                Incomplete { type_ref: TypeRef::from(&ty), reason }
-            }
-        };
-        coverage.push(TypeCoverage {
-            type_ref: failed.type_ref.clone(),
-            status: CoverageStatus::Incomplete { reason: failed.reason.to_string() },
-        });
-        incomplete.push(failed);
+        }
     }
     incomplete.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
     coverage.sort_by(|a, b| a.type_ref.cmp(&b.type_ref));
@@ -296,6 +264,55 @@ pub async fn list(
         origin_context: None,
     };
     Ok(LiveRead { info, served, preferred, incomplete, excluded, type_skips, listed: to_list, coverage, filter_misses })
+}
+
+/// The plan's types a side lists, once each, and those left out before listing (the filters,
+/// then a rule's type-level skip: `type_exclusion`).
+struct Selected {
+    to_list: Vec<ApiType>,
+    excluded: Vec<Excluded>,
+    type_skips: BTreeSet<crate::rules::RuleId>,
+    coverage: Vec<TypeCoverage>,
+}
+
+fn select(plan: &[ApiType], opts: &ReadOptions, rules: &RuleSet) -> Selected {
+    let mut selected =
+        Selected { to_list: Vec::new(), excluded: Vec::new(), type_skips: BTreeSet::new(), coverage: Vec::new() };
+    let mut seen = HashSet::new();
+    for ty in plan.iter().cloned() {
+        if !seen.insert((ty.group.clone(), ty.resource.clone())) {
+            continue;
+        }
+        if let Some((by, rule)) = super::type_exclusion(&opts.filters, rules, &ty) {
+            selected.type_skips.extend(rule);
+            selected.coverage.push(TypeCoverage {
+                type_ref: TypeRef::from(&ty),
+                status: CoverageStatus::Excluded { by: by.clone() },
+            });
+            selected.excluded.push(Excluded { group_kind: ty.group_kind(), by });
+            continue;
+        }
+        selected.to_list.push(ty);
+    }
+    selected
+}
+
+/// What listing a type came to: read, or incomplete with its reason. Credentials refused in
+/// the middle of a read end the whole side (`SourceError::Auth`), as at its start.
+fn outcome(
+    ty: &ApiType,
+    res: Result<Listed, Failure>,
+    opts: &ReadOptions,
+    context: &str,
+) -> Result<Result<Listed, Incomplete>, SourceError> {
+    let reason = match res {
+        Ok(listed) => return Ok(Ok(listed)),
+        Err(Failure::Auth(m)) => return Err(SourceError::Auth { context: context.to_string(), message: m }),
+        Err(Failure::Gone) => IncompleteReason::Gone { relists: super::list::MAX_RELISTS },
+        Err(Failure::Incomplete(IncompleteReason::Timeout(_))) => IncompleteReason::Timeout(opts.timeout),
+        Err(Failure::Incomplete(reason)) => reason,
+    };
+    Ok(Err(Incomplete { type_ref: TypeRef::from(ty), reason }))
 }
 
 /// The bound of one request within a type's deadline: a third of it (between 1 s and 30 s), so
