@@ -216,25 +216,8 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
         new: SideReport { platforms: detect(new, &opts.new, profiles), ..Default::default() },
         differences: Vec::new(),
     };
-    let owned_count = |dump: &Dump, platforms: &[SidePlatform]| {
-        if platforms.is_empty() {
-            return 0;
-        }
-        // Keys first: only objects whose identity a platform entry names are parsed.
-        let named = |k: &ObjectKey| {
-            profiles
-                .iter()
-                .filter(|p| platforms.iter().any(|s| s.name == p.name))
-                .any(|p| p.objects.iter().any(|e| e.matcher.matches_key(k)))
-        };
-        dump.objects
-            .iter()
-            .filter(|(k, _)| named(k))
-            .filter(|(k, s)| s.content().to_value().is_ok_and(|v| entry_of(platforms, profiles, k, &v).is_some()))
-            .count()
-    };
-    report.old.objects = owned_count(old, &report.old.platforms);
-    report.new.objects = owned_count(new, &report.new.platforms);
+    report.old.objects = platform_objects(old, &report.old.platforms, profiles);
+    report.new.objects = platform_objects(new, &report.new.platforms, profiles);
     let runs = |side: &SideReport, platform: &str| side.platforms.iter().any(|p| p.name == platform);
 
     let mut kept = Vec::new();
@@ -313,6 +296,25 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
         cmp.verdict = if left > 0 { Verdict::Different } else { Verdict::Equivalent };
     }
     cmp.platform = report;
+}
+
+/// How many objects of a side its platforms wrote.
+fn platform_objects(dump: &Dump, platforms: &[SidePlatform], profiles: &[Profile]) -> usize {
+    if platforms.is_empty() {
+        return 0;
+    }
+    // Keys first: only objects whose identity a platform entry names are parsed.
+    let named = |k: &ObjectKey| {
+        profiles
+            .iter()
+            .filter(|p| platforms.iter().any(|s| s.name == p.name))
+            .any(|p| p.objects.iter().any(|e| e.matcher.matches_key(k)))
+    };
+    dump.objects
+        .iter()
+        .filter(|(k, _)| named(k))
+        .filter(|(k, s)| s.content().to_value().is_ok_and(|v| entry_of(platforms, profiles, k, &v).is_some()))
+        .count()
 }
 
 /// The side's kube-proxy configuration as its platform keeps it: (object, pointer, text).
