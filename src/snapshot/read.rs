@@ -129,11 +129,12 @@ pub fn read_with(
     verifier.finish(path, compressed_bytes)
 }
 
+/// An archive's decompressed stream, buffered for reading line by line.
+type Stream = BufReader<zstd::stream::read::Decoder<'static, BufReader<File>>>;
+
 /// Opens the archive's decompressed stream, refusing a file that is not zstd at all, and
 /// returns it with the file's size.
-fn open_stream(
-    path: &Path,
-) -> Result<(BufReader<zstd::stream::read::Decoder<'static, BufReader<File>>>, u64), SnapshotError> {
+fn open_stream(path: &Path) -> Result<(Stream, u64), SnapshotError> {
     let io = |e: std::io::Error| SnapshotError::Io { path: path.to_path_buf(), source: e };
     let mut file = File::open(path).map_err(io)?;
     let compressed_bytes = file.metadata().map_err(io)?.len();
