@@ -103,11 +103,11 @@ pub(crate) async fn read_and_compare(
     kubeconfig_path: Option<&std::path::Path>,
     quiet: bool,
     keep: KeepAsRead,
-) -> Result<crate::diff::Comparison, crate::error::CommandError> {
+) -> Result<crate::diff::Comparison, CommandError> {
     let all_rules = rules::load(&args.rules.to_options())?;
     let platforms = crate::platform::profile::builtin()?;
     let platform_opts = crate::platform::PlatformOptions::parse(&args.platform, &platforms)?;
-    let mut read = args.read.to_options().map_err(crate::error::CommandError::InvalidOption)?;
+    let mut read = args.read.to_options().map_err(CommandError::InvalidOption)?;
     read.keep_as_read = keep;
     let old_spec = SourceSpec::parse(&args.old);
     let new_spec = SourceSpec::parse(&args.new);
@@ -117,18 +117,7 @@ pub(crate) async fn read_and_compare(
         SourceSpec::check_unambiguous(&args.old, &contexts)?;
         SourceSpec::check_unambiguous(&args.new, &contexts)?;
     }
-    let user_key = super::user_secret_key(&args.key)?;
-    // Said once the archives have been read (a refused one gets its error alone).
-    let unauthenticated: Vec<std::path::PathBuf> = [&old_spec, &new_spec]
-        .into_iter()
-        .filter_map(|s| match s {
-            SourceSpec::Snapshot(p) if user_key.is_none() && !quiet => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
-    // Live sides of one run share one key, so their digests are comparable with each other;
-    // the user's key makes them comparable with snapshots taken under it too.
-    let key = user_key.unwrap_or_else(SecretKey::random);
+    let (key, unauthenticated) = run_key(args, [&old_spec, &new_spec], quiet)?;
 
     let needs_kubeconfig = matches!(old_spec, SourceSpec::Context(_)) || matches!(new_spec, SourceSpec::Context(_));
     let configs = if needs_kubeconfig {
@@ -184,6 +173,26 @@ pub(crate) async fn read_and_compare(
     // What each side's platform wrote is listed apart and does not fail the gate by itself.
     crate::platform::separate(&mut cmp, &old, &new, &platforms, &platform_opts);
     Ok(cmp)
+}
+
+/// The key this run digests secret values under, and the archives that will be read without
+/// a key (said once they are read: a refused one gets its error alone). Live sides of one run
+/// share one key, so their digests are comparable with each other; the user's key makes them
+/// comparable with snapshots taken under it too.
+fn run_key(
+    args: &DiffArgs,
+    specs: [&SourceSpec; 2],
+    quiet: bool,
+) -> Result<(SecretKey, Vec<std::path::PathBuf>), CommandError> {
+    let user_key = super::user_secret_key(&args.key)?;
+    let unauthenticated = specs
+        .into_iter()
+        .filter_map(|s| match s {
+            SourceSpec::Snapshot(p) if user_key.is_none() && !quiet => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok((user_key.unwrap_or_else(SecretKey::random), unauthenticated))
 }
 
 /// One side of a comparison, opened but not yet read: a live cluster connected and discovered,
