@@ -70,6 +70,27 @@ impl fmt::Display for GroupKind {
     }
 }
 
+/// A resource qualified by its group, whatever version it is served in (`deployments.apps`):
+/// what stays the same across versions, so plans and archives key types by it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupResource {
+    pub group: String,
+    pub resource: String,
+}
+
+impl fmt::Display for GroupResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.group.is_empty() { f.write_str(&self.resource) } else { write!(f, "{}.{}", self.resource, self.group) }
+    }
+}
+
+/// A group and one of its versions (`apps`, `v1`), as discovery serves them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupVersion {
+    pub group: String,
+    pub version: String,
+}
+
 /// A listable resource type as discovery reports it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApiType {
@@ -93,6 +114,14 @@ impl ApiType {
 
     pub fn group_kind(&self) -> GroupKind {
         GroupKind { group: self.group.clone(), kind: self.kind.clone() }
+    }
+
+    pub fn group_resource(&self) -> GroupResource {
+        GroupResource { group: self.group.clone(), resource: self.resource.clone() }
+    }
+
+    pub fn group_version(&self) -> GroupVersion {
+        GroupVersion { group: self.group.clone(), version: self.version.clone() }
     }
 
     /// `apps/v1`, or `v1` for the core group.

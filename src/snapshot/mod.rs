@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::dump::{Collector, CoverageStatus, Dump, SourceInfo, SourceKind, TypeCoverage};
-use crate::model::{ApiType, Excluded, GroupKind, Incomplete, IncompleteReason, TypeRef};
+use crate::model::{ApiType, Excluded, GroupKind, GroupResource, GroupVersion, Incomplete, IncompleteReason, TypeRef};
 use crate::rules::RuleSet;
 use crate::schema::Semantics;
 use crate::secrets::{KeyInfo, SecretKey};
@@ -230,8 +230,8 @@ struct Accounting<'a> {
     incomplete: Vec<Incomplete>,
     type_skips: BTreeSet<crate::rules::RuleId>,
     excluded_types: BTreeSet<(GroupKind, String)>,
-    /// (group, resource) the archive holds a record of.
-    accounted: BTreeSet<(String, String)>,
+    /// The resources the archive holds a record of.
+    accounted: BTreeSet<GroupResource>,
 }
 
 impl<'a> Accounting<'a> {
@@ -260,7 +260,7 @@ impl<'a> Accounting<'a> {
     fn trailer_types(&mut self, trailer: &format::Trailer, collected: &crate::dump::Collected) {
         for t in &trailer.types {
             let ty = ApiType::from(&t.ty);
-            self.accounted.insert((ty.group.clone(), ty.resource.clone()));
+            self.accounted.insert(ty.group_resource());
             if let Some(by) = self.exclusion(&ty) {
                 self.cover(&ty, CoverageStatus::Excluded { by });
                 continue;
@@ -289,7 +289,7 @@ impl<'a> Accounting<'a> {
         for e in &trailer.excluded {
             let matching: Vec<&ApiType> = served.iter().filter(|t| t.group == e.group && t.kind == e.kind).collect();
             for t in &matching {
-                self.accounted.insert((t.group.clone(), t.resource.clone()));
+                self.accounted.insert(t.group_resource());
             }
             let (type_ref, by) = match best_version(&matching) {
                 Some(t) => (TypeRef::from(t), self.exclusion(t).unwrap_or_else(|| e.by.clone())),
@@ -310,13 +310,13 @@ impl<'a> Accounting<'a> {
 
     /// Group-versions whose discovery failed at capture (unless a rule skips the group): each
     /// is incomplete. Returns them, so their resources are not also "not captured".
-    fn failed_groups(&mut self, trailer: &format::Trailer) -> BTreeSet<(String, String)> {
+    fn failed_groups(&mut self, trailer: &format::Trailer) -> BTreeSet<GroupVersion> {
         let mut failed_gv = BTreeSet::new();
         for g in &trailer.incomplete_groups {
             if self.rules.skipped_group(&g.group).is_some() {
                 continue;
             }
-            failed_gv.insert((g.group.clone(), g.version.clone()));
+            failed_gv.insert(GroupVersion { group: g.group.clone(), version: g.version.clone() });
             let type_ref = TypeRef { group: g.group.clone(), version: g.version.clone(), resource: None, kind: None };
             let reason = IncompleteReason::Archived { code: g.reason.clone(), message: g.message.clone() };
             self.coverage.push(TypeCoverage {
@@ -330,13 +330,11 @@ impl<'a> Accounting<'a> {
 
     /// Served at capture, but the archive holds no record of it at all: incomplete, never empty
     /// (unless this diff leaves it out anyway).
-    fn unrecorded(&mut self, served: &[ApiType], failed_gv: &BTreeSet<(String, String)>) {
-        let mut unrecorded: std::collections::BTreeMap<(String, String), Vec<&ApiType>> = Default::default();
+    fn unrecorded(&mut self, served: &[ApiType], failed_gv: &BTreeSet<GroupVersion>) {
+        let mut unrecorded: std::collections::BTreeMap<GroupResource, Vec<&ApiType>> = Default::default();
         for t in served {
-            if !self.accounted.contains(&(t.group.clone(), t.resource.clone()))
-                && !failed_gv.contains(&(t.group.clone(), t.version.clone()))
-            {
-                unrecorded.entry((t.group.clone(), t.resource.clone())).or_default().push(t);
+            if !self.accounted.contains(&t.group_resource()) && !failed_gv.contains(&t.group_version()) {
+                unrecorded.entry(t.group_resource()).or_default().push(t);
             }
         }
         for versions in unrecorded.values() {

@@ -280,7 +280,7 @@ fn select(plan: &[ApiType], opts: &ReadOptions, rules: &RuleSet) -> Selected {
         Selected { to_list: Vec::new(), excluded: Vec::new(), type_skips: BTreeSet::new(), coverage: Vec::new() };
     let mut seen = HashSet::new();
     for ty in plan.iter().cloned() {
-        if !seen.insert((ty.group.clone(), ty.resource.clone())) {
+        if !seen.insert(ty.group_resource()) {
             continue;
         }
         if let Some((by, rule)) = super::type_exclusion(&opts.filters, rules, &ty) {

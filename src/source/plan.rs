@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::ApiType;
+use crate::model::{ApiType, GroupResource};
 
 /// What each side lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,24 +30,22 @@ pub struct Discovery<'a> {
 /// migration), else OLD's preferred if NEW serves it, else any version both serve. Without a
 /// common version each side keeps its preferred one and the diff compares across versions.
 pub fn reconcile(old: Discovery<'_>, new: Discovery<'_>) -> Plan {
-    let served_versions = |d: Discovery<'_>| -> HashMap<(String, String), Vec<ApiType>> {
-        let mut m: HashMap<(String, String), Vec<ApiType>> = HashMap::new();
+    let served_versions = |d: Discovery<'_>| -> HashMap<GroupResource, Vec<ApiType>> {
+        let mut m: HashMap<GroupResource, Vec<ApiType>> = HashMap::new();
         for t in d.served {
-            m.entry((t.group.clone(), t.resource.clone())).or_default().push(t.clone());
+            m.entry(t.group_resource()).or_default().push(t.clone());
         }
         m
     };
     let (old_served, new_served) = (served_versions(old), served_versions(new));
-    let new_pref: BTreeMap<(String, String), &ApiType> =
-        new.preferred.iter().map(|t| ((t.group.clone(), t.resource.clone()), t)).collect();
-    let old_pref: BTreeMap<(String, String), &ApiType> =
-        old.preferred.iter().map(|t| ((t.group.clone(), t.resource.clone()), t)).collect();
+    let new_pref: BTreeMap<GroupResource, &ApiType> = new.preferred.iter().map(|t| (t.group_resource(), t)).collect();
+    let old_pref: BTreeMap<GroupResource, &ApiType> = old.preferred.iter().map(|t| (t.group_resource(), t)).collect();
 
-    let serves = |m: &HashMap<(String, String), Vec<ApiType>>, key: &(String, String), version: &str| {
+    let serves = |m: &HashMap<GroupResource, Vec<ApiType>>, key: &GroupResource, version: &str| {
         m.get(key).and_then(|v| v.iter().find(|t| t.version == version)).cloned()
     };
     // The version both read, per (group, resource) whose preferred versions differ.
-    let mut chosen: HashMap<(String, String), String> = HashMap::new();
+    let mut chosen: HashMap<GroupResource, String> = HashMap::new();
     for (key, o) in &old_pref {
         let Some(n) = new_pref.get(key) else { continue };
         if o.version == n.version {
@@ -69,10 +67,10 @@ pub fn reconcile(old: Discovery<'_>, new: Discovery<'_>) -> Plan {
             chosen.insert(key.clone(), v);
         }
     }
-    let apply = |pref: &[ApiType], served: &HashMap<(String, String), Vec<ApiType>>| -> Vec<ApiType> {
+    let apply = |pref: &[ApiType], served: &HashMap<GroupResource, Vec<ApiType>>| -> Vec<ApiType> {
         pref.iter()
             .map(|t| {
-                let key = (t.group.clone(), t.resource.clone());
+                let key = t.group_resource();
                 chosen.get(&key).and_then(|v| serves(served, &key, v)).unwrap_or_else(|| t.clone())
             })
             .collect()
