@@ -106,6 +106,17 @@ pub enum Decoded<T> {
     Invalid(String),
 }
 
+impl<T> Decoded<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Decoded<U> {
+        match self {
+            Decoded::Value(v) => Decoded::Value(f(v)),
+            Decoded::Broken(e) => Decoded::Broken(e),
+            Decoded::NotJson(e) => Decoded::NotJson(e),
+            Decoded::Invalid(e) => Decoded::Invalid(e),
+        }
+    }
+}
+
 /// Decodes a successful answer into `T` in one pass: a syntax error or a cut body is `Broken`
 /// (or `NotJson` when it does not look like JSON), JSON of another shape `Invalid`.
 pub fn decode_json<T: serde::de::DeserializeOwned>(content_type: &str, body: &[u8]) -> Decoded<T> {

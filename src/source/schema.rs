@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::http::{ApiClient, Failure};
+use super::http::{ApiClient, Failure, decode_json};
 use crate::model::ApiType;
 use crate::schema::{SchemaRecord, Unavailable, kinds_of_document};
 
@@ -62,17 +62,13 @@ pub async fn fetch(
             });
         }
     };
-    let index: Value = match api.get("/openapi/v3", "application/json", deadline).await {
-        Ok(body) => {
-            stats.bytes += body.len() as u64;
+    // Each document is parsed once: the decode is the JSON check (its size kept for the stats).
+    let as_json = |ct: &str, body: &bytes::Bytes| decode_json::<Value>(ct, body).map(|v| (v, body.len() as u64));
+    let index: Value = match api.get_decoded("/openapi/v3", "application/json", deadline, as_json).await {
+        Ok((v, bytes)) => {
+            stats.bytes += bytes;
             stats.documents += 1;
-            match serde_json::from_slice(&body) {
-                Ok(v) => v,
-                Err(e) => {
-                    unavailable_all(&mut record, format!("/openapi/v3 is not JSON: {e}"));
-                    return (record, stats);
-                }
-            }
+            v
         }
         Err(f) => {
             unavailable_all(&mut record, format!("/openapi/v3: {}", describe(&f)));
@@ -91,8 +87,8 @@ pub async fn fetch(
                 let Some(url) = url else {
                     return (group, version, kinds, Err("not published in /openapi/v3".to_string()));
                 };
-                let body = api.get(&url, "application/json", deadline).await.map_err(|f| describe(&f));
-                (group, version, kinds, body.map(|b| b.to_vec()))
+                let doc = api.get_decoded(&url, "application/json", deadline, as_json).await.map_err(|f| describe(&f));
+                (group, version, kinds, doc)
             }
         })
         .buffer_unordered(concurrency.max(1))
@@ -100,19 +96,14 @@ pub async fn fetch(
         .await;
     for (group, version, kinds, body) in results {
         let unavailable = |message: String| Unavailable { group: group.clone(), version: version.clone(), message };
-        let body = match body {
-            Ok(b) => b,
+        let doc = match body {
+            Ok((doc, bytes)) => {
+                stats.documents += 1;
+                stats.bytes += bytes;
+                doc
+            }
             Err(m) => {
                 record.unavailable.push(unavailable(m));
-                continue;
-            }
-        };
-        stats.documents += 1;
-        stats.bytes += body.len() as u64;
-        let doc: Value = match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => {
-                record.unavailable.push(unavailable(format!("its OpenAPI v3 document is not JSON: {e}")));
                 continue;
             }
         };
