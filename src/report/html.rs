@@ -8,7 +8,6 @@
 //! Everything shown comes from the clusters (names, labels, values, manager names): every piece
 //! of text goes through `esc`, nothing is inserted raw, so hostile object content renders as text.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{Section, coverage_lines, describe_source, field_change_text, headline, rule_lines};
@@ -275,15 +274,7 @@ fn coverage(c: &Comparison) -> String {
 fn excluded(c: &Comparison) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "<h2>Excluded on purpose</h2><ul id=\"excluded\">");
-    let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (_, e) in &c.excluded {
-        let list = by_reason.entry(e.by.as_str()).or_default();
-        let name = e.group_kind.to_string();
-        if !list.contains(&name) {
-            list.push(name);
-        }
-    }
-    for (by, kinds) in by_reason {
+    for (by, kinds) in super::excluded_by_reason(c) {
         let _ = writeln!(o, "<li>{}: {}</li>", esc(by), esc(&kinds.join(", ")));
     }
     let _ = writeln!(o, "</ul>");

@@ -39,6 +39,20 @@ pub(crate) enum Section {
     Warnings,
 }
 
+/// The kinds left out on purpose, grouped by why (each kind once per reason): one line per
+/// reason reads better than the long list.
+pub(crate) fn excluded_by_reason(c: &Comparison) -> std::collections::BTreeMap<&str, Vec<String>> {
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+    for (_, e) in &c.excluded {
+        let list = by_reason.entry(e.by.as_str()).or_default();
+        let name = e.group_kind.to_string();
+        if !list.contains(&name) {
+            list.push(name);
+        }
+    }
+    by_reason
+}
+
 pub(crate) const SECTIONS: [Section; 11] = [
     Section::Head,
     Section::Kinds,

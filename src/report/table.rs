@@ -1,7 +1,6 @@
 //! The terminal report: verdict first, a summary per kind, each differing object with its field
 //! changes, then what could not be read, what was left out, and rule warnings.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -173,15 +172,7 @@ fn api(c: &Comparison) -> String {
 fn excluded(c: &Comparison) -> String {
     let mut out = String::new();
     if !c.excluded.is_empty() {
-        // One line per reason: the excluded list is long and rarely the point.
-        let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for (_, e) in &c.excluded {
-            let list = by_reason.entry(e.by.as_str()).or_default();
-            let name = e.group_kind.to_string();
-            if !list.contains(&name) {
-                list.push(name);
-            }
-        }
+        let by_reason = super::excluded_by_reason(c);
         let _ = writeln!(out, "\nExcluded on purpose (not compared):");
         for (by, kinds) in by_reason {
             // A filter can exclude dozens of kinds: name a few, count the rest.
