@@ -266,8 +266,8 @@ impl Opened {
         }
     }
 
-    /// Reads the side into a normalized dump. An archive is read, verified and normalized on a
-    /// blocking thread, so a live side beside it keeps reading meanwhile.
+    /// Reads the side into a normalized dump, on the side's own thread (`Reading::both`): an
+    /// archive is read, verified and normalized there while the other side reads too.
     #[allow(clippy::too_many_arguments)]
     async fn read(
         self,
@@ -282,20 +282,9 @@ impl Opened {
         match self {
             Opened::Live(prepared) => list_side(*prepared, plan, read, rules, key, progress, semantics).await,
             Opened::Archive { path, opening } => {
-                let (read, rules, key, limits, semantics) =
-                    (read.clone(), rules.clone(), key.clone(), *limits, semantics.clone());
-                let shown = path.display().to_string();
-                let read = tokio::task::spawn_blocking(move || {
-                    // With the user's key, an archive not sealed under it is refused, as `verify` does.
-                    let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(&key), limits };
-                    crate::snapshot::read_dump_with(&path, &read, &rules, &key, &archive, &semantics, Some(&opening))
-                })
-                .await
-                .map_err(|e| crate::error::CommandError::Refused {
-                    message: format!("reading the archive {shown} stopped: {e}"),
-                    hint: None,
-                })?;
-                Ok(read?)
+                // With the user's key, an archive not sealed under it is refused, as `verify` does.
+                let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(key), limits: *limits };
+                Ok(crate::snapshot::read_dump_with(&path, read, rules, key, &archive, semantics, Some(&opening))?)
             }
         }
     }
