@@ -161,11 +161,11 @@ impl std::fmt::Display for Origin {
 /// `digests_only` leave rules out without renumbering the others, so an id never turns into
 /// another rule's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RuleId(u32);
+pub struct RuleId(usize);
 
 impl RuleId {
     /// The id of the rule at `position` in a rule set as loaded (for tests and fixtures).
-    pub const fn at(position: u32) -> RuleId {
+    pub const fn at(position: usize) -> RuleId {
         RuleId(position)
     }
 }
@@ -297,11 +297,7 @@ pub struct RuleSet {
 impl RuleSet {
     /// A rule set of these rules and waivers, in this order, each rule given its id.
     pub fn new(rules: Vec<Rule>, waivers: Vec<Waiver>) -> RuleSet {
-        let rules = rules
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| Rule { id: RuleId(u32::try_from(i).expect("fewer than 2^32 rules")), ..r })
-            .collect();
+        let rules = rules.into_iter().enumerate().map(|(i, r)| Rule { id: RuleId(i), ..r }).collect();
         RuleSet { rules, waivers, ..RuleSet::default() }
     }
 

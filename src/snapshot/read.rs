@@ -619,15 +619,6 @@ fn check_key(h: &Header, key: &SecretKey) -> Result<hmac::Hmac<Sha256>, Snapshot
     }
 }
 
-/// The semantics record of an archive, read ahead of the verified read so both sides of a diff
-/// can agree on one set of semantics before either is normalized. Unverified by itself: the
-/// verified read that follows refuses the archive (and everything built from it) if any byte of
-/// it was changed, with the same message every reader gives; so anything unreadable here is
-/// simply `None`, left for that read to report. Lines are bounded by `limits` like every read.
-pub fn read_semantics(path: &Path, limits: ReadLimits) -> Option<SchemaRecord> {
-    read_opening(path, limits).schemas
-}
-
 /// What an archive says about itself before its objects: enough to plan a comparison (the
 /// rules in force between two versions, the field semantics) without reading it through.
 #[derive(Debug, Clone, Default, PartialEq)]
