@@ -319,6 +319,15 @@ pub struct RulesArgs {
     pub platforms: bool,
 }
 
+/// How a live side reads a type (`--list-method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListMethod {
+    /// A watch-list stream where the server serves one, paged lists otherwise.
+    Auto,
+    /// Paged lists only.
+    Pages,
+}
+
 /// What to read, and how hard to push the API servers.
 #[derive(Debug, Clone, Args)]
 pub struct ReadArgs {
@@ -343,6 +352,11 @@ pub struct ReadArgs {
     /// Objects per list page
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub page_size: u32,
+    /// How each type is read: `auto` streams it as one watch-list (the server's state and the
+    /// resourceVersion it describes; Kubernetes 1.34+) where the server serves that, and pages
+    /// lists otherwise; `pages` reads paged lists only (e.g. behind a proxy that breaks streams)
+    #[arg(long, value_enum, default_value_t = ListMethod::Auto, value_name = "METHOD")]
+    pub list_method: ListMethod,
     /// Deadline for reading each resource type completely (e.g. 60s, 5m)
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -456,6 +470,7 @@ impl ReadArgs {
             },
             concurrency: usize::from(self.concurrency),
             page_size: self.page_size,
+            watch_list: self.list_method == ListMethod::Auto,
             timeout: self.timeout,
             transport: crate::source::kubeconfig::Transport {
                 impersonate: self.impersonate.clone(),

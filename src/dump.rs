@@ -526,7 +526,7 @@ impl Sink for Collector<'_> {
             .map(|mut obj| {
                 let key = compare_key_of(ty, &obj);
                 // Attribution is kept beside the object, never compared.
-                let attribution = crate::attribution::take(&mut obj).map(|a| crate::attribution::encode(&a));
+                let attribution = crate::attribution::take_encoded(&mut obj);
                 let as_read = self.keep_as_read.keeps(ty, &key).then(|| CanonicalJson::from_value(&obj));
                 let out = normalize_with(&key, obj, self.rules, schema);
                 Entry {

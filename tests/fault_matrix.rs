@@ -1,6 +1,6 @@
 //! The fault matrix (issue 6): every fault × {discovery, first page, later page} ×
 //! {transient, persistent}, injected by `common::faultproxy` between kparity and the real blue
-//! apiserver.
+//! apiserver; and every fault on a watch-list stream (issue 15).
 //!
 //! - Transient: the run completes with the right verdict, both against an identical side (blue
 //!   itself: equivalent) and a drifted one (green, where one ConfigMap differs: different, with
@@ -8,6 +8,10 @@
 //! - Persistent: never `equivalent`; exit 2. A fault on a type's list makes that type, and only
 //!   it, incomplete with the fault's specific reason while every other type is still compared;
 //!   a fault on discovery stops the run with one clear error. Every case is bounded in time.
+//! - On a stream (the first request of a type read with `--list-method auto`): a stream is an
+//!   attempt, so even a persistent fault on it costs time only; the type is paged instead and the
+//!   run gives the same verdict and counts as a run without faults. The page cases read with
+//!   `--list-method pages`.
 
 mod common;
 
@@ -31,6 +35,7 @@ enum Place {
     Discovery,
     FirstPage,
     LaterPage,
+    Stream,
 }
 
 impl Place {
@@ -39,13 +44,28 @@ impl Place {
             Place::Discovery => "discovery /apis",
             Place::FirstPage => "first-page configmaps",
             Place::LaterPage => "continue configmaps",
+            Place::Stream => "watch configmaps",
         }
+    }
+    /// `--list-method`: the page cases read paged lists (their faults and reasons are those of
+    /// pages; a stream has no later pages, and is bounded by its idle time, not a request's);
+    /// the stream cases read with streams first.
+    fn list_method(self) -> &'static str {
+        match self {
+            Place::Stream => "auto",
+            _ => "pages",
+        }
+    }
+    /// Whether the run must succeed whatever the fault's persistence: a broken stream is paged.
+    fn recovers(self, persistent: bool) -> bool {
+        !persistent || self == Place::Stream
     }
     fn label(self) -> &'static str {
         match self {
             Place::Discovery => "discovery (/apis)",
             Place::FirstPage => "first page",
             Place::LaterPage => "later page",
+            Place::Stream => "watch-list stream",
         }
     }
 }
@@ -89,7 +109,7 @@ struct Baseline {
     configmaps_old: u64,
 }
 
-fn kparity_via(kubeconfig: &str, other: &str) -> Run {
+fn kparity_via(kubeconfig: &str, other: &str, list_method: &str) -> Run {
     let mut cmd = kparity();
     cmd.env("KUBECONFIG", kubeconfig).args([
         "diff",
@@ -104,6 +124,8 @@ fn kparity_via(kubeconfig: &str, other: &str) -> Run {
         // Small pages, so every type with more than two objects has continue pages.
         "--page-size",
         "2",
+        "--list-method",
+        list_method,
     ]);
     cmd.timeout(Duration::from_secs(120));
     run_cmd(&mut cmd)
@@ -127,14 +149,15 @@ fn run_case(case: &Case, base: &Baseline) -> Outcome {
     let script = format!("{} {fault} {times}", case.place.script());
     let mut failures = Vec::new();
     let mut fail = |m: String| failures.push(format!("[{script}] {m}"));
-    let runs: &[(&str, i32)] = if case.persistent { &[("blue", 2)] } else { &[("blue", 0), ("green", 1)] };
+    let recovers = case.place.recovers(case.persistent);
+    let runs: &[(&str, i32)] = if recovers { &[("blue", 0), ("green", 1)] } else { &[("blue", 2)] };
     let mut verdicts = Vec::new();
     let mut slowest = Duration::ZERO;
     for &(other, want_code) in runs {
         let proxy = FaultProxy::start("blue", &script);
         let (_dir, dir) = scratch();
         let kc = proxy.kubeconfig(&dir, "faulty");
-        let run = kparity_via(&kc, other);
+        let run = kparity_via(&kc, other, case.place.list_method());
         slowest = slowest.max(run.elapsed);
         let hits = proxy.hits()[0];
         let ctx = || {
@@ -150,8 +173,14 @@ fn run_case(case: &Case, base: &Baseline) -> Outcome {
                     .collect::<Vec<_>>()
             )
         };
-        // A case whose fault never fired proves nothing.
-        if case.persistent && hits == 0 || !case.persistent && hits != case.spec.transient_times {
+        // A case whose fault never fired proves nothing. A stream is tried once per type, so a
+        // stream fault fires once per run.
+        let fired_as_scripted = match (case.place, case.persistent) {
+            (Place::Stream, _) => hits == 1,
+            (_, true) => hits > 0,
+            (_, false) => hits == case.spec.transient_times,
+        };
+        if !fired_as_scripted {
             fail(format!("the fault fired {hits} times; {}", ctx()));
         }
         if run.code != want_code {
@@ -166,10 +195,10 @@ fn run_case(case: &Case, base: &Baseline) -> Outcome {
         let report: Option<serde_json::Value> = serde_json::from_str(&run.stdout).ok();
         let verdict = report.as_ref().and_then(|r| r["verdict"].as_str()).unwrap_or("(no report)").to_string();
         // The one property above all: never equivalent unless everything was read.
-        if case.persistent && (verdict == "equivalent" || run.code == 0) {
+        if !recovers && (verdict == "equivalent" || run.code == 0) {
             fail(format!("said equivalent under a persistent fault; {}", ctx()));
         }
-        match (case.persistent, case.place, &report) {
+        match (!recovers, case.place, &report) {
             (false, _, Some(r)) => {
                 let want = if other == "blue" { "equivalent" } else { "different" };
                 if verdict != want {
@@ -239,7 +268,7 @@ fn run_case(case: &Case, base: &Baseline) -> Outcome {
                     .map(|i| i["reason"].as_str().unwrap_or("").to_string())
             })
             .unwrap_or_default();
-        verdicts.push(if case.persistent {
+        verdicts.push(if !recovers {
             if report.is_some() {
                 format!("{verdict} ({reason}), exit {}", run.code)
             } else {
@@ -287,7 +316,7 @@ fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_on
     // The yardstick: through the proxy with no fault, identical to blue.
     let proxy = FaultProxy::start("blue", "");
     let (_dir, dir) = scratch();
-    let base_run = kparity_via(&proxy.kubeconfig(&dir, "faulty"), "blue");
+    let base_run = kparity_via(&proxy.kubeconfig(&dir, "faulty"), "blue", "pages");
     assert_eq!(
         base_run.code, 0,
         "without faults the proxied blue must equal blue:\n{}\n{}",
@@ -302,6 +331,20 @@ fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_on
     assert!(base.objects_old > base.configmaps_old + 5, "other types must hold objects too: {}", r["kinds"]);
     assert!(proxy.requests().iter().any(|r| r.contains("continue=")), "page size 2 must produce continue pages");
     drop(proxy);
+    // Read as streams, the same state gives the same report, with no page requested at all.
+    let proxy = FaultProxy::start("blue", "");
+    let streamed = kparity_via(&proxy.kubeconfig(&dir, "faulty"), "blue", "auto");
+    assert_eq!(streamed.code, 0, "{}\n{}", streamed.stdout, streamed.stderr);
+    let s = streamed.json();
+    assert_eq!(s["summary"], r["summary"], "a streamed read and a paged read of one state differ");
+    assert_eq!(s["kinds"], r["kinds"]);
+    let requests = proxy.requests();
+    assert!(requests.iter().any(|r| r.contains("/configmaps?watch=1")), "configmaps were not streamed: {requests:?}");
+    assert!(
+        !requests.iter().any(|r| r.contains("limit=")),
+        "a type was paged although streams were served: {requests:?}"
+    );
+    drop(proxy);
 
     let mut cases = VecDeque::new();
     for spec in FAULTS {
@@ -314,6 +357,8 @@ fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_on
                 cases.push_back(Case { spec, place, persistent });
             }
         }
+        // Any fault on a stream, however persistent, costs the verdict nothing.
+        cases.push_back(Case { spec, place: Place::Stream, persistent: true });
     }
     let total = cases.len();
     let queue = Mutex::new(cases.into_iter().enumerate().collect::<VecDeque<_>>());
@@ -349,6 +394,51 @@ fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_on
     assert!(failures.is_empty(), "{failed_cases} of {total} cases failed:\n\n{}\n\n{table}", failures.join("\n\n"));
 }
 
+/// A server without the WatchList feature (Kubernetes 1.27-1.31, or 1.33 by default) refuses
+/// the stream's parameters with 422 for every type: after the first refusals the side is read
+/// with paged lists only, and the report is the one a paged read gives.
+#[test]
+fn a_server_that_refuses_watch_lists_is_read_with_pages_after_its_first_refusals() {
+    require_clusters();
+    let _g = serial();
+    let ns = TestNamespace::new("faults-refused", &["blue"]);
+    apply("blue", &workloads(&ns.name, "s3cret"), &[]);
+    let read = |script: &str, method: &str| {
+        let proxy = FaultProxy::start("blue", script);
+        let (_dir, dir) = scratch();
+        let kc = proxy.kubeconfig(&dir, "faulty");
+        let mut cmd = kparity();
+        cmd.env("KUBECONFIG", &kc).args([
+            "diff",
+            "ctx:faulty",
+            "ctx:blue",
+            "-n",
+            &ns.name,
+            "-o",
+            "json",
+            "--concurrency",
+            "2",
+            "--list-method",
+            method,
+        ]);
+        cmd.timeout(Duration::from_secs(120));
+        let run = run_cmd(&mut cmd);
+        (run, proxy.requests(), proxy.hits())
+    };
+    let (paged, _, _) = read("", "pages");
+    assert_eq!(paged.code, 0, "{}\n{}", paged.stdout, paged.stderr);
+    let (refused, requests, hits) = read("watch * 422 always", "auto");
+    assert_eq!(refused.code, 0, "a refused stream must fall back to pages:\n{}\n{}", refused.stdout, refused.stderr);
+    assert_eq!(refused.json()["summary"], paged.json()["summary"]);
+    assert_eq!(refused.json()["kinds"], paged.json()["kinds"]);
+    let watches = requests.iter().filter(|r| r.contains("watch=1")).count();
+    let types_read = paged.json()["coverage"]["old"]["read"].as_u64().unwrap_or(0);
+    assert!(hits[0] >= 1 && watches as u64 == u64::from(hits[0]), "{hits:?} {watches}");
+    // At most the streams already in flight when the first refusal came (--concurrency 2).
+    assert!(watches <= 2, "{watches} streams asked for after the server refused them: {requests:?}");
+    assert!(types_read > 10, "too few types to show the fallback: {types_read}");
+}
+
 #[test]
 fn fault_scripts_parse_and_reject_mistakes() {
     let rules = parse_script(
@@ -359,6 +449,7 @@ fn fault_scripts_parse_and_reject_mistakes() {
     assert_eq!(rules[0].times, Some(2));
     assert_eq!(rules[1].times, None);
     assert_eq!(rules[2].fault, common::faultproxy::Fault::Stall(Duration::from_secs(30)));
+    assert!(parse_script("watch configmaps 422 always").is_ok());
     for bad in ["first-page configmaps 503", "somewhere x 503 x1", "any * 418 x1", "any * 503 twice"] {
         assert!(parse_script(bad).is_err(), "{bad}");
     }

@@ -99,13 +99,25 @@ fn concurrency_32_and_1_give_the_same_complete_report_on_20000_objects() {
     println!("created {} objects in {:.1} s", NAMESPACES * KINDS.len() * PER_KIND, created.as_secs_f32());
 
     // The wide run reads blue through the fault proxy, which answers the first 40 list requests
-    // with 429 and Retry-After: each must be waited out and retried, none may cost data.
+    // with 429 and Retry-After: each must be waited out and retried, none may cost data. Paged
+    // reads, so that continue pages exist (fault_matrix covers faults on streams).
     let proxy = FaultProxy::start("blue", "first-page * 429 x20\ncontinue * 429 x20");
     let (_dir, dir) = scratch();
     let proxied = proxy.kubeconfig(&dir, "throttled-blue");
     let run_with = |old: &str, kubeconfig: &str, concurrency: &str| {
-        let mut a: Vec<&str> =
-            vec!["diff", old, "green", "-o", "json", "--concurrency", concurrency, "--timeout", "5m"];
+        let mut a: Vec<&str> = vec![
+            "diff",
+            old,
+            "green",
+            "-o",
+            "json",
+            "--concurrency",
+            concurrency,
+            "--timeout",
+            "5m",
+            "--list-method",
+            "pages",
+        ];
         for n in &names {
             a.extend(["-n", n.as_str()]);
         }

@@ -569,6 +569,8 @@ fn a_410_during_snapshot_relists_one_type_and_never_mixes_types() {
         &ns.name,
         "--page-size",
         "2",
+        "--list-method",
+        "pages",
         "--timeout",
         "12s",
     ]);

@@ -325,6 +325,9 @@ fn one_planted_difference_of_every_class_is_reported_and_nothing_else() {
         LABEL,
         "--page-size",
         "1",
+        // Paged: a stream has no continue token to expire.
+        "--list-method",
+        "pages",
         "--rules",
         path_str(&waivers),
         "-o",

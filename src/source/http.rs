@@ -334,6 +334,75 @@ impl ApiClient {
     }
 }
 
+/// A streaming request the server did not start: its status (`None` when no answer came) and
+/// what it said. The caller decides what a refusal means; nothing here retries.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+/// The body of a streaming answer, read as it arrives.
+pub struct StreamBody {
+    body: kube::client::Body,
+    redactor: Redactor,
+}
+
+impl StreamBody {
+    /// The next piece of the body; `Ok(None)` when the server ended it.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        loop {
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+                Some(Err(e)) => return Err(self.redactor.scrub(&error_chain(&e))),
+            }
+        }
+    }
+}
+
+impl ApiClient {
+    /// Opens a GET whose body is a stream (a watch): one attempt, no retries, the body left to
+    /// the caller. Used only where a failure has a fallback (watch-list reading).
+    pub async fn open_stream(&self, path_and_query: &str, accept: &str) -> Result<StreamBody, Refused> {
+        let refused = |status, message| Refused { status, message };
+        // Uncompressed: the API server compresses a watch as a series of gzip members, one per
+        // flush, which the client's decompression layer refuses after the first one ("extra
+        // bytes after body has been decompressed"). A stream of events is read as it arrives
+        // anyway; a list page is still asked for compressed.
+        let req = Request::get(path_and_query)
+            .header(header::ACCEPT, accept)
+            .header(header::ACCEPT_ENCODING, "identity")
+            .body(kube::client::Body::empty())
+            .map_err(|e| refused(None, format!("bad request path: {e}")))?;
+        let (_, client) = self.current();
+        let resp = client.send(req).await.map_err(|e| refused(None, self.shared.redactor.scrub(&error_chain(&e))))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(StreamBody { body: resp.into_body(), redactor: self.shared.redactor.clone() });
+        }
+        // An error answer is a small Status: read a bounded piece of it for the message.
+        let limited = http_body_util::Limited::new(resp.into_body(), 64 * 1024);
+        let body = limited.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let message = status_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+        Err(refused(Some(status.as_u16()), message))
+    }
+
+    /// The bound of one request (a whole stream included).
+    pub fn request_timeout(&self) -> Duration {
+        self.policy.request_timeout
+    }
+
+    /// The largest response body (or stream event) accepted.
+    pub fn max_response_bytes(&self) -> u64 {
+        self.shared.max_response_bytes
+    }
+}
+
 /// What a successful response's body turned out to be.
 #[derive(Debug, PartialEq)]
 enum JsonCheck {

@@ -5,12 +5,20 @@
 //!
 //! A type read in several parts (one per `-n` namespace) is one unit: a relist forgets what the
 //! sink received for the type, so it rereads every part, never only the one that failed.
+//!
+//! Where the server serves it, a type is first read as a watch-list stream (`watch_list`): one
+//! request per part instead of one per page, at a resourceVersion the server names. A stream
+//! that does not complete is forgotten whole and the type is read with paged lists, so every
+//! fault ends in the paged path's retries and reasons.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::http::{ApiClient, Failure};
+use super::watch_list::{self, Abandoned, Lines, Step};
 use crate::dump::{Sink, key_of};
 use crate::model::{ApiType, IncompleteReason};
 use crate::rules::RuleSet;
@@ -86,10 +94,38 @@ pub struct ListFilter {
     pub field_selector: Option<String>,
 }
 
+/// Whether a side's types are read as watch-list streams: asked for, and not refused by the
+/// server. A server without the WatchList feature refuses the parameters (422 Invalid, 400 Bad
+/// Request) for every type alike, so the first refusal turns streams off for the whole side.
+/// A refusal of one type (403 for `watch` where RBAC grants only `list`, 405 where an
+/// aggregated API serves no watch) falls back for that type only.
+#[derive(Debug)]
+pub struct WatchListUse {
+    wanted: bool,
+    refused: AtomicBool,
+}
+
+impl WatchListUse {
+    pub fn new(wanted: bool) -> Self {
+        WatchListUse { wanted, refused: AtomicBool::new(false) }
+    }
+
+    fn active(&self) -> bool {
+        self.wanted && !self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Whether the server refused watch-list streams for the side (read with paged lists).
+    pub fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
 /// Everything one type listing needs besides the type itself.
 pub struct ListContext<'a> {
     pub api: &'a ApiClient,
     pub page_size: u32,
+    /// Whether to try a watch-list stream first.
+    pub watch_list: &'a WatchListUse,
     pub secret_key: &'a SecretKey,
     /// The rules whose `digest` actions apply as objects are read.
     pub rules: &'a RuleSet,
@@ -105,6 +141,104 @@ pub struct ListContext<'a> {
 /// of objects read. On 410 Gone anywhere the whole type is relisted: the sink is told to forget
 /// the type and every part is read again, so no part read before the 410 is lost.
 pub async fn list_type(
+    cx: &ListContext<'_>,
+    ty: &ApiType,
+    filters: &[ListFilter],
+    deadline: Instant,
+) -> Result<Listed, Failure> {
+    if cx.watch_list.active() {
+        match stream_type(cx, ty, filters, deadline).await {
+            Ok(listed) => return Ok(listed),
+            Err(Abandoned(why)) => {
+                tracing::debug!(%ty, why, "watch-list stream abandoned: reading with paged lists");
+                cx.sink.restart(ty);
+            }
+        }
+    }
+    page_type(cx, ty, filters, deadline).await
+}
+
+/// Reads every part of `ty` as a watch-list stream; the first part that does not complete
+/// abandons the type (the caller forgets what the sink received and pages instead).
+async fn stream_type(
+    cx: &ListContext<'_>,
+    ty: &ApiType,
+    filters: &[ListFilter],
+    deadline: Instant,
+) -> Result<Listed, Abandoned> {
+    let mut count = 0usize;
+    let mut read_at = None;
+    for filter in filters {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Abandoned("the type's deadline passed".into()));
+        }
+        // A stream holds a whole type, so it is bounded by the type's deadline, and by the
+        // request timeout only while nothing arrives: a large type streams as long as it flows.
+        let left = deadline - now;
+        let url = stream_url(ty, filter, left.as_secs() + 1);
+        let (n, rv) = tokio::time::timeout(left, stream_part(cx, ty, &url))
+            .await
+            .map_err(|_| Abandoned("the type's deadline passed while it streamed".into()))??;
+        count += n;
+        read_at = rv;
+    }
+    Ok(Listed { objects: count, read_at: if filters.len() == 1 { read_at } else { None } })
+}
+
+/// One part of a type as a stream: its initial events, delivered to the sink in batches of a
+/// page, up to the bookmark that ends them. Returns the objects admitted and the bookmark's
+/// resourceVersion.
+async fn stream_part(cx: &ListContext<'_>, ty: &ApiType, url: &str) -> Result<(usize, Option<String>), Abandoned> {
+    let idle = cx.api.request_timeout();
+    let quiet = || Abandoned(format!("nothing arrived for {}s", idle.as_secs_f32()));
+    let opened = tokio::time::timeout(idle, cx.api.open_stream(url, "application/json")).await.map_err(|_| quiet())?;
+    let mut body = opened.map_err(|r| {
+        if matches!(r.status, Some(400 | 422)) {
+            cx.watch_list.refused.store(true, Ordering::Relaxed);
+        }
+        let status = r.status.map_or_else(|| "no answer".to_string(), |s| s.to_string());
+        Abandoned(format!("{status}: {}", r.message))
+    })?;
+    // --max-response-bytes bounds the whole stream, as it bounds a page: a larger type is paged
+    // (where the bound then applies to each page).
+    let limit = usize::try_from(cx.api.max_response_bytes()).unwrap_or(usize::MAX);
+    let mut received = 0usize;
+    let mut lines = Lines::new(limit);
+    let page = usize::try_from(cx.page_size).unwrap_or(500).max(1);
+    let (mut batch, mut count, mut end) = (Vec::new(), 0usize, None);
+    loop {
+        let next = tokio::time::timeout(idle, body.chunk()).await.map_err(|_| quiet())?;
+        let Some(chunk) = next.map_err(|e| Abandoned(format!("the stream broke: {e}")))? else {
+            let at = if lines.has_partial() { "inside an event" } else { "before the initial events did" };
+            return Err(Abandoned(format!("the stream ended {at}")));
+        };
+        received = received.saturating_add(chunk.len());
+        if received > limit {
+            return Err(Abandoned(format!("the stream is larger than {limit} bytes (--max-response-bytes)")));
+        }
+        let done = lines.push(&chunk, |line| match watch_list::step(line)? {
+            Step::Object(o) => {
+                batch.push(o);
+                Ok(false)
+            }
+            Step::Skip => Ok(false),
+            Step::End(rv) => {
+                end = Some(rv);
+                Ok(true)
+            }
+        })?;
+        if done || batch.len() >= page {
+            count += deliver(cx, ty, std::mem::take(&mut batch));
+        }
+        if let Some(rv) = end {
+            return Ok((count, rv));
+        }
+    }
+}
+
+/// Reads `ty` with paged lists (see `list_type`).
+async fn page_type(
     cx: &ListContext<'_>,
     ty: &ApiType,
     filters: &[ListFilter],
@@ -144,9 +278,6 @@ async fn list_part(
     filter: &ListFilter,
     deadline: Instant,
 ) -> Result<(usize, Option<String>), Failure> {
-    // Secrets by resource, whatever kind the server reports (`ApiType::is_secret`).
-    let is_secret = ty.is_secret();
-    let is_service = ty.group.is_empty() && ty.kind == "Service";
     let mut count = 0usize;
     let mut token: Option<String> = None;
     let mut read_at: Option<String> = None;
@@ -164,32 +295,45 @@ async fn list_part(
                 }
             })
             .await?;
-        let Page { mut items, next, resource_version } =
+        let Page { items, next, resource_version } =
             page_of(page).map_err(|e| Failure::Incomplete(IncompleteReason::Decode(not_a_list(&e))))?;
         if read_at.is_none() {
             read_at = resource_version;
         }
-        items.retain(|item| cx.filters.admits(ty, item));
-        for item in &mut items {
-            if is_secret {
-                // A Helm release is split into its parts before its values are digested.
-                crate::helm_release::expand(item);
-            }
-            redact(ty, item, cx.rules, cx.secret_key);
-            if is_service {
-                crate::normalize::record_explicit_allocations(item);
-            }
-            crate::attribution::record(item);
-            strip_managed_fields(item);
-        }
-        count += items.len();
-        (cx.on_objects)(items.len());
-        cx.sink.page(ty, items);
+        count += deliver(cx, ty, items);
         match next {
             Some(t) => token = Some(t),
             None => return Ok((count, read_at)),
         }
     }
+}
+
+/// Hands a batch of objects as read to the sink, after the filters and before anything else
+/// sees them: Secret values and `digest` rule fields digested, a Helm release split into its
+/// parts first, explicit Service allocations and field attribution recorded, managedFields
+/// dropped. Returns how many objects the filters admitted.
+fn deliver(cx: &ListContext<'_>, ty: &ApiType, mut items: Vec<Value>) -> usize {
+    // Secrets by resource, whatever kind the server reports (`ApiType::is_secret`).
+    let is_secret = ty.is_secret();
+    let is_service = ty.group.is_empty() && ty.kind == "Service";
+    items.retain(|item| cx.filters.admits(ty, item));
+    for item in &mut items {
+        if is_secret {
+            // A Helm release is split into its parts before its values are digested.
+            crate::helm_release::expand(item);
+        }
+        redact(ty, item, cx.rules, cx.secret_key);
+        if is_service {
+            crate::normalize::record_explicit_allocations(item);
+        }
+        crate::attribution::record(item);
+        strip_managed_fields(item);
+        strip_type_meta(item);
+    }
+    let n = items.len();
+    (cx.on_objects)(n);
+    cx.sink.page(ty, items);
+    n
 }
 
 /// Replaces what must never leave the process in clear by keyed digests: a Secret's values,
@@ -234,6 +378,16 @@ fn apply_digest_rules(ty: &ApiType, item: &mut Value, rules: &RuleSet, key: &Sec
     }
 }
 
+/// An object's `kind` and `apiVersion` say which type it was read as, which the type read
+/// already says: a list's items carry none, a watch event's object carries both. Dropped, so a
+/// type reads alike by either method (and in archives written from either).
+fn strip_type_meta(item: &mut Value) {
+    if let Value::Object(o) = item {
+        o.remove("kind");
+        o.remove("apiVersion");
+    }
+}
+
 /// managedFields are large, differ on every server, and are never compared: drop them at once.
 fn strip_managed_fields(item: &mut Value) {
     if let Some(Value::Object(meta)) = item.get_mut("metadata") {
@@ -243,6 +397,22 @@ fn strip_managed_fields(item: &mut Value) {
 
 fn list_url(ty: &ApiType, filter: &ListFilter, limit: u32, token: Option<&str>) -> String {
     let mut url = format!("{}?limit={limit}", ty.list_path(filter.namespace.as_deref()));
+    push_selectors(&mut url, filter);
+    if let Some(t) = token {
+        url.push_str("&continue=");
+        url.push_str(&encode(t));
+    }
+    url
+}
+
+/// The watch-list request of one part: no `limit` (a stream is not paged), the same filters.
+fn stream_url(ty: &ApiType, filter: &ListFilter, timeout_secs: u64) -> String {
+    let mut url = format!("{}?{}", ty.list_path(filter.namespace.as_deref()), watch_list::query(timeout_secs));
+    push_selectors(&mut url, filter);
+    url
+}
+
+fn push_selectors(url: &mut String, filter: &ListFilter) {
     if let Some(sel) = &filter.label_selector {
         url.push_str("&labelSelector=");
         url.push_str(&encode(sel));
@@ -251,11 +421,6 @@ fn list_url(ty: &ApiType, filter: &ListFilter, limit: u32, token: Option<&str>) 
         url.push_str("&fieldSelector=");
         url.push_str(&encode(sel));
     }
-    if let Some(t) = token {
-        url.push_str("&continue=");
-        url.push_str(&encode(t));
-    }
-    url
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
@@ -358,6 +523,37 @@ mod tests {
             list_url(&ty, &f, 500, Some("abc=/+")),
             "/apis/apps/v1/namespaces/shop/deployments?limit=500&labelSelector=app%20in%20%28a%2Cb%29&continue=abc%3D%2F%2B"
         );
+    }
+
+    #[test]
+    fn stream_urls_carry_the_same_filters_and_no_page_limit() {
+        let ty = ApiType {
+            group: "".into(),
+            version: "v1".into(),
+            resource: "configmaps".into(),
+            kind: "ConfigMap".into(),
+            namespaced: true,
+        };
+        let f = ListFilter {
+            namespace: Some("shop".into()),
+            label_selector: Some("app=a".into()),
+            field_selector: Some("metadata.name!=x".into()),
+        };
+        assert_eq!(
+            stream_url(&ty, &f, 21),
+            "/api/v1/namespaces/shop/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan\
+             &allowWatchBookmarks=true&timeoutSeconds=21&labelSelector=app%3Da&fieldSelector=metadata.name%21%3Dx"
+        );
+    }
+
+    #[test]
+    fn a_refusal_of_the_parameters_turns_streams_off_for_the_side_only_when_asked_for() {
+        let off = WatchListUse::new(false);
+        assert!(!off.active());
+        let on = WatchListUse::new(true);
+        assert!(on.active() && !on.refused());
+        on.refused.store(true, Ordering::Relaxed);
+        assert!(!on.active() && on.refused());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::discovery::{Discovered, discover};
 use super::http::{ApiClient, Failure, RetryPolicy};
 use super::kubeconfig::{ClientSettings, Kubeconfigs, client_for};
-use super::list::{ListContext, ListFilter, Listed, list_type};
+use super::list::{ListContext, ListFilter, Listed, WatchListUse, list_type};
 use super::{FilterMisses, ReadOptions, SourceError};
 use crate::dump::{CoverageStatus, Sink, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, TypeRef};
@@ -206,9 +206,11 @@ pub async fn list(
 
     progress.set_total(to_list.len());
     let on_objects = |n: usize| progress.add_objects(n);
+    let watch_list = WatchListUse::new(opts.watch_list);
     let cx = ListContext {
         api: &api,
         page_size: opts.page_size,
+        watch_list: &watch_list,
         secret_key,
         rules,
         filters: &opts.filters,

@@ -9,6 +9,7 @@ pub mod list;
 pub mod live;
 pub mod plan;
 pub mod schema;
+pub mod watch_list;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -229,6 +230,8 @@ pub struct ReadOptions {
     /// List streams per cluster.
     pub concurrency: usize,
     pub page_size: u32,
+    /// Read each type as a watch-list stream where the server serves one (`--list-method auto`).
+    pub watch_list: bool,
     /// Deadline of each type's complete listing.
     pub timeout: Duration,
     /// kubectl's transport flags (`--as`, `--as-group`, `--request-timeout`) and the response cap.

@@ -17,9 +17,11 @@
 //! ```
 //!
 //! - WHERE: `discovery` (`/version`, `/api`, `/apis`, a group-version document), `first-page`
-//!   (a list request without `continue`), `continue` (a list request with one), `any`.
+//!   (the first request of a type's read: a list request without `continue`, or a watch-list
+//!   stream), `watch` (a watch-list stream only), `continue` (a list request with one), `any`.
 //! - TARGET: a resource's plural name (`configmaps`), an exact path (`/apis`), or `*`.
-//! - FAULT: `429` (with `Retry-After: 1`, or `429=N` seconds), `500`, `503`, `504`, `401`, `410`,
+//! - FAULT: `429` (with `Retry-After: 1`, or `429=N` seconds), `500`, `503`, `504`, `401`, `403`,
+//!   `405`, `410`, `422` (as a server without the WatchList feature answers a watch-list),
 //!   `reset` (half the body, then a TCP reset), `stall` (no answer for `stall=DURATION`, default
 //!   an hour), `truncate` (a well-framed response whose JSON stops halfway), `trickle` (the body
 //!   in small pieces spread over `trickle=DURATION`, default 4s), `html` (a 200 HTML page),
@@ -45,6 +47,8 @@ pub enum Where {
     Discovery,
     FirstPage,
     Continue,
+    /// A watch request (kparity's watch-list streams).
+    Watch,
     Any,
 }
 
@@ -79,8 +83,9 @@ impl Rule {
         let where_ok = match self.when {
             Where::Any => true,
             Where::Discovery => req.place == Where::Discovery,
-            Where::FirstPage => req.place == Where::FirstPage,
+            Where::FirstPage => matches!(req.place, Where::FirstPage | Where::Watch),
             Where::Continue => req.place == Where::Continue,
+            Where::Watch => req.place == Where::Watch,
         };
         let target_ok = match &self.target {
             None => true,
@@ -122,8 +127,9 @@ pub fn parse_script(script: &str) -> Result<Vec<Rule>, String> {
             "discovery" => Where::Discovery,
             "first-page" => Where::FirstPage,
             "continue" => Where::Continue,
+            "watch" => Where::Watch,
             "any" => Where::Any,
-            _ => return Err(err("WHERE is discovery, first-page, continue or any")),
+            _ => return Err(err("WHERE is discovery, first-page, watch, continue or any")),
         };
         let target = if *target == "*" { None } else { Some(target.to_string()) };
         let (name, arg) = match fault.split_once('=') {
@@ -138,7 +144,7 @@ pub fn parse_script(script: &str) -> Result<Vec<Rule>, String> {
                 code: 429,
                 retry_after: Some(arg.map(|a| a.parse().map_err(|_| err("bad Retry-After"))).unwrap_or(Ok(1))?),
             },
-            "500" | "503" | "504" | "401" | "410" => {
+            "500" | "503" | "504" | "401" | "403" | "405" | "410" | "422" => {
                 Fault::Status { code: name.parse().map_err(|_| err("bad status"))?, retry_after: None }
             }
             "reset" => Fault::Reset,
@@ -181,7 +187,14 @@ fn classify(path_and_query: &str) -> (String, Where, Option<String>) {
         return (path.to_string(), Where::Discovery, None);
     }
     let resource = segs.last().map(|s| s.to_string());
-    let place = if query.split('&').any(|kv| kv.starts_with("continue=")) { Where::Continue } else { Where::FirstPage };
+    let has = |key: &str| query.split('&').any(|kv| kv.starts_with(key));
+    let place = if has("watch=1") || has("watch=true") {
+        Where::Watch
+    } else if has("continue=") {
+        Where::Continue
+    } else {
+        Where::FirstPage
+    };
     (path.to_string(), place, resource)
 }
 
@@ -382,10 +395,17 @@ async fn write_response(
 }
 
 /// The real answer, fetched with the upstream context's credentials.
+/// The upstream answer to a request, whole. A watch never ends on its own: the proxy reads it up
+/// to the bookmark that ends its initial events (what kparity reads of a watch-list) and answers
+/// with that much, so every fault applies to a stream as to a page.
 async fn upstream(client: &kube::Client, req: &RequestInfo) -> (u16, String, Bytes) {
     let mut builder = http::Request::get(req.path_and_query.as_str());
     if let Some(a) = &req.accept {
         builder = builder.header(http::header::ACCEPT, a);
+    }
+    if req.place == Where::Watch {
+        // A compressed watch is a series of gzip members the client's decompression refuses.
+        builder = builder.header(http::header::ACCEPT_ENCODING, "identity");
     }
     let Ok(request) = builder.body(kube::client::Body::empty()) else {
         return (400, "text/plain".into(), Bytes::from_static(b"bad request"));
@@ -399,12 +419,38 @@ async fn upstream(client: &kube::Client, req: &RequestInfo) -> (u16, String, Byt
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/json")
                 .to_string();
+            if req.place == Where::Watch && (200..300).contains(&status) {
+                return (status, ct, initial_events(resp.into_body()).await);
+            }
             match resp.into_body().collect().await {
                 Ok(b) => (status, ct, b.to_bytes()),
                 Err(e) => (502, "text/plain".into(), Bytes::from(format!("upstream body: {e}"))),
             }
         }
         Err(e) => (502, "text/plain".into(), Bytes::from(format!("upstream: {e}"))),
+    }
+}
+
+/// A watch stream up to and including the line of the bookmark that ends its initial events,
+/// or what came before the stream ended or went quiet for 30 s.
+async fn initial_events(mut body: kube::client::Body) -> Bytes {
+    let mut out = Vec::new();
+    let mut scanned = 0;
+    loop {
+        let frame = match tokio::time::timeout(Duration::from_secs(30), body.frame()).await {
+            Ok(Some(Ok(f))) => f,
+            _ => return Bytes::from(out),
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        out.extend_from_slice(&data);
+        while let Some(nl) = out[scanned..].iter().position(|&b| b == b'\n') {
+            let line = &out[scanned..scanned + nl];
+            scanned += nl + 1;
+            if line.windows(25).any(|w| w == b"k8s.io/initial-events-end") {
+                out.truncate(scanned);
+                return Bytes::from(out);
+            }
+        }
     }
 }
 

@@ -1,0 +1,219 @@
+//! Reads one type as a watch-list stream (KEP-3157): `watch=1&sendInitialEvents=true&
+//! resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`. The server sends the type's
+//! current state as `ADDED` events, then a `BOOKMARK` annotated `k8s.io/initial-events-end`
+//! whose resourceVersion is the consistent point those events describe. The stream is one
+//! request instead of one per page of 500, and the server serves it from its watch cache.
+//!
+//! A stream is bounded by the type's deadline, and by the request timeout only while nothing
+//! arrives: a type of 100,000 objects streams for longer than one page request may take.
+//!
+//! Reading a stream is an attempt, never a verdict: anything but a complete stream ending in
+//! that bookmark (the server refuses the parameters, RBAC grants `list` but not `watch`, an
+//! event other than `ADDED` comes first, an `ERROR` event, a cut or stalled stream, an oversized
+//! line) ends the attempt, and the caller reads the type again with paged lists, whose retries
+//! and failure reasons are the ones every fault test pins down.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The annotation of the bookmark that ends the initial events.
+pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
+
+/// The query that asks for a type's state as a stream (filters are appended by the caller).
+/// `timeoutSeconds` bounds the watch on the server too, should the client vanish.
+pub fn query(timeout_secs: u64) -> String {
+    format!(
+        "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds={}",
+        timeout_secs.max(1)
+    )
+}
+
+/// One watch event as the API server writes it.
+#[derive(Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    object: Value,
+}
+
+/// What one line of the stream meant.
+#[derive(Debug, PartialEq)]
+pub enum Step {
+    /// An object of the initial state.
+    Object(Value),
+    /// A bookmark that does not end the initial events (a periodic one): nothing to do.
+    Skip,
+    /// The initial events are complete, at this resourceVersion (`None` if the server gave none).
+    End(Option<String>),
+}
+
+/// Why a stream attempt ended without the type's state: the caller falls back to paged lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abandoned(pub String);
+
+/// Interprets one line (one event) of a watch-list stream.
+pub fn step(line: &[u8]) -> Result<Step, Abandoned> {
+    let event: Event = serde_json::from_slice(line)
+        .map_err(|e| Abandoned(format!("an event of the stream is not a watch event: {e}")))?;
+    match event.kind.as_str() {
+        "ADDED" => Ok(Step::Object(event.object)),
+        "BOOKMARK" => {
+            let meta = event.object.get("metadata");
+            let ends =
+                meta.and_then(|m| m.get("annotations")).and_then(|a| a.get(INITIAL_EVENTS_END)).and_then(Value::as_str)
+                    == Some("true");
+            if !ends {
+                return Ok(Step::Skip);
+            }
+            let rv = meta.and_then(|m| m.get("resourceVersion")).and_then(Value::as_str).filter(|v| !v.is_empty());
+            Ok(Step::End(rv.map(str::to_string)))
+        }
+        // A change before the initial state is complete: the stream no longer describes one
+        // point, and folding changes in would be a second implementation of the reflector.
+        "MODIFIED" | "DELETED" => {
+            Err(Abandoned(format!("a {} event came before the initial events ended", event.kind)))
+        }
+        "ERROR" => {
+            let message = event.object.get("message").and_then(Value::as_str).unwrap_or("no message");
+            Err(Abandoned(format!("the server ended the stream with an error: {message}")))
+        }
+        other => Err(Abandoned(format!("unknown watch event type {other:?}"))),
+    }
+}
+
+/// Splits a byte stream into lines (the API server writes one JSON event per line), holding at
+/// most one incomplete line, bounded by `max_line` bytes.
+pub struct Lines {
+    buf: Vec<u8>,
+    /// Where the search for the next newline resumes: bytes before it hold none.
+    scanned: usize,
+    max_line: usize,
+}
+
+impl Lines {
+    pub fn new(max_line: usize) -> Self {
+        Lines { buf: Vec::new(), scanned: 0, max_line }
+    }
+
+    /// Adds a chunk and hands every complete, non-empty line to `each`, stopping early when it
+    /// returns `Ok(true)` (the stream is done). Returns whether it stopped early.
+    pub fn push(
+        &mut self,
+        chunk: &[u8],
+        mut each: impl FnMut(&[u8]) -> Result<bool, Abandoned>,
+    ) -> Result<bool, Abandoned> {
+        self.buf.extend_from_slice(chunk);
+        let mut start = 0;
+        let mut done = false;
+        while let Some(nl) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            let end = self.scanned + nl;
+            let line = &self.buf[start..end];
+            self.scanned = end + 1;
+            let consumed = self.scanned;
+            if !line.iter().all(u8::is_ascii_whitespace) && each(line)? {
+                done = true;
+                start = consumed;
+                break;
+            }
+            start = consumed;
+        }
+        self.buf.drain(..start);
+        self.scanned -= start;
+        if self.buf.len() > self.max_line {
+            return Err(Abandoned(format!("an event of the stream is longer than {} bytes", self.max_line)));
+        }
+        Ok(done)
+    }
+
+    /// Whether a partial line is left (the stream ended inside an event).
+    pub fn has_partial(&self) -> bool {
+        !self.buf.iter().all(u8::is_ascii_whitespace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lines_of(chunks: &[&[u8]], max: usize) -> (Vec<String>, Result<bool, Abandoned>, bool) {
+        let mut lines = Lines::new(max);
+        let mut seen = Vec::new();
+        let mut last = Ok(false);
+        for c in chunks {
+            last = lines.push(c, |l| {
+                seen.push(String::from_utf8_lossy(l).to_string());
+                Ok(l == b"stop")
+            });
+            if !matches!(last, Ok(false)) {
+                break;
+            }
+        }
+        (seen, last, lines.has_partial())
+    }
+
+    #[test]
+    fn lines_are_split_across_chunks_and_an_unfinished_one_is_kept() {
+        let (seen, r, partial) = lines_of(&[b"{\"a\"", b":1}\n\n{\"b\":2}\n{\"c\"", b":3"], 100);
+        assert_eq!(seen, vec![r#"{"a":1}"#, r#"{"b":2}"#]);
+        assert_eq!(r, Ok(false));
+        assert!(partial, "the cut third event is still pending");
+        let (seen, r, _) = lines_of(&[b"one\nstop\nthree\n"], 100);
+        assert_eq!(seen, vec!["one", "stop"], "nothing after the end is read");
+        assert_eq!(r, Ok(true));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_bound_ends_the_attempt() {
+        let (_, r, _) = lines_of(&[&[b'x'; 64], &[b'y'; 64]], 100);
+        assert!(r.is_err(), "{r:?}");
+        // Complete lines of any count pass as long as each is within the bound.
+        let many = "{}\n".repeat(1000);
+        let (seen, r, _) = lines_of(&[many.as_bytes()], 100);
+        assert_eq!((seen.len(), r), (1000, Ok(false)));
+    }
+
+    #[test]
+    fn events_are_read_until_the_bookmark_that_ends_the_initial_events() {
+        let added = json!({"type": "ADDED", "object": {"metadata": {"name": "a", "resourceVersion": "7"}}});
+        assert_eq!(
+            step(added.to_string().as_bytes()),
+            Ok(Step::Object(json!({"metadata": {"name": "a", "resourceVersion": "7"}})))
+        );
+        let periodic = json!({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}});
+        assert_eq!(step(periodic.to_string().as_bytes()), Ok(Step::Skip));
+        let not_true = json!({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9",
+            "annotations": {INITIAL_EVENTS_END: "false"}}}});
+        assert_eq!(step(not_true.to_string().as_bytes()), Ok(Step::Skip));
+        let end = json!({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "12",
+            "annotations": {INITIAL_EVENTS_END: "true"}}}});
+        assert_eq!(step(end.to_string().as_bytes()), Ok(Step::End(Some("12".into()))));
+    }
+
+    #[test]
+    fn anything_but_initial_state_abandons_the_stream() {
+        for line in [
+            json!({"type": "MODIFIED", "object": {"metadata": {"name": "a"}}}).to_string(),
+            json!({"type": "DELETED", "object": {"metadata": {"name": "a"}}}).to_string(),
+            json!({"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}).to_string(),
+            json!({"type": "SURPRISE", "object": {}}).to_string(),
+            json!({"kind": "ConfigMapList", "items": []}).to_string(),
+            "{\"type\":\"ADDED\",\"object\":{\"metadata\"".to_string(),
+            "<html>".to_string(),
+        ] {
+            assert!(step(line.as_bytes()).is_err(), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_query_asks_for_initial_events_with_bookmarks() {
+        let q = query(0);
+        for part in
+            ["watch=1", "sendInitialEvents=true", "resourceVersionMatch=NotOlderThan", "allowWatchBookmarks=true"]
+        {
+            assert!(q.split('&').any(|p| p == part), "{q}");
+        }
+        assert!(q.ends_with("timeoutSeconds=1"), "{q}");
+    }
+}
