@@ -6,6 +6,14 @@
 //! each with the default kube-proxy applies where it is unset. Addresses kube-proxy binds, the
 //! cluster CIDR, client and logging settings are the platform's and not compared.
 //!
+//! The kube-proxy DaemonSet's flags (`--proxy-mode`, `--ipvs-scheduler`...) are not read here:
+//! kubeadm's and EKS's DaemonSets both start kube-proxy with `--config`, and then kube-proxy
+//! replaces every setting parsed from flags by the file's, logging and `--hostname-override`
+//! aside (`cmd/kube-proxy/app/options.go` `Complete`, v1.37.2: `o.config = c`; each flag's help
+//! says "ignored if a config file is specified by --config"). A kube-proxy run from flags alone
+//! has no configuration object: between two platforms, its DaemonSet's flags are then listed
+//! among the platform differences, not compared as team settings (a known limit).
+//!
 //! Defaults checked against k8s.io/kubernetes v1.37.2: `pkg/proxy/apis/config/v1alpha1/defaults.go`
 //! (`SetDefaults_KubeProxyConfiguration`), `cmd/kube-proxy/app/server_linux.go` (an empty mode is
 //! `iptables`), `pkg/proxy/ipvs/proxier.go` (an empty scheduler is `rr`), and the field types of

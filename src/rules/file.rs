@@ -316,10 +316,23 @@ impl<'de> Deserialize<'de> for DateField {
     }
 }
 
+/// The line and column (from 1) of a byte offset, lines ended by `\n` as editors, `grep -n` and
+/// `sed -n` count them. The YAML parser's own line also counts a lone `\r` as a line break, and
+/// so could point past the last line of a file that holds one.
+fn line_and_column(text: &str, index: usize) -> (usize, usize) {
+    let mut at = index.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
+}
+
 /// Parses one rules file. `origin` names it in errors and in `kparity rules`.
 pub fn parse_rule_file(text: &str, origin: Origin) -> Result<RuleFile, RulesError> {
     let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        let (line, column) = e.location().map_or((1, 1), |l| line_and_column(text, l.index()));
         RulesError::Parse { origin: origin.clone(), line, column, message: strip_location(&e.to_string()) }
     })?;
     let mut names = std::collections::HashSet::new();
@@ -480,6 +493,21 @@ mod tests {
 
     fn parse(text: &str) -> Result<RuleFile, RulesError> {
         parse_rule_file(text, Origin::File("rules.yaml".into()))
+    }
+
+    #[test]
+    fn error_locations_count_lines_as_editors_do() {
+        assert_eq!(line_and_column("ab\ncdé\nx", 0), (1, 1));
+        assert_eq!(line_and_column("ab\ncdé\nx", 3), (2, 1));
+        // Columns are characters; an offset inside a character is taken at its start.
+        assert_eq!(line_and_column("ab\ncdé\nx", 7), (2, 4));
+        assert_eq!(line_and_column("ab\ncdé\nx", 6), (2, 3));
+        assert_eq!(line_and_column("ab\ncdé\nx", 99), (3, 2));
+        // A lone carriage return (found by tests/fuzz.rs) is not a line break for the user: the
+        // error of an unterminated quote after one points at the last line, not past it.
+        let text = "rules:\n  - name: a\n    why: \"x\ry\n    drop: [/a]\n";
+        let Err(RulesError::Parse { line, .. }) = parse(text) else { panic!("must fail to parse") };
+        assert!(line <= text.lines().count() + 1, "line {line}");
     }
 
     fn check_error(text: &str, expected: &str) {
