@@ -527,13 +527,7 @@ mod tests {
 
     #[test]
     fn stream_urls_carry_the_same_filters_and_no_page_limit() {
-        let ty = ApiType {
-            group: "".into(),
-            version: "v1".into(),
-            resource: "configmaps".into(),
-            kind: "ConfigMap".into(),
-            namespaced: true,
-        };
+        let ty = core("configmaps", "ConfigMap");
         let f = ListFilter {
             namespace: Some("shop".into()),
             label_selector: Some("app=a".into()),
