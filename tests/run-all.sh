@@ -20,6 +20,10 @@ trap 'kill "$cargo_build" 2>/dev/null || true' EXIT
 # stops the suite here, named. Argo CD's processes (and its Redis and git daemon) are started by
 # tests/argocd_e2e.rs through tests/cluster/argocd-sync.sh and stopped by it and by down.sh.
 tests/cluster/build.sh tools
+# The clusters start empty on every run: what an earlier run left in them (Velero's CRDs, the
+# canary CRD) would change what the whole-cluster comparisons below see. A no-op on a fresh
+# machine; it stops only this checkout's clusters.
+tests/cluster/down.sh --quiet --purge
 tests/cluster/up.sh
 trap 'kill "$cargo_build" 2>/dev/null || true; tests/cluster/down.sh' EXIT
 # Fixtures are loaded into both clusters once; tests that need them also load them (idempotent).
