@@ -2,12 +2,13 @@
 //! beside the object (never compared), and the lookup that names, for a changed field, the field
 //! managers that own it or its nearest owned ancestor.
 //!
-//! `source::list` strips managedFields before a page leaves (they differ on every server and are
-//! never compared), so it first records what attribution needs under `x-kparity-attribution`:
-//! per manager its name, operation, subresource, time and the fields it owns (its `fieldsV1`
-//! tree). The record travels with the object into archives (an archive diff attributes like a
-//! live one; archives without it still read, then nothing is attributed) and is taken out again
-//! by the `Collector` before normalization, so it is never part of what is compared.
+//! managedFields differ on every server and are never compared: `source::object` decodes them
+//! straight into the record attribution needs (`Recorded`: per manager its name, operation,
+//! subresource, time and the fields it owns, its `fieldsV1` tree compacted), which travels beside
+//! the object (`dump::ReadObject`), never in it. Archives hold it in the object's metadata under
+//! `x-kparity-attribution` (an archive diff attributes like a live one; archives without it still
+//! read, then nothing is attributed); the archive reader takes it out again before the object is
+//! collected, so it is never part of what is compared.
 //!
 //! Attribution also removes one class of noise by principle (rule `hpa-replicas`): a field last
 //! written through the `scale` subresource by kube-controller-manager is a HorizontalPodAutoscaler
@@ -147,53 +148,213 @@ pub struct Attribution {
     pub managers: Vec<Manager>,
 }
 
-/// Records the attribution of `obj` from its `metadata.managedFields` (called before they are
-/// stripped). An object without managedFields gets no record.
+/// Records the attribution of `obj` from its `metadata.managedFields`, under `ATTRIBUTION`, and
+/// drops them, as an archive holds it. An object without managedFields gets no record. Objects
+/// read from a server are decoded by `source::object` instead, which builds the same record from
+/// the response's bytes (`Recorded`) without making a value tree of the managedFields first.
 pub fn record(obj: &mut Value) {
-    let Some(entries) = obj.pointer("/metadata/managedFields").and_then(Value::as_array) else { return };
-    // Built as the JSON a `Manager` serializes to, field by field: this runs for every object
-    // read, and going through the struct and `to_value` cost a tenth of a live read's CPU.
-    let text = |s: &str| Value::String(s.to_string());
-    let managers: Vec<Value> = entries
-        .iter()
-        .filter_map(|e| {
-            let operation = match e.get("operation").and_then(Value::as_str)? {
-                "Apply" => Operation::Apply,
-                _ => Operation::Update,
-            };
-            let mut m = Map::new();
-            m.insert("manager".into(), text(e.get("manager").and_then(Value::as_str).unwrap_or("")));
-            m.insert("operation".into(), text(operation.as_str()));
-            if let Some(s) = e.get("subresource").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-                m.insert("subresource".into(), text(s));
-            }
-            if let Some(t) = e.get("time").and_then(Value::as_str) {
-                m.insert("time".into(), text(t));
-            }
-            m.insert("fields".into(), compact_fields(e.get("fieldsV1").unwrap_or(&Value::Null)));
-            Some(Value::Object(m))
-        })
-        .collect();
-    if let (false, Some(Value::Object(meta))) = (managers.is_empty(), obj.get_mut("metadata")) {
-        meta.insert(ATTRIBUTION.into(), Value::Array(managers));
+    let Some(Value::Object(meta)) = obj.get_mut("metadata") else { return };
+    let Some(managed) = meta.remove("managedFields") else { return };
+    let Ok(Recorded(Some(record))) = Recorded::deserialize(&managed) else { return };
+    if let Ok(v) = record.to_value() {
+        meta.insert(ATTRIBUTION.into(), v);
     }
 }
 
-/// A `fieldsV1` tree with set items (`v:VALUE`) folded into their list (marked as owned, `.`):
-/// a set item's key *is* its value, and a value may be one a `digest` rule protects. Nothing
-/// else in the tree holds a value: `f:` keys are field names, `k:` keys the key fields of list
-/// items (names, ports).
-fn compact_fields(fields: &Value) -> Value {
-    let Value::Object(m) = fields else { return Value::Object(Map::new()) };
-    let mut out = Map::new();
-    for (k, v) in m {
-        if k.starts_with("v:") || k.starts_with("i:") {
-            out.insert(".".into(), Value::Object(Map::new()));
-        } else {
-            out.insert(k.clone(), compact_fields(v));
+/// The attribution record of one `metadata.managedFields`, read straight from its JSON: per entry
+/// the manager, operation (an entry without one is no write and is left out), a non-empty
+/// subresource, the time, and the owned fields compacted (`CompactFields`). `None` when the value
+/// is not a list or no entry has an operation. It tolerates any JSON: a server's odd
+/// managedFields cost the record, never the object.
+///
+/// Built as JSON while parsing: this runs for every object read, and the managedFields are near
+/// half of most objects' bytes (Deployments, ReplicaSets, Services, EndpointSlices measured on
+/// the bench clusters), so building a value tree of them only to compact and drop it cost a
+/// fifth of a live read's CPU.
+#[derive(Debug, Default, PartialEq)]
+pub struct Recorded(pub Option<crate::dump::CanonicalJson>);
+
+impl<'de> Deserialize<'de> for Recorded {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let managers = d.deserialize_any(AnyJson(ManagersVisitor))?.unwrap_or_default();
+        if managers.is_empty() {
+            return Ok(Recorded(None));
         }
+        Ok(Recorded(Some(crate::dump::CanonicalJson::from_value(&Value::Array(managers)))))
     }
-    Value::Object(out)
+}
+
+/// The managers of a managedFields list, as the JSON a `Manager` serializes to.
+struct ManagersVisitor;
+
+impl<'de> Lenient<'de> for ManagersVisitor {
+    type Value = Vec<Value>;
+
+    fn seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Vec<Value>>, A::Error> {
+        let mut managers = Vec::new();
+        while let Some(entry) = seq.next_element_seed(LenientSeed(EntryVisitor))? {
+            managers.extend(entry.flatten());
+        }
+        Ok(Some(managers))
+    }
+}
+
+/// One managedFields entry as a recorded manager; `None` for an entry with no string operation.
+struct EntryVisitor;
+
+impl<'de> Lenient<'de> for EntryVisitor {
+    type Value = Option<Value>;
+
+    fn map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<Option<Value>>, A::Error> {
+        let (mut manager, mut operation, mut subresource, mut time, mut fields) = (None, None, None, None, None);
+        // A key given twice counts as its last value, as it would in a parsed JSON object.
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match key.as_ref() {
+                "manager" => manager = map.next_value::<Value>()?.as_str().map(str::to_string),
+                "operation" => operation = map.next_value::<Value>()?.as_str().map(str::to_string),
+                "subresource" => subresource = map.next_value::<Value>()?.as_str().map(str::to_string),
+                "time" => time = map.next_value::<Value>()?.as_str().map(str::to_string),
+                "fieldsV1" => fields = Some(map.next_value::<CompactFields>()?.0),
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let Some(operation) = operation else { return Ok(Some(None)) };
+        let operation = if operation == "Apply" { Operation::Apply } else { Operation::Update };
+        let mut m = Map::new();
+        m.insert("manager".into(), Value::String(manager.unwrap_or_default()));
+        m.insert("operation".into(), Value::String(operation.as_str().into()));
+        if let Some(s) = subresource.filter(|s| !s.is_empty()) {
+            m.insert("subresource".into(), Value::String(s));
+        }
+        if let Some(t) = time {
+            m.insert("time".into(), Value::String(t));
+        }
+        m.insert("fields".into(), fields.unwrap_or_else(|| Value::Object(Map::new())));
+        Ok(Some(Some(Value::Object(m))))
+    }
+}
+
+/// A `fieldsV1` tree with set items (`v:VALUE`) and list positions (`i:N`) folded into their list
+/// (marked as owned, `.`): a set item's key *is* its value, and a value may be one a `digest` rule
+/// protects, so it is never even copied. Nothing else in the tree holds a value: `f:` keys are
+/// field names, `k:` keys the key fields of list items (names, ports). Anything but an object
+/// is an empty tree.
+struct CompactFields(Value);
+
+impl<'de> Deserialize<'de> for CompactFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let tree = d.deserialize_any(AnyJson(FieldsVisitor))?;
+        Ok(CompactFields(tree.unwrap_or_else(|| Value::Object(Map::new()))))
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> Lenient<'de> for FieldsVisitor {
+    type Value = Value;
+
+    fn map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key.starts_with("v:") || key.starts_with("i:") {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                out.insert(".".into(), Value::Object(Map::new()));
+            } else {
+                let sub = map.next_value::<CompactFields>()?;
+                out.insert(key, sub.0);
+            }
+        }
+        Ok(Some(Value::Object(out)))
+    }
+}
+
+/// A visitor of one shape (a map or a list) that accepts any JSON: every other value, and the
+/// shape it does not handle, is read through and yields `None`.
+trait Lenient<'de>: Sized {
+    type Value;
+
+    fn map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<Self::Value>, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Self::Value>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// Adapts a `Lenient` visitor to serde's `Visitor`, accepting every JSON value.
+struct AnyJson<V>(V);
+
+impl<'de, V: Lenient<'de>> serde::de::Visitor<'de> for AnyJson<V> {
+    type Value = Option<V::Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.map(map)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.0.seq(seq)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A map key, borrowed from the input where it holds no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `AnyJson` as a seed, for list elements.
+struct LenientSeed<V>(V);
+
+impl<'de, V: Lenient<'de>> serde::de::DeserializeSeed<'de> for LenientSeed<V> {
+    type Value = Option<V::Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(AnyJson(self.0))
+    }
 }
 
 /// Takes the record out of `obj` (before normalization): `None` when it has none.

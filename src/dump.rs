@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, ObjectKey, TypeRef};
-use crate::normalize::{Normalized, normalize_with};
+use crate::normalize::{Normalized, normalize_under};
 use crate::rules::{RuleCounts, RuleId, RuleSet};
 use crate::schema::Semantics;
 use crate::secrets::KeyInfo;
@@ -281,10 +281,27 @@ impl std::fmt::Debug for CanonicalJson {
     }
 }
 
+/// One object as a source delivers it: its content, and the record of who wrote its fields
+/// (`attribution`, from its managedFields), kept beside it and never compared. Read from a server
+/// by `source::object`'s decoder; from an archive, where the record is held in the object's
+/// metadata, by taking it out (`attribution::take_encoded`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReadObject {
+    pub object: Value,
+    pub attribution: Option<CanonicalJson>,
+}
+
+impl From<Value> for ReadObject {
+    /// An object without an attribution record.
+    fn from(object: Value) -> Self {
+        ReadObject { object, attribution: None }
+    }
+}
+
 /// Receives objects as a source reads them, page by page.
 pub trait Sink: Send + Sync {
     /// A page of objects of `ty`, as read (secret values already digested).
-    fn page(&self, ty: &ApiType, items: Vec<Value>);
+    fn page(&self, ty: &ApiType, items: Vec<ReadObject>);
     /// `ty` is being relisted from the start (410 Gone): forget what was received for it.
     fn restart(&self, ty: &ApiType);
 }
@@ -517,18 +534,18 @@ pub struct Collected {
 }
 
 impl Sink for Collector<'_> {
-    fn page(&self, ty: &ApiType, items: Vec<Value>) {
+    fn page(&self, ty: &ApiType, items: Vec<ReadObject>) {
         // Normalize (and serialize) outside the lock: it is the CPU-heavy part and is
         // independent per object. Each value tree is dropped as soon as its bytes exist.
         let schema = self.semantics.and_then(|s| s.kind(&ty.group, &ty.kind));
+        // Every object of the page has the type's group and kind (`key_of`).
+        let rules = crate::normalize::rules_for_type(self.rules, &key_of(ty, &Value::Null));
         let normalized: Vec<_> = items
             .into_iter()
-            .map(|mut obj| {
+            .map(|ReadObject { object: obj, attribution }| {
                 let key = compare_key_of(ty, &obj);
-                // Attribution is kept beside the object, never compared.
-                let attribution = crate::attribution::take_encoded(&mut obj);
                 let as_read = self.keep_as_read.keeps(ty, &key).then(|| CanonicalJson::from_value(&obj));
-                let out = normalize_with(&key, obj, self.rules, schema);
+                let out = normalize_under(&key, obj, &rules, schema);
                 Entry {
                     key,
                     stored: Stored::from(out.normalized),
@@ -641,7 +658,7 @@ mod tests {
         let rules = crate::rules::load(&crate::rules::RuleOptions::default()).unwrap();
         let collect = |jobs: Vec<Value>| {
             let c = Collector::new(&rules);
-            c.page(&job_type(), jobs);
+            c.page(&job_type(), jobs.into_iter().map(ReadObject::from).collect());
             c.finish()
         };
         let old = collect(vec![generated_job("migrate-aaaaa", None, "v1"), generated_job("migrate-bbbbb", None, "v2")]);
@@ -673,8 +690,8 @@ mod tests {
             namespaced: true,
         };
         let cm = |v: &str| json!({"metadata": {"name": "a", "namespace": "n"}, "data": {"k": v}});
-        c.page(&ty, vec![cm("1"), json!({"metadata": {"name": "b", "namespace": "n"}})]);
-        c.page(&ty, vec![cm("2")]);
+        c.page(&ty, vec![cm("1").into(), json!({"metadata": {"name": "b", "namespace": "n"}}).into()]);
+        c.page(&ty, vec![cm("2").into()]);
         let got = c.finish();
         assert_eq!(got.objects.len(), 2);
         assert_eq!(got.incomplete.len(), 1);
@@ -684,9 +701,9 @@ mod tests {
 
         // A relist forgets what came before: no duplicate.
         let c = Collector::new(&rules);
-        c.page(&ty, vec![cm("1")]);
+        c.page(&ty, vec![cm("1").into()]);
         c.restart(&ty);
-        c.page(&ty, vec![cm("1")]);
+        c.page(&ty, vec![cm("1").into()]);
         assert!(c.finish().incomplete.is_empty());
     }
 

@@ -79,7 +79,7 @@ fn write(path: &Path, key: Option<&SecretKey>, pages: Vec<(ApiType, Vec<Value>)>
         {
             objs.iter_mut().for_each(|o| secrets::digest_secret(o, k));
         }
-        writer.page(&t, objs);
+        writer.page(&t, objs.into_iter().map(Into::into).collect());
         if !types.contains(&t) {
             types.push(t);
         }
@@ -451,15 +451,27 @@ fn a_relisted_type_never_shares_or_truncates_another_types_spool() {
     let out = dir.path().join("relist.kparity");
     let writer = SnapshotWriter::new(&out, false).unwrap();
     let (a, b, c) = (configmaps(), deployments(), ty("", "v1", "services", "Service"));
-    writer.page(&a, vec![cm("shop", "stale-1", "x"), cm("shop", "stale-2", "x")]);
-    writer.page(&b, vec![json!({"metadata": {"namespace": "shop", "name": "web"}})]);
-    writer.page(&c, vec![json!({"metadata": {"namespace": "shop", "name": "svc"}})]);
+    writer.page(&a, vec![cm("shop", "stale-1", "x"), cm("shop", "stale-2", "x")].into_iter().map(Into::into).collect());
+    writer.page(
+        &b,
+        vec![json!({"metadata": {"namespace": "shop", "name": "web"}})].into_iter().map(Into::into).collect(),
+    );
+    writer.page(
+        &c,
+        vec![json!({"metadata": {"namespace": "shop", "name": "svc"}})].into_iter().map(Into::into).collect(),
+    );
     // 410 on configmaps: relist from the start while the other spools stay open.
     writer.restart(&a);
-    writer.page(&a, vec![cm("shop", "fresh", "y")]);
-    writer.page(&c, vec![json!({"metadata": {"namespace": "shop", "name": "svc-2"}})]);
+    writer.page(&a, vec![cm("shop", "fresh", "y")].into_iter().map(Into::into).collect());
+    writer.page(
+        &c,
+        vec![json!({"metadata": {"namespace": "shop", "name": "svc-2"}})].into_iter().map(Into::into).collect(),
+    );
     writer.restart(&b);
-    writer.page(&b, vec![json!({"metadata": {"namespace": "shop", "name": "web"}})]);
+    writer.page(
+        &b,
+        vec![json!({"metadata": {"namespace": "shop", "name": "web"}})].into_iter().map(Into::into).collect(),
+    );
     let types = [a.clone(), b.clone(), c.clone()];
     let statuses = types
         .iter()
@@ -510,7 +522,7 @@ fn archives_are_created_exclusively_with_mode_0600_and_never_through_a_symlink()
     let late = dir.path().join("late.kparity");
     let writer = SnapshotWriter::new(&late, false).unwrap();
     std::os::unix::fs::symlink(&victim, &late).unwrap();
-    writer.page(&configmaps(), vec![cm("shop", "a", "b")]);
+    writer.page(&configmaps(), vec![cm("shop", "a", "b")].into_iter().map(Into::into).collect());
     let st =
         vec![TypeStatus { ty: TypeRecord::from(&configmaps()), count: 0, incomplete: None, resource_version: None }];
     let r = writer.finish(&late, &header(None, &[configmaps()]), st, vec![], vec![], None);
@@ -518,7 +530,7 @@ fn archives_are_created_exclusively_with_mode_0600_and_never_through_a_symlink()
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     // With replace (--force), the symlink itself is replaced, its target untouched.
     let writer = SnapshotWriter::with_options(&link, false, true).unwrap();
-    writer.page(&configmaps(), vec![cm("shop", "a", "b")]);
+    writer.page(&configmaps(), vec![cm("shop", "a", "b")].into_iter().map(Into::into).collect());
     let st =
         vec![TypeStatus { ty: TypeRecord::from(&configmaps()), count: 0, incomplete: None, resource_version: None }];
     writer.finish(&link, &header(None, &[configmaps()]), st, vec![], vec![], None).unwrap();

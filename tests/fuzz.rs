@@ -205,6 +205,7 @@ fn write_archive(dir: &Path) -> std::path::PathBuf {
     let writer = SnapshotWriter::new(&out, false).expect("writer");
     let objs = (0..4)
         .map(|i| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("cm-{i}"), "namespace": "shop"}, "data": {"k": i.to_string()}}))
+        .map(Into::into)
         .collect();
     writer.page(&ty, objs);
     let header = Header {

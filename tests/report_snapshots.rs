@@ -58,13 +58,11 @@ fn semantics() -> Semantics {
 fn dump(name: &str, rules: &RuleSet, objects: Vec<(ApiType, Value)>, incomplete: Vec<Incomplete>) -> Dump {
     let semantics = semantics();
     let collector = Collector::with_semantics(rules, &semantics).keeping_as_read(KeepAsRead::All);
-    for (t, mut o) in objects {
-        // As `source::list` does: attribution recorded, managedFields stripped.
-        kparity::attribution::record(&mut o);
-        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("managedFields");
-        }
-        collector.page(&t, vec![o]);
+    for (t, o) in objects {
+        // As `source::list` does: the object decoded with its managedFields made the attribution
+        // record beside it.
+        let read: kparity::dump::ReadObject = serde_json::from_value(o).expect("an object");
+        collector.page(&t, vec![read]);
     }
     let collected = collector.finish();
     let mut coverage: Vec<TypeCoverage> = collected

@@ -1335,7 +1335,7 @@ mod accounting_tests {
         let mut n = 0;
         for (t, items) in pages {
             n += items.len();
-            c.page(t, items.clone());
+            c.page(t, items.iter().cloned().map(crate::dump::ReadObject::from).collect());
         }
         let got = c.finish();
         let mut d = Dump::empty();

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::model::ObjectKey;
 use crate::rules::pattern::{PointerPattern, Segment};
-use crate::rules::{Action, RuleId, RuleSet, ValueFormat};
+use crate::rules::{Action, Rule, RuleId, RuleSet, ValueFormat};
 use crate::schema::{Node, Sem};
 
 /// What is compared for one object.
@@ -44,22 +44,35 @@ pub fn normalize(key: &ObjectKey, obj: Value, rules: &RuleSet) -> Outcome {
 
 /// Normalizes `obj` under `rules` and the schema of its kind (`None`: unknown, compared
 /// conservatively).
-pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: Option<&Node>) -> Outcome {
+pub fn normalize_with(key: &ObjectKey, obj: Value, rules: &RuleSet, schema: Option<&Node>) -> Outcome {
+    let all: Vec<&Rule> = rules.rules().iter().collect();
+    normalize_under(key, obj, &all, schema)
+}
+
+/// The rules of `rules` that can match objects of `key`'s group and kind, in order: what
+/// `normalize_under` needs for every object of one type. Every rule's match checks group and kind
+/// first, so leaving the others out changes no outcome; it only saves testing them per object.
+pub fn rules_for_type<'r>(rules: &'r RuleSet, key: &ObjectKey) -> Vec<&'r Rule> {
+    rules.rules().iter().filter(|r| r.matcher.matches_type(&key.group, &key.kind)).collect()
+}
+
+/// `normalize_with` under a list of rules in the rule set's order (`rules_for_type`).
+pub fn normalize_under(key: &ObjectKey, mut obj: Value, rules: &[&Rule], schema: Option<&Node>) -> Outcome {
     let mut rule_hits = Vec::new();
     // The first skip or presence rule matching the object decides for it, but only if it also
     // matches the other side's object: the content is normalized anyway, so a pair the rule
     // matches on one side only (a FlowSchema customized on one side, a bare Pod beside an owned
     // one) is compared in full.
     let object_rule = rules
-        .rules()
         .iter()
+        .copied()
         .find(|r| matches!(r.action, Action::Skip | Action::Presence) && r.matcher.matches_object(key, &obj));
     if let Some(r) = object_rule {
         rule_hits.push(r.id);
     }
     // Digest rules acted when the object was read (in the source); they count as taking effect
     // where a field they designate exists, so a digest rule that matches nothing is reported.
-    for rule in rules.rules() {
+    for rule in rules {
         if let Action::Digest(paths) = &rule.action
             && rule.matcher.matches_object(key, &obj)
             && paths.iter().any(|p| p.for_each_mut(&mut obj, &mut |_, _| {}) > 0)
@@ -70,9 +83,9 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
     let explicit = take_explicit_allocations(&mut obj);
     // Drop and order rules are matched against the object as read, before any of them removes a
     // field another one's match depends on (e.g. a label selector).
-    let matching: Vec<&crate::rules::Rule> = rules
-        .rules()
+    let matching: Vec<&Rule> = rules
         .iter()
+        .copied()
         .filter(|r| {
             matches!(
                 r.action,
@@ -135,25 +148,25 @@ pub fn normalize_with(key: &ObjectKey, mut obj: Value, rules: &RuleSet, schema: 
 /// JSON pointers of server-allocatable fields a field manager set explicitly.
 pub const EXPLICIT_ALLOCATIONS: &str = "x-kparity-explicit-allocations";
 
-/// Records, before `managedFields` are stripped (source/list.rs), which of a Service's
+/// Records, from the attribution record of its managedFields (`attribution::Recorded`: per
+/// manager its name and owned `fields`), which of a Service's
 /// server-allocatable fields (`clusterIP`, `clusterIPs`, `ports[*].nodePort`,
 /// `healthCheckNodePort`) some field manager set. A value the server allocated belongs to no
 /// manager (allocation happens after the request's fields are recorded, for create, update,
 /// client- and server-side apply alike); one the user asked for belongs to the manager that
 /// sent it (the API server's own writes excepted). Firewalls and load balancers target an explicit port or IP, so it is compared; an
 /// allocated one is dropped by the `service-allocated-*` rules.
-pub fn record_explicit_allocations(obj: &mut Value) {
+pub fn record_explicit_allocations(obj: &mut Value, managers: &[Value]) {
     let mut owned: Vec<String> = Vec::new();
-    let managers = obj.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
     let ports = obj.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
-    for m in &managers {
+    for m in managers {
         // The API server writes its own `default/kubernetes` Service with the first IP of its
         // range: that is the server's configuration, not a user's request. Its manager is named
         // after its binary (`kube-apiserver`, or e.g. `kube-apiserver-1.34` when renamed).
         if m.get("manager").and_then(Value::as_str).is_some_and(|n| n.starts_with("kube-apiserver")) {
             continue;
         }
-        let Some(spec) = m.pointer("/fieldsV1/f:spec").and_then(Value::as_object) else { continue };
+        let Some(spec) = m.pointer("/fields/f:spec").and_then(Value::as_object) else { continue };
         for field in ["clusterIP", "clusterIPs", "healthCheckNodePort"] {
             if spec.contains_key(&format!("f:{field}")) {
                 owned.push(format!("/spec/{field}"));
@@ -445,6 +458,32 @@ mod tests {
     }
 
     #[test]
+    fn the_rules_of_a_type_normalize_its_objects_as_every_rule_does() {
+        // Globs over group and kind, a kind-less rule, and a rule of another kind.
+        let set = rules(
+            "rules:\n\
+             - {name: any, why: w, drop: [/metadata/uid]}\n\
+             - {name: glob, why: w, match: {kind: 'Config*'}, drop: [/data/a]}\n\
+             - {name: grp, why: w, match: {group: 'apps', kind: Deployment}, drop: [/spec/replicas]}\n\
+             - {name: skip, why: w, match: {kind: Secret, name: x}, skip: true}\n\
+             - {name: other, why: w, match: {kind: Pod}, drop: [/data/b]}",
+        );
+        let objects = [
+            (key("ConfigMap"), json!({"metadata": {"name": "x", "uid": "u"}, "data": {"a": "1", "b": "2"}})),
+            (key("Secret"), json!({"metadata": {"name": "x", "uid": "u"}, "data": {"b": "2"}})),
+            (
+                ObjectKey { group: "apps".into(), kind: "Deployment".into(), namespace: None, name: "x".into() },
+                json!({"metadata": {"name": "x"}, "spec": {"replicas": 2}, "data": {"b": 1}}),
+            ),
+        ];
+        for (k, obj) in objects {
+            let of_type = rules_for_type(&set, &k);
+            assert!(of_type.len() < set.rules().len(), "{k}: the other kinds' rules are left out");
+            assert_eq!(normalize_under(&k, obj.clone(), &of_type, None), normalize_with(&k, obj, &set, None), "{k}");
+        }
+    }
+
+    #[test]
     fn drop_rules_remove_fields_and_empty_parents() {
         check(
             "ConfigMap",
@@ -530,7 +569,7 @@ mod tests {
         let r = "rules: [{name: a, why: b, drop: [/spec/clusterIP, /spec/ports/*/nodePort]}]";
         let mut svc = json!({
             "metadata": {"name": "x", "managedFields": [
-                {"manager": "kubectl", "fieldsV1": {"f:spec": {"f:ports": {
+                {"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {"f:ports": {
                     "k:{\"port\":443,\"protocol\":\"TCP\"}": {".": {}, "f:nodePort": {}, "f:port": {}},
                     "k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}}
                 }}}}
@@ -540,9 +579,9 @@ mod tests {
                 {"name": "https", "port": 443, "protocol": "TCP", "nodePort": 30443}
             ]}
         });
-        record_explicit_allocations(&mut svc);
+        let managers = recorded_managers(&mut svc);
+        record_explicit_allocations(&mut svc, &managers);
         assert_eq!(svc[EXPLICIT_ALLOCATIONS], json!(["/spec/ports/1/nodePort"]));
-        svc["metadata"].as_object_mut().unwrap().remove("managedFields");
         check(
             "Service",
             r,
@@ -553,9 +592,28 @@ mod tests {
             ]}})),
         );
         // Nobody owns the allocated values: nothing recorded, everything allocated dropped.
-        let mut svc = json!({"metadata": {"name": "x", "managedFields": [{"manager": "m", "fieldsV1": {"f:spec": {"f:type": {}}}}]}, "spec": {"clusterIP": "10.0.0.7"}});
-        record_explicit_allocations(&mut svc);
+        let mut svc = json!({"metadata": {"name": "x", "managedFields": [{"manager": "m", "operation": "Update", "fieldsV1": {"f:spec": {"f:type": {}}}}]}, "spec": {"clusterIP": "10.0.0.7"}});
+        let managers = recorded_managers(&mut svc);
+        record_explicit_allocations(&mut svc, &managers);
         assert!(svc.get(EXPLICIT_ALLOCATIONS).is_none());
+        // The API server's own request for `default/kubernetes` is its configuration.
+        let mut svc = json!({"metadata": {"name": "kubernetes", "managedFields": [{"manager": "kube-apiserver-1.34", "operation": "Update", "fieldsV1": {"f:spec": {"f:clusterIP": {}}}}]}, "spec": {"clusterIP": "10.0.0.1"}});
+        let managers = recorded_managers(&mut svc);
+        record_explicit_allocations(&mut svc, &managers);
+        assert!(svc.get(EXPLICIT_ALLOCATIONS).is_none());
+        // A user's explicit clusterIP is recorded.
+        let mut svc = json!({"metadata": {"name": "x", "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {"f:clusterIP": {}, "f:clusterIPs": {}}}}]}, "spec": {"clusterIP": "10.0.0.9"}});
+        let managers = recorded_managers(&mut svc);
+        record_explicit_allocations(&mut svc, &managers);
+        assert_eq!(svc[EXPLICIT_ALLOCATIONS], json!(["/spec/clusterIP", "/spec/clusterIPs"]));
+    }
+
+    /// The object's managedFields as the source records them (and drops them).
+    fn recorded_managers(obj: &mut Value) -> Vec<Value> {
+        crate::attribution::record(obj);
+        let rec = obj["metadata"].as_object_mut().unwrap().remove(crate::attribution::ATTRIBUTION);
+        assert!(obj["metadata"].get("managedFields").is_none());
+        rec.and_then(|r| r.as_array().cloned()).unwrap_or_default()
     }
 
     /// The schema facts of a Pod-like kind, as `schema::kinds_of_document` reads them.

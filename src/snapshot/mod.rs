@@ -145,7 +145,8 @@ pub fn read_dump_with(
             if rules.skipped_type(ty).is_some() || !filters.admits(ty, &obj) {
                 return;
             }
-            crate::dump::Sink::page(&collector, ty, vec![obj]);
+            let attribution = crate::attribution::take_encoded(&mut obj);
+            crate::dump::Sink::page(&collector, ty, vec![crate::dump::ReadObject { object: obj, attribution }]);
         }
     })
     .and_then(|v| match opened {

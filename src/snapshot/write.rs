@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::SnapshotError;
 use super::format::*;
-use crate::dump::{Sink, key_of};
+use crate::dump::{ReadObject, Sink, key_of};
 use crate::model::ApiType;
 use crate::secrets::SecretKey;
 
@@ -252,9 +252,16 @@ pub struct ArchiveSummary {
 }
 
 impl Sink for SnapshotWriter {
-    fn page(&self, ty: &ApiType, items: Vec<Value>) {
+    fn page(&self, ty: &ApiType, items: Vec<ReadObject>) {
         let mut lines = Vec::with_capacity(items.len() * 512);
-        for mut obj in items {
+        for ReadObject { object: mut obj, attribution } in items {
+            // The archive holds the record in the object's metadata (`attribution::ATTRIBUTION`),
+            // where an archive reader takes it out again.
+            if let (Some(record), Some(Value::Object(meta))) = (attribution, obj.get_mut("metadata"))
+                && let Ok(record) = record.to_value()
+            {
+                meta.insert(crate::attribution::ATTRIBUTION.into(), record);
+            }
             if !self.keyed && ty.is_secret() {
                 blank_secret_values(&mut obj);
             }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::http::{ApiClient, Failure};
 use super::watch_list::{self, Abandoned, Lines, Step};
-use crate::dump::{Sink, key_of};
+use crate::dump::{ReadObject, Sink, key_of};
 use crate::model::{ApiType, IncompleteReason};
 use crate::rules::RuleSet;
 use crate::secrets::{SecretKey, digest_field, digest_secret, digest_secret_metadata};
@@ -34,12 +34,12 @@ struct ListPage {
     /// `None` when the answer has no `items` at all: not a list. `Some(None)`: `"items": null`,
     /// which a Go server writes for an empty list held as a nil slice.
     #[serde(default, deserialize_with = "present")]
-    items: Option<Option<Vec<Value>>>,
+    items: Option<Option<Vec<ReadObject>>>,
 }
 
 /// Distinguishes a field that is present (even as null) from an absent one.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<Value>>>, D::Error> {
-    Option::<Vec<Value>>::deserialize(d).map(Some)
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<ReadObject>>>, D::Error> {
+    Option::<Vec<ReadObject>>::deserialize(d).map(Some)
 }
 
 /// Decodes one page's body (as `list_part` does, in one pass with the JSON check).
@@ -63,7 +63,7 @@ fn page_of(page: ListPage) -> Result<Page, String> {
 
 /// One decoded page of a list.
 struct Page {
-    items: Vec<Value>,
+    items: Vec<ReadObject>,
     next: Option<String>,
     resource_version: Option<String>,
 }
@@ -310,24 +310,25 @@ async fn list_part(
 
 /// Hands a batch of objects as read to the sink, after the filters and before anything else
 /// sees them: Secret values and `digest` rule fields digested, a Helm release split into its
-/// parts first, explicit Service allocations and field attribution recorded, managedFields
-/// dropped. Returns how many objects the filters admitted.
-fn deliver(cx: &ListContext<'_>, ty: &ApiType, mut items: Vec<Value>) -> usize {
+/// parts first, explicit Service allocations recorded from the attribution record. (managedFields never entered the objects:
+/// the decoder made them the attribution record, `source::object`.) Returns how many objects the
+/// filters admitted.
+fn deliver(cx: &ListContext<'_>, ty: &ApiType, mut items: Vec<ReadObject>) -> usize {
     // Secrets by resource, whatever kind the server reports (`ApiType::is_secret`).
     let is_secret = ty.is_secret();
     let is_service = ty.group.is_empty() && ty.kind == "Service";
-    items.retain(|item| cx.filters.admits(ty, item));
-    for item in &mut items {
+    items.retain(|item| cx.filters.admits(ty, &item.object));
+    for ReadObject { object: item, attribution } in &mut items {
         if is_secret {
             // A Helm release is split into its parts before its values are digested.
             crate::helm_release::expand(item);
         }
         redact(ty, item, cx.rules, cx.secret_key);
         if is_service {
-            crate::normalize::record_explicit_allocations(item);
+            let managers = attribution.as_ref().and_then(|a| a.to_value().ok());
+            let managers = managers.as_ref().and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+            crate::normalize::record_explicit_allocations(item, managers);
         }
-        crate::attribution::record(item);
-        strip_managed_fields(item);
         strip_type_meta(item);
     }
     let n = items.len();
@@ -385,13 +386,6 @@ fn strip_type_meta(item: &mut Value) {
     if let Value::Object(o) = item {
         o.remove("kind");
         o.remove("apiVersion");
-    }
-}
-
-/// managedFields are large, differ on every server, and are never compared: drop them at once.
-fn strip_managed_fields(item: &mut Value) {
-    if let Some(Value::Object(meta)) = item.get_mut("metadata") {
-        meta.remove("managedFields");
     }
 }
 

@@ -7,6 +7,7 @@ pub mod http;
 pub mod kubeconfig;
 pub mod list;
 pub mod live;
+pub mod object;
 pub mod plan;
 pub mod schema;
 pub mod watch_list;

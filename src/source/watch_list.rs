@@ -16,6 +16,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::dump::ReadObject;
+
 /// The annotation of the bookmark that ends the initial events.
 pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
 
@@ -34,14 +36,14 @@ struct Event {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
-    object: Value,
+    object: ReadObject,
 }
 
 /// What one line of the stream meant.
 #[derive(Debug, PartialEq)]
 pub enum Step {
     /// An object of the initial state.
-    Object(Value),
+    Object(ReadObject),
     /// A bookmark that does not end the initial events (a periodic one): nothing to do.
     Skip,
     /// The initial events are complete, at this resourceVersion (`None` if the server gave none).
@@ -59,7 +61,7 @@ pub fn step(line: &[u8]) -> Result<Step, Abandoned> {
     match event.kind.as_str() {
         "ADDED" => Ok(Step::Object(event.object)),
         "BOOKMARK" => {
-            let meta = event.object.get("metadata");
+            let meta = event.object.object.get("metadata");
             let ends =
                 meta.and_then(|m| m.get("annotations")).and_then(|a| a.get(INITIAL_EVENTS_END)).and_then(Value::as_str)
                     == Some("true");
@@ -75,7 +77,7 @@ pub fn step(line: &[u8]) -> Result<Step, Abandoned> {
             Err(Abandoned(format!("a {} event came before the initial events ended", event.kind)))
         }
         "ERROR" => {
-            let message = event.object.get("message").and_then(Value::as_str).unwrap_or("no message");
+            let message = event.object.object.get("message").and_then(Value::as_str).unwrap_or("no message");
             Err(Abandoned(format!("the server ended the stream with an error: {message}")))
         }
         other => Err(Abandoned(format!("unknown watch event type {other:?}"))),
@@ -179,7 +181,7 @@ mod tests {
         let added = json!({"type": "ADDED", "object": {"metadata": {"name": "a", "resourceVersion": "7"}}});
         assert_eq!(
             step(added.to_string().as_bytes()),
-            Ok(Step::Object(json!({"metadata": {"name": "a", "resourceVersion": "7"}})))
+            Ok(Step::Object(json!({"metadata": {"name": "a", "resourceVersion": "7"}}).into()))
         );
         let periodic = json!({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}});
         assert_eq!(step(periodic.to_string().as_bytes()), Ok(Step::Skip));
