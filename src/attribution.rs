@@ -156,7 +156,7 @@ pub fn record(obj: &mut Value) {
     let Some(Value::Object(meta)) = obj.get_mut("metadata") else { return };
     let Some(managed) = meta.remove("managedFields") else { return };
     let Ok(Recorded(Some(record))) = Recorded::deserialize(&managed) else { return };
-    if let Ok(v) = record.to_value() {
+    if let Some(v) = record.to_value() {
         meta.insert(ATTRIBUTION.into(), v);
     }
 }
@@ -172,7 +172,27 @@ pub fn record(obj: &mut Value) {
 /// the bench clusters), so building a value tree of them only to compact and drop it cost a
 /// fifth of a live read's CPU.
 #[derive(Debug, Default, PartialEq)]
-pub struct Recorded(pub Option<crate::dump::CanonicalJson>);
+pub struct Recorded(pub Option<EncodedRecord>);
+
+/// A record as its JSON text (the list of managers), kept encoded: it is decoded only for an
+/// object that differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRecord(Vec<u8>);
+
+impl EncodedRecord {
+    fn of(managers: &Value) -> Self {
+        // Serializing a value cannot fail (string keys, no non-finite numbers).
+        EncodedRecord(serde_json::to_vec(managers).unwrap_or_default())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn to_value(&self) -> Option<Value> {
+        serde_json::from_slice(&self.0).ok()
+    }
+}
 
 impl<'de> Deserialize<'de> for Recorded {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -180,7 +200,7 @@ impl<'de> Deserialize<'de> for Recorded {
         if managers.is_empty() {
             return Ok(Recorded(None));
         }
-        Ok(Recorded(Some(crate::dump::CanonicalJson::from_value(&Value::Array(managers)))))
+        Ok(Recorded(Some(EncodedRecord::of(&Value::Array(managers)))))
     }
 }
 
@@ -370,18 +390,23 @@ pub fn take(obj: &mut Value) -> Option<Attribution> {
 /// decoded (and checked) only for objects that differ (`decode`, which yields nothing for a
 /// malformed record), so the objects that compare equal, nearly all of them, are never decoded
 /// into `Manager`s.
-pub fn take_encoded(obj: &mut Value) -> Option<crate::dump::CanonicalJson> {
+pub fn take_encoded(obj: &mut Value) -> Option<EncodedRecord> {
     let recorded = obj.get_mut("metadata")?.as_object_mut()?.remove(ATTRIBUTION)?;
-    recorded.is_array().then(|| crate::dump::CanonicalJson::from_value(&recorded))
+    recorded.is_array().then(|| EncodedRecord::of(&recorded))
 }
 
 /// Encodes a record compactly for a dump (parsed again only for objects that differ).
-pub fn encode(a: &Attribution) -> crate::dump::CanonicalJson {
-    crate::dump::CanonicalJson::from_value(&serde_json::to_value(&a.managers).unwrap_or(Value::Null))
+pub fn encode(a: &Attribution) -> EncodedRecord {
+    EncodedRecord::of(&serde_json::to_value(&a.managers).unwrap_or(Value::Null))
 }
 
-pub fn decode(c: &crate::dump::CanonicalJson) -> Option<Attribution> {
-    c.to_value().ok().and_then(|v| serde_json::from_value(v).ok()).map(|managers| Attribution { managers })
+pub fn decode(c: &EncodedRecord) -> Option<Attribution> {
+    decode_json(c.as_bytes())
+}
+
+/// A record's managers from its JSON text; `None` for a malformed record (a hostile archive).
+pub fn decode_json(json: &[u8]) -> Option<Attribution> {
+    serde_json::from_slice(json).ok().map(|managers| Attribution { managers })
 }
 
 impl Attribution {

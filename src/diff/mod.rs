@@ -480,7 +480,9 @@ fn pair_objects(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions, s
             }
         }
         if let Some(d) = diff.as_mut() {
-            let decode = |dump: &Dump| dump.provenance.attribution.get(key).and_then(crate::attribution::decode);
+            let decode = |dump: &Dump| {
+                dump.provenance.attribution.get(key).and_then(|r| crate::attribution::decode_json(&r.json()?))
+            };
             let accepted = crate::attribution::attribute(d, decode(old).as_ref(), decode(new).as_ref(), hpa_rule);
             paired.hpa_accepted.0 += accepted.0;
             paired.hpa_accepted.1 += accepted.1;

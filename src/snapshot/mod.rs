@@ -110,6 +110,9 @@ pub fn read_dump(
     read_dump_with(path, read_opts, rules, key, archive, &Semantics::default(), None)
 }
 
+/// Objects handed to the collector at a time when an archive is read: a live read's page.
+const ARCHIVE_PAGE: usize = 500;
+
 /// Reads, verifies and normalizes an archive into a `Dump` under today's rules, the diff's
 /// filters and the field semantics agreed for the comparison. The archive's recorded
 /// incompleteness carries into the dump, and so does what the capture did not include: a
@@ -131,6 +134,15 @@ pub fn read_dump_with(
     let filters = &read_opts.filters;
     // The `-n` namespaces the archive holds anything of (before filters).
     let mut namespaces_seen: BTreeSet<String> = BTreeSet::new();
+    // Objects go to the collector a page at a time, as a live read delivers them: a page's
+    // attribution records are kept compressed together (`dump::RecordRef`). An archive holds each
+    // type's objects together, so a page ends where its type does.
+    let mut page: Option<(ApiType, Vec<crate::dump::ReadObject>)> = None;
+    let deliver = |page: &mut Option<(ApiType, Vec<crate::dump::ReadObject>)>| {
+        if let Some((ty, items)) = page.take() {
+            crate::dump::Sink::page(&collector, &ty, items);
+        }
+    };
     let verified = read::read_with(path, archive, |event| {
         if let read::Event::Object(ty, mut obj) = event {
             crate::source::list::redact_archived(ty, &mut obj, rules, key);
@@ -146,7 +158,11 @@ pub fn read_dump_with(
                 return;
             }
             let attribution = crate::attribution::take_encoded(&mut obj);
-            crate::dump::Sink::page(&collector, ty, vec![crate::dump::ReadObject { object: obj, attribution }]);
+            if page.as_ref().is_some_and(|(t, items)| t != ty || items.len() >= ARCHIVE_PAGE) {
+                deliver(&mut page);
+            }
+            let (_, items) = page.get_or_insert_with(|| (ty.clone(), Vec::with_capacity(ARCHIVE_PAGE)));
+            items.push(crate::dump::ReadObject { object: obj, attribution });
         }
     })
     .and_then(|v| match opened {
@@ -155,6 +171,7 @@ pub fn read_dump_with(
         None => Ok(v),
     })
     .map_err(|e| SnapshotError::Refused { path: path.to_path_buf(), source: Box::new(e) })?;
+    deliver(&mut page);
     let collected = collector.finish();
     let h = &verified.header;
     let served: Vec<ApiType> = h.api_resources.iter().map(ApiType::from).collect();

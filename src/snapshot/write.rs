@@ -258,7 +258,7 @@ impl Sink for SnapshotWriter {
             // The archive holds the record in the object's metadata (`attribution::ATTRIBUTION`),
             // where an archive reader takes it out again.
             if let (Some(record), Some(Value::Object(meta))) = (attribution, obj.get_mut("metadata"))
-                && let Ok(record) = record.to_value()
+                && let Some(record) = record.to_value()
             {
                 meta.insert(crate::attribution::ATTRIBUTION.into(), record);
             }

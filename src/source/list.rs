@@ -325,7 +325,7 @@ fn deliver(cx: &ListContext<'_>, ty: &ApiType, mut items: Vec<ReadObject>) -> us
         }
         redact(ty, item, cx.rules, cx.secret_key);
         if is_service {
-            let managers = attribution.as_ref().and_then(|a| a.to_value().ok());
+            let managers = attribution.as_ref().and_then(|a| a.to_value());
             let managers = managers.as_ref().and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
             crate::normalize::record_explicit_allocations(item, managers);
         }

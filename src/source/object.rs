@@ -13,8 +13,9 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::attribution::EncodedRecord;
 use crate::attribution::Recorded;
-use crate::dump::{CanonicalJson, ReadObject};
+use crate::dump::ReadObject;
 
 impl<'de> Deserialize<'de> for ReadObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -31,7 +32,7 @@ enum Level {
 }
 
 impl<'de> DeserializeSeed<'de> for Level {
-    type Value = (Value, Option<CanonicalJson>);
+    type Value = (Value, Option<EncodedRecord>);
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -39,7 +40,7 @@ impl<'de> DeserializeSeed<'de> for Level {
 }
 
 impl<'de> Visitor<'de> for Level {
-    type Value = (Value, Option<CanonicalJson>);
+    type Value = (Value, Option<EncodedRecord>);
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a Kubernetes object")
@@ -105,7 +106,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::attribution::{ATTRIBUTION, decode, record};
+    use crate::attribution::{ATTRIBUTION, record};
 
     /// The path every other reader takes: parse into a value, record, strip.
     fn as_value_path(text: &str) -> (Value, Option<Value>) {
@@ -155,7 +156,7 @@ mod tests {
         let rec = rec.expect("recorded");
         assert!(!rec.to_string().contains("secret-canary"), "{rec}");
         assert_eq!(rec.as_array().map(Vec::len), Some(3), "the entry without an operation is left out: {rec}");
-        let a = decode(&CanonicalJson::from_value(&rec)).expect("a record that decodes");
+        let a = crate::attribution::decode_json(rec.to_string().as_bytes()).expect("a record that decodes");
         assert_eq!(a.managers.len(), 3);
     }
 
