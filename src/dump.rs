@@ -252,6 +252,31 @@ fn compress(plain: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// Decompresses a frame `compress` wrote, with this thread's decompression context: objects are
+/// read back one at a time (those that differ, those a platform or an explanation looks at), and
+/// setting up a context per object cost more than decompressing it.
+fn decompress(z: &[u8]) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    // `compress` records the content size in each frame.
+    let Some(size) = zstd::zstd_safe::get_frame_content_size(z).ok().flatten().and_then(|n| usize::try_from(n).ok())
+    else {
+        return zstd::decode_all(z);
+    };
+    CONTEXT.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match c.as_mut() {
+            Some(d) => d.decompress(z, size),
+            None => zstd::decode_all(z),
+        }
+    })
+}
+
 impl CanonicalJson {
     pub fn from_value(v: &Value) -> Self {
         // Serializing a Value cannot fail: its map keys are strings and it holds no non-finite
@@ -268,7 +293,7 @@ impl CanonicalJson {
     /// The canonical JSON text.
     pub fn json(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
         if self.compressed {
-            zstd::decode_all(&self.bytes[..]).map(std::borrow::Cow::Owned)
+            decompress(&self.bytes).map(std::borrow::Cow::Owned)
         } else {
             Ok(std::borrow::Cow::Borrowed(&self.bytes[..]))
         }
@@ -349,7 +374,7 @@ impl RecordRef {
         OPEN.with(|open| {
             let mut open = open.borrow_mut();
             if !open.as_ref().is_some_and(|(b, _)| std::sync::Arc::ptr_eq(b, &self.block)) {
-                let plain = zstd::decode_all(&self.block.0[..]).ok()?;
+                let plain = decompress(&self.block.0).ok()?;
                 *open = Some((self.block.clone(), plain));
             }
             let (_, plain) = open.as_ref()?;
