@@ -204,184 +204,150 @@ impl Stored {
 }
 
 impl From<Normalized> for Stored {
+    /// One object alone (tests, and sides built by hand); a collector packs a page together.
     fn from(n: Normalized) -> Self {
+        let (how, v) = How::of(n);
+        how.with(CanonicalJson::from_value(&v))
+    }
+}
+
+/// Which `Stored` a normalized object becomes, apart from its content.
+#[derive(Clone, Copy)]
+enum How {
+    Content,
+    Presence(RuleId),
+    Skipped(RuleId),
+}
+
+impl How {
+    fn of(n: Normalized) -> (How, Value) {
         match n {
-            Normalized::Content(v) => Stored::Content(CanonicalJson::from_value(&v)),
-            Normalized::Presence(i, v) => Stored::Presence(i, CanonicalJson::from_value(&v)),
-            Normalized::Skipped(i, v) => Stored::Skipped(i, CanonicalJson::from_value(&v)),
+            Normalized::Content(v) => (How::Content, v),
+            Normalized::Presence(i, v) => (How::Presence(i), v),
+            Normalized::Skipped(i, v) => (How::Skipped(i), v),
+        }
+    }
+
+    fn with(self, c: CanonicalJson) -> Stored {
+        match self {
+            How::Content => Stored::Content(c),
+            How::Presence(i) => Stored::Presence(i, c),
+            How::Skipped(i) => Stored::Skipped(i, c),
         }
     }
 }
 
 /// A normalized object serialized once, compactly, with sorted keys (serde_json's map is ordered
-/// by key), so equal objects have equal bytes. A `serde_json::Value` tree takes several times the
+/// by key), so equal objects have equal text. A `serde_json::Value` tree takes several times the
 /// memory of its JSON text, and both sides of a large cluster are held until the diff: keeping
-/// bytes bounds kparity's memory near the size of what it compares. The diff compares bytes and
-/// parses back only the objects that differ.
+/// text bounds kparity's memory near the size of what it compares.
 ///
-/// Objects above `COMPRESS_ABOVE` bytes (large ConfigMaps, CRDs with their schemas) are kept
-/// zstd-compressed. Compression is deterministic for a given input and level, and whether an
-/// object is compressed depends only on its length, so equal objects still have equal bytes.
-#[derive(Clone, PartialEq, Eq)]
+/// The text is kept packed with its page's other objects (`packed`: a page of one type compresses
+/// to a tenth where one object alone compresses to 60%), and objects are compared by the SHA-256
+/// digest of their text: equal digests mean equal text (no collision of SHA-256 is known, and
+/// kparity already compares secret values by it), so the diff opens only the objects that differ.
+#[derive(Clone)]
 pub struct CanonicalJson {
-    compressed: bool,
-    bytes: Box<[u8]>,
+    digest: [u8; 32],
+    text: Text,
 }
 
-/// Objects smaller than this are kept as plain JSON: compressing them saves little. Above it, an
-/// object alone compresses to about 60% (a Deployment, a ReplicaSet without managedFields), and
-/// the objects are most of what a side holds.
-const COMPRESS_ABOVE: usize = 256;
-/// zstd's fastest standard level: the point is memory, at a cost well below parsing.
-const COMPRESS_LEVEL: i32 = 1;
+#[derive(Clone)]
+enum Text {
+    /// A lone object, or one whose length did not fit a block's offsets.
+    Plain(Box<[u8]>),
+    Packed(crate::packed::Slot),
+}
 
-/// Compresses with this thread's compression context: setting one up per object cost more than
-/// compressing a small object. A frame depends only on its input and the level, never on what the
-/// context compressed before, so equal objects still have equal bytes.
-fn compress(plain: &[u8]) -> Option<Vec<u8>> {
-    thread_local! {
-        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
+impl PartialEq for CanonicalJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest == other.digest
     }
-    CONTEXT.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.is_none() {
-            *c = zstd::bulk::Compressor::new(COMPRESS_LEVEL).ok();
-        }
-        c.as_mut()?.compress(plain).ok()
-    })
 }
 
-/// Decompresses a frame `compress` wrote, with this thread's decompression context: objects are
-/// read back one at a time (those that differ, those a platform or an explanation looks at), and
-/// setting up a context per object cost more than decompressing it.
-fn decompress(z: &[u8]) -> std::io::Result<Vec<u8>> {
-    thread_local! {
-        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    // `compress` records the content size in each frame.
-    let Some(size) = zstd::zstd_safe::get_frame_content_size(z).ok().flatten().and_then(|n| usize::try_from(n).ok())
-    else {
-        return zstd::decode_all(z);
-    };
-    CONTEXT.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.is_none() {
-            *c = Some(zstd::bulk::Decompressor::new()?);
-        }
-        match c.as_mut() {
-            Some(d) => d.decompress(z, size),
-            None => zstd::decode_all(z),
-        }
-    })
-}
+impl Eq for CanonicalJson {}
 
 impl CanonicalJson {
+    /// One object alone (an explanation's object as read, a test's).
     pub fn from_value(v: &Value) -> Self {
-        // Serializing a Value cannot fail: its map keys are strings and it holds no non-finite
-        // numbers. The empty fallback could never equal a real object's bytes anyway.
-        let plain = serde_json::to_vec(v).unwrap_or_default();
-        if plain.len() > COMPRESS_ABOVE
-            && let Some(z) = compress(&plain)
-        {
-            return CanonicalJson { compressed: true, bytes: z.into_boxed_slice() };
-        }
-        CanonicalJson { compressed: false, bytes: plain.into_boxed_slice() }
+        Self::pack(vec![Self::text_of(v)]).pop().unwrap_or_else(|| Self::plain(Vec::new()))
+    }
+
+    /// An object's canonical text. Serializing a Value cannot fail: its map keys are strings and
+    /// it holds no non-finite numbers. The empty fallback could never equal a real object's text.
+    pub fn text_of(v: &Value) -> Vec<u8> {
+        serde_json::to_vec(v).unwrap_or_default()
+    }
+
+    /// The objects of one page, from their canonical texts (`text_of`), packed together.
+    pub fn pack(texts: Vec<Vec<u8>>) -> Vec<CanonicalJson> {
+        let texts: Vec<Option<Vec<u8>>> = texts.into_iter().map(Some).collect();
+        let slots = crate::packed::pack(&texts);
+        texts
+            .into_iter()
+            .zip(slots)
+            .map(|(text, slot)| {
+                let text = text.unwrap_or_default();
+                match slot {
+                    Some(slot) => CanonicalJson { digest: digest(&text), text: Text::Packed(slot) },
+                    None => Self::plain(text),
+                }
+            })
+            .collect()
+    }
+
+    fn plain(text: Vec<u8>) -> Self {
+        CanonicalJson { digest: digest(&text), text: Text::Plain(text.into_boxed_slice()) }
     }
 
     /// The canonical JSON text.
     pub fn json(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
-        if self.compressed {
-            decompress(&self.bytes).map(std::borrow::Cow::Owned)
-        } else {
-            Ok(std::borrow::Cow::Borrowed(&self.bytes[..]))
+        match &self.text {
+            Text::Plain(t) => Ok(std::borrow::Cow::Borrowed(&t[..])),
+            Text::Packed(slot) => slot.text().map(std::borrow::Cow::Owned),
         }
     }
 
-    /// The object back as a value. Fails only if the bytes were not written by `from_value`.
+    /// The object back as a value. Fails only if the text was not written by `text_of`.
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
         let json = self.json().map_err(serde_json::Error::io)?;
         serde_json::from_slice(&json)
     }
+}
 
-    /// Bytes held in memory.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
+fn digest(text: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text).into()
 }
 
 impl std::fmt::Debug for CanonicalJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.json() {
             Ok(json) => f.write_str(&String::from_utf8_lossy(&json)),
-            Err(e) => write!(f, "(unreadable compressed object: {e})"),
+            Err(e) => write!(f, "(unreadable packed object: {e})"),
         }
     }
 }
 
-/// The attribution records of one page, compressed together. A record is read only for an object
-/// that differs, yet records are near half of what a side holds per object: the records of one
-/// type repeat the same managers and field names, so a page of them compresses about 30 times
-/// where one record alone compresses twice (measured on the bench clusters' archives).
-#[derive(Debug)]
-struct RecordBlock(Box<[u8]>);
-
-/// Where one object's attribution record is: a range of its page's block.
+/// Where one object's attribution record is: a range of its page's records, packed together. A
+/// record is read only for an object that differs, yet records are near half of what a side holds
+/// per object: the records of one type repeat the same managers and field names, so a page of
+/// them compresses about 30 times where one record alone compresses twice (measured on the bench
+/// clusters' archives).
 #[derive(Debug, Clone)]
-pub struct RecordRef {
-    block: std::sync::Arc<RecordBlock>,
-    start: u32,
-    len: u32,
-}
+pub struct RecordRef(crate::packed::Slot);
 
 impl RecordRef {
-    /// Packs the records of one page into one block; `None` where an object has no record (or
-    /// the page's records do not fit the block's offsets, then none is kept: they explain,
-    /// never decide).
+    /// Packs the records of one page; `None` where an object has no record.
     fn pack(records: Vec<Option<crate::attribution::EncodedRecord>>) -> Vec<Option<RecordRef>> {
-        let mut plain = Vec::new();
-        let mut ranges = Vec::with_capacity(records.len());
-        for r in &records {
-            let range = r.as_ref().map(|r| r.as_bytes()).and_then(|json| {
-                let start = u32::try_from(plain.len()).ok()?;
-                let len = u32::try_from(json.len()).ok()?;
-                plain.extend_from_slice(json);
-                Some((start, len))
-            });
-            ranges.push(range);
-        }
-        if plain.is_empty() || u32::try_from(plain.len()).is_err() {
-            return vec![None; records.len()];
-        }
-        let Some(z) = compress(&plain) else { return vec![None; records.len()] };
-        let block = std::sync::Arc::new(RecordBlock(z.into_boxed_slice()));
-        ranges.into_iter().map(|r| r.map(|(start, len)| RecordRef { block: block.clone(), start, len })).collect()
+        let texts: Vec<Option<&[u8]>> = records.iter().map(|r| r.as_ref().map(|r| r.as_bytes())).collect();
+        crate::packed::pack(&texts).into_iter().map(|s| s.map(RecordRef)).collect()
     }
 
-    /// The record's JSON text. The block last opened on this thread is kept open: objects are
-    /// compared in key order, the order a server lists them in, so the records of consecutive
-    /// differing objects mostly share a block.
+    /// The record's JSON text (`None` only if its block cannot be read back: records explain,
+    /// never decide).
     pub fn json(&self) -> Option<Vec<u8>> {
-        thread_local! {
-            static OPEN: std::cell::RefCell<Option<(std::sync::Arc<RecordBlock>, Vec<u8>)>> =
-                const { std::cell::RefCell::new(None) };
-        }
-        OPEN.with(|open| {
-            let mut open = open.borrow_mut();
-            if !open.as_ref().is_some_and(|(b, _)| std::sync::Arc::ptr_eq(b, &self.block)) {
-                let plain = decompress(&self.block.0).ok()?;
-                *open = Some((self.block.clone(), plain));
-            }
-            let (_, plain) = open.as_ref()?;
-            let start = usize::try_from(self.start).ok()?;
-            let end = start.checked_add(usize::try_from(self.len).ok()?)?;
-            plain.get(start..end).map(<[u8]>::to_vec)
-        })
+        self.0.text().ok()
     }
 }
 
@@ -640,27 +606,34 @@ pub struct Collected {
 impl Sink for Collector<'_> {
     fn page(&self, ty: &ApiType, items: Vec<ReadObject>) {
         // Normalize (and serialize) outside the lock: it is the CPU-heavy part and is
-        // independent per object. Each value tree is dropped as soon as its bytes exist.
+        // independent per object.
         let schema = self.semantics.and_then(|s| s.kind(&ty.group, &ty.kind));
         // Every object of the page has the type's group and kind (`key_of`).
         let rules = crate::normalize::rules_for_type(self.rules, &key_of(ty, &Value::Null));
         let (objects, records): (Vec<Value>, Vec<Option<crate::attribution::EncodedRecord>>) =
             items.into_iter().map(|r| (r.object, r.attribution)).unzip();
-        let normalized: Vec<_> = objects
+        // Each value tree is dropped as soon as its text exists; the page's texts are then
+        // packed together.
+        let mut texts = Vec::with_capacity(objects.len());
+        let mut pending = Vec::with_capacity(objects.len());
+        for (obj, attribution) in objects.into_iter().zip(RecordRef::pack(records)) {
+            let key = compare_key_of(ty, &obj);
+            let as_read = self.keep_as_read.keeps(ty, &key).then(|| CanonicalJson::from_value(&obj));
+            let out = normalize_under(&key, obj, &rules, schema);
+            let (how, v) = How::of(out.normalized);
+            texts.push(CanonicalJson::text_of(&v));
+            pending.push((how, key, out.rule_hits, out.fields_dropped, attribution, as_read));
+        }
+        let normalized: Vec<Entry> = pending
             .into_iter()
-            .zip(RecordRef::pack(records))
-            .map(|(obj, attribution)| {
-                let key = compare_key_of(ty, &obj);
-                let as_read = self.keep_as_read.keeps(ty, &key).then(|| CanonicalJson::from_value(&obj));
-                let out = normalize_under(&key, obj, &rules, schema);
-                Entry {
-                    key,
-                    stored: Stored::from(out.normalized),
-                    hits: out.rule_hits,
-                    dropped: out.fields_dropped,
-                    attribution,
-                    as_read,
-                }
+            .zip(CanonicalJson::pack(texts))
+            .map(|((how, key, hits, dropped, attribution, as_read), content)| Entry {
+                key,
+                stored: how.with(content),
+                hits,
+                dropped,
+                attribution,
+                as_read,
             })
             .collect();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -705,9 +678,9 @@ mod tests {
         for (r, want) in refs.iter().zip(&records) {
             assert_eq!(r.as_ref().and_then(RecordRef::json), want.as_ref().map(|w| w.as_bytes().to_vec()));
         }
-        let block = &refs[0].as_ref().unwrap().block;
-        assert!(refs.iter().flatten().all(|r| std::sync::Arc::ptr_eq(&r.block, block)), "one block per page");
-        assert!(block.0.len() < 1000, "a 5 KB run of one letter compresses: {}", block.0.len());
+        let first = &refs[0].as_ref().unwrap().0;
+        assert!(refs.iter().flatten().all(|r| r.0.same_block(first)), "one block per page");
+        assert!(first.block_len() < 1000, "a 5 KB run of one letter compresses: {}", first.block_len());
         // Reading records of two blocks in turn reopens each; a page without records packs none.
         let other = RecordRef::pack(vec![record("c")]);
         for _ in 0..2 {
@@ -722,32 +695,35 @@ mod tests {
     }
 
     #[test]
-    fn large_objects_are_kept_compressed_and_still_compare_by_bytes() {
+    fn a_pages_objects_are_packed_together_and_compare_by_their_text() {
         let big = |tail: &str| json!({"data": {"dashboard.json": format!("{}{tail}", "panel ".repeat(2000))}});
         let (a, b, c) = (
             CanonicalJson::from_value(&big("x")),
             CanonicalJson::from_value(&big("x")),
             CanonicalJson::from_value(&big("y")),
         );
-        assert!(a.len() < 2000, "a 12 KB object is held compressed, got {} bytes", a.len());
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(c.to_value().unwrap(), big("y"));
-        // The context compressing each side's objects is its thread's, reused: what it compressed
-        // before never changes an object's bytes.
-        let small = json!({"metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": 2, "image": "web:1.2.3", "ports": [80, 443]}, "x": "y".repeat(200)});
-        let here = CanonicalJson::from_value(&small);
-        assert!(here.compressed, "an object above {COMPRESS_ABOVE} bytes is compressed");
-        let there = std::thread::spawn({
-            let small = small.clone();
-            move || CanonicalJson::from_value(&small)
-        })
-        .join()
-        .unwrap();
-        let _ = CanonicalJson::from_value(&big("z"));
-        assert_eq!(here, there);
-        assert_eq!(here, CanonicalJson::from_value(&small));
-        assert_eq!(here.to_value().unwrap(), small);
+        // A page packs its objects together; each compares equal to the same object packed in
+        // another page (or alone, or on another thread) and unequal to any other, even one that
+        // differs in its last byte or only in length.
+        let obj = |i: usize| json!({"metadata": {"name": format!("web-{i}"), "namespace": "shop"}, "spec": {"replicas": 2, "image": "web:1.2.3"}});
+        let page: Vec<Value> = (0..400).map(obj).collect();
+        let packed = CanonicalJson::pack(page.iter().map(CanonicalJson::text_of).collect());
+        let Text::Packed(first) = &packed[0].text else { panic!("a page of 400 objects is packed") };
+        assert!(first.compressed());
+        let shifted = CanonicalJson::pack(page[1..].iter().map(CanonicalJson::text_of).collect());
+        let there = std::thread::spawn(move || CanonicalJson::from_value(&obj(7))).join().unwrap();
+        assert_eq!(packed[7], there);
+        assert_eq!(packed[8], shifted[7]);
+        assert_ne!(packed[7], packed[8]);
+        let mut longer = CanonicalJson::text_of(&page[7]);
+        longer.push(b' ');
+        assert_ne!(packed[7], CanonicalJson::pack(vec![longer]).remove(0));
+        for (p, v) in packed.iter().zip(&page).rev() {
+            assert_eq!(&p.to_value().unwrap(), v);
+        }
     }
 
     #[test]

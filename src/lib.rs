@@ -19,6 +19,7 @@ pub mod explain;
 pub mod helm_release;
 pub mod model;
 pub mod normalize;
+pub mod packed;
 pub mod platform;
 pub mod progress;
 pub mod report;
