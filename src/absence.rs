@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::dump::{Dump, Stored};
+use crate::dump::Dump;
 use crate::model::ObjectKey;
 
 /// The kinds Velero does not restore unless asked to (its restore reference, "By default, Velero
@@ -27,7 +27,7 @@ const VELERO_NOT_RESTORED: &[(&str, &str)] = &[
 /// `None`. `velero`: the `velero` profile is on, so NEW may be a Velero restore of OLD.
 pub fn explain(key: &ObjectKey, obj: &Value, missing: bool, old: &Dump, new: &Dump, velero: bool) -> Option<String> {
     if let Some(owner) = controller_of(key, obj) {
-        let compared = |d: &Dump| d.objects.get(&owner).is_some_and(|s| !matches!(s, Stored::Skipped(..)));
+        let compared = |d: &Dump| d.objects.get(&owner).is_some_and(|s| !s.is_skipped());
         if compared(old) && compared(new) {
             return Some(format!("made by its controller {owner}, which is compared on both sides"));
         }
@@ -59,7 +59,7 @@ fn controller_of(key: &ObjectKey, obj: &Value) -> Option<ObjectKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dump::CanonicalJson;
+    use crate::dump::{CanonicalJson, Kept, Stored};
     use serde_json::json;
 
     fn dump(objects: &[(ObjectKey, Stored)]) -> Dump {
@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn an_object_made_by_a_compared_controller_is_explained_and_an_orphan_is_not() {
         let deploy = k("apps", "Deployment", "web");
-        let content = Stored::Content(CanonicalJson::from_value(&json!({})));
+        let content = Stored::new(Kept::Content, CanonicalJson::from_value(&json!({})));
         let rs = json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "controller": true}]}});
         let both = dump(&[(deploy.clone(), content.clone())]);
         let why = explain(&k("apps", "ReplicaSet", "web-1"), &rs, true, &both, &both, false);

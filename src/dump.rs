@@ -72,8 +72,6 @@ pub struct Dump {
 /// What a side keeps to explain its comparison, apart from what is compared.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
-    /// Who wrote each object (`attribution`), for the objects read with a record.
-    pub attribution: BTreeMap<ObjectKey, RecordRef>,
     /// How many fields each rule dropped (or rewrote).
     pub fields_dropped: RuleCounts,
     /// The objects as read (secret values already digested), kept only when a report explains
@@ -182,58 +180,71 @@ impl Dump {
     }
 }
 
-/// What a dump keeps of one normalized object until the diff.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stored {
+/// What a dump keeps of one normalized object until the diff: its content, how a rule decided it
+/// is compared, and who wrote its fields. The record rides with the object (one key per object,
+/// which at 100,000 objects is tens of MiB a second map's keys would cost) and is never compared.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub kept: Kept,
+    content: CanonicalJson,
+    attribution: Option<RecordRef>,
+}
+
+/// How an object is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
     /// Compared in full.
-    Content(CanonicalJson),
+    Content,
     /// Only its existence is compared (by this rule), when the rule matches both sides' objects.
-    Presence(RuleId, CanonicalJson),
+    Presence(RuleId),
     /// Not compared (by this rule), when the rule matches both sides' objects (or the other side
     /// has none); reported as excluded.
-    Skipped(RuleId, CanonicalJson),
+    Skipped(RuleId),
+}
+
+impl Kept {
+    fn of(n: Normalized) -> (Kept, Value) {
+        match n {
+            Normalized::Content(v) => (Kept::Content, v),
+            Normalized::Presence(i, v) => (Kept::Presence(i), v),
+            Normalized::Skipped(i, v) => (Kept::Skipped(i), v),
+        }
+    }
+}
+
+/// Two objects are the same when compared the same way with the same content; who wrote them
+/// explains a difference and never makes one.
+impl PartialEq for Stored {
+    fn eq(&self, other: &Self) -> bool {
+        self.kept == other.kept && self.content == other.content
+    }
 }
 
 impl Stored {
+    pub fn new(kept: Kept, content: CanonicalJson) -> Self {
+        Stored { kept, content, attribution: None }
+    }
+
     /// The normalized content, whatever rule matched (compared when a rule matched one side only).
     pub fn content(&self) -> &CanonicalJson {
-        match self {
-            Stored::Content(c) | Stored::Presence(_, c) | Stored::Skipped(_, c) => c,
-        }
+        &self.content
+    }
+
+    /// Who wrote the object's fields, when it was read with managedFields.
+    pub fn attribution(&self) -> Option<&RecordRef> {
+        self.attribution.as_ref()
+    }
+
+    pub fn is_skipped(&self) -> bool {
+        matches!(self.kept, Kept::Skipped(_))
     }
 }
 
 impl From<Normalized> for Stored {
     /// One object alone (tests, and sides built by hand); a collector packs a page together.
     fn from(n: Normalized) -> Self {
-        let (how, v) = How::of(n);
-        how.with(CanonicalJson::from_value(&v))
-    }
-}
-
-/// Which `Stored` a normalized object becomes, apart from its content.
-#[derive(Clone, Copy)]
-enum How {
-    Content,
-    Presence(RuleId),
-    Skipped(RuleId),
-}
-
-impl How {
-    fn of(n: Normalized) -> (How, Value) {
-        match n {
-            Normalized::Content(v) => (How::Content, v),
-            Normalized::Presence(i, v) => (How::Presence(i), v),
-            Normalized::Skipped(i, v) => (How::Skipped(i), v),
-        }
-    }
-
-    fn with(self, c: CanonicalJson) -> Stored {
-        match self {
-            How::Content => Stored::Content(c),
-            How::Presence(i) => Stored::Presence(i, c),
-            How::Skipped(i) => Stored::Skipped(i, c),
-        }
+        let (kept, v) = Kept::of(n);
+        Stored::new(kept, CanonicalJson::from_value(&v))
     }
 }
 
@@ -503,16 +514,23 @@ impl KeepAsRead {
 
 #[derive(Default)]
 struct CollectorState {
-    by_type: HashMap<ApiType, Vec<Entry>>,
+    by_type: HashMap<ApiType, TypeRead>,
+}
+
+/// What the collector holds of one type until `finish`: forgotten whole when the type is relisted.
+#[derive(Default)]
+struct TypeRead {
+    entries: Vec<Entry>,
+    /// How many objects each rule took effect on, and how many fields it dropped: summed per
+    /// page rather than kept per object.
+    hits: RuleCounts,
+    dropped: RuleCounts,
 }
 
 /// One object as the collector keeps it until `finish`.
 struct Entry {
     key: ObjectKey,
     stored: Stored,
-    hits: Vec<RuleId>,
-    dropped: Vec<(RuleId, usize)>,
-    attribution: Option<RecordRef>,
     as_read: Option<CanonicalJson>,
 }
 
@@ -555,22 +573,15 @@ impl<'r> Collector<'r> {
         // Sorted by type, so which of two colliding types is blamed does not depend on timing.
         let mut by_type: Vec<_> = state.by_type.into_iter().collect();
         by_type.sort_by(|a, b| a.0.cmp(&b.0));
-        for (ty, mut items) in by_type {
+        for (ty, TypeRead { entries: mut items, hits: h, dropped }) in by_type {
             number_generated(&mut items);
             counts.insert(ty.clone(), items.len());
-            for Entry { key, stored, hits: h, dropped, attribution, as_read } in items {
-                for rule in h {
-                    hits.add(rule, 1);
-                }
-                for (rule, n) in dropped {
-                    provenance.fields_dropped.add(rule, n);
-                }
+            hits.merge(h);
+            provenance.fields_dropped.merge(dropped);
+            for Entry { key, stored, as_read } in items {
                 if objects.contains_key(&key) {
                     duplicates.entry(ty.clone()).or_insert((0, key.clone())).0 += 1;
                     continue;
-                }
-                if let Some(a) = attribution {
-                    provenance.attribution.insert(key.clone(), a);
                 }
                 if let Some(r) = as_read {
                     provenance.as_read.insert(key.clone(), r);
@@ -616,28 +627,30 @@ impl Sink for Collector<'_> {
         // packed together.
         let mut texts = Vec::with_capacity(objects.len());
         let mut pending = Vec::with_capacity(objects.len());
+        let (mut hits, mut dropped) = (RuleCounts::default(), RuleCounts::default());
         for (obj, attribution) in objects.into_iter().zip(RecordRef::pack(records)) {
             let key = compare_key_of(ty, &obj);
             let as_read = self.keep_as_read.keeps(ty, &key).then(|| CanonicalJson::from_value(&obj));
             let out = normalize_under(&key, obj, &rules, schema);
-            let (how, v) = How::of(out.normalized);
+            for rule in out.rule_hits {
+                hits.add(rule, 1);
+            }
+            for (rule, n) in out.fields_dropped {
+                dropped.add(rule, n);
+            }
+            let (kept, v) = Kept::of(out.normalized);
             texts.push(CanonicalJson::text_of(&v));
-            pending.push((how, key, out.rule_hits, out.fields_dropped, attribution, as_read));
+            pending.push((kept, key, attribution, as_read));
         }
-        let normalized: Vec<Entry> = pending
-            .into_iter()
-            .zip(CanonicalJson::pack(texts))
-            .map(|((how, key, hits, dropped, attribution, as_read), content)| Entry {
-                key,
-                stored: how.with(content),
-                hits,
-                dropped,
-                attribution,
-                as_read,
-            })
-            .collect();
+        let entries =
+            pending.into_iter().zip(CanonicalJson::pack(texts)).map(|((kept, key, attribution, as_read), content)| {
+                Entry { key, stored: Stored { kept, content, attribution }, as_read }
+            });
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.by_type.entry(ty.clone()).or_default().extend(normalized);
+        let read = state.by_type.entry(ty.clone()).or_default();
+        read.entries.extend(entries);
+        read.hits.merge(hits);
+        read.dropped.merge(dropped);
     }
 
     fn restart(&self, ty: &ApiType) {

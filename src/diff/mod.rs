@@ -9,7 +9,7 @@ use json_patch::PatchOperation;
 use serde_json::Value;
 use time::Date;
 
-use crate::dump::{Dump, SourceInfo, Stored, TypeCoverage};
+use crate::dump::{Dump, Kept, SourceInfo, Stored, TypeCoverage};
 use crate::model::{Excluded, GroupKind, Incomplete, ObjectKey, Side};
 use crate::rules::{Origin, RuleId, RuleSet, Waiver};
 use crate::schema::Semantics;
@@ -443,20 +443,15 @@ fn pair_objects(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions, s
         // A skip rule decides for a pair only when it matches every object of the pair: an
         // object it matches on one side only (a FlowSchema customized on one side, a bare Pod
         // beside an owned one) differs in what the rule looks at, so the pair is compared in full.
-        let excluded = matches!(
-            (a, b),
-            (Some(Stored::Skipped(..)), Some(Stored::Skipped(..)))
-                | (Some(Stored::Skipped(..)), None)
-                | (None, Some(Stored::Skipped(..)))
-        );
+        let excluded = a.is_none_or(Stored::is_skipped) && b.is_none_or(Stored::is_skipped);
         if excluded {
             entry.skipped_old += usize::from(a.is_some());
             entry.skipped_new += usize::from(b.is_some());
-            if let Some(Stored::Skipped(rule, _)) = a {
-                paired.rule_skipped.entry(*rule).or_default().0 += 1;
+            if let Some(Kept::Skipped(rule)) = a.map(|s| s.kept) {
+                paired.rule_skipped.entry(rule).or_default().0 += 1;
             }
-            if let Some(Stored::Skipped(rule, _)) = b {
-                paired.rule_skipped.entry(*rule).or_default().1 += 1;
+            if let Some(Kept::Skipped(rule)) = b.map(|s| s.kept) {
+                paired.rule_skipped.entry(rule).or_default().1 += 1;
             }
             continue;
         }
@@ -480,10 +475,8 @@ fn pair_objects(old: &Dump, new: &Dump, rules: &RuleSet, opts: CompareOptions, s
             }
         }
         if let Some(d) = diff.as_mut() {
-            let decode = |dump: &Dump| {
-                dump.provenance.attribution.get(key).and_then(|r| crate::attribution::decode_json(&r.json()?))
-            };
-            let accepted = crate::attribution::attribute(d, decode(old).as_ref(), decode(new).as_ref(), hpa_rule);
+            let decode = |s: Option<&Stored>| crate::attribution::decode_json(&s?.attribution()?.json()?);
+            let accepted = crate::attribution::attribute(d, decode(a).as_ref(), decode(b).as_ref(), hpa_rule);
             paired.hpa_accepted.0 += accepted.0;
             paired.hpa_accepted.1 += accepted.1;
         }
@@ -532,7 +525,7 @@ fn diff_pair(
         (Some(_), None) => Some(whole_object_diff(key, Change::Missing, &side_values(), active, waiver_used)),
         (None, Some(_)) => Some(whole_object_diff(key, Change::Extra, &side_values(), active, waiver_used)),
         // A presence rule matching both objects: existence is what is compared, and both exist.
-        (Some(Stored::Presence(..)), Some(Stored::Presence(..))) => None,
+        (Some(sa), Some(sb)) if matches!((sa.kept, sb.kept), (Kept::Presence(_), Kept::Presence(_))) => None,
         // Equal canonical bytes are equal objects: most objects never become values again.
         (Some(sa), Some(sb)) if sa.content() == sb.content() => None,
         (Some(sa), Some(sb)) => match (sa.content().to_value(), sb.content().to_value()) {
@@ -961,7 +954,7 @@ fn unserved_on_new(old: &Dump, new: &Dump) -> Vec<UnservedOnNew> {
         let objects: Vec<ObjectKey> = old
             .objects
             .iter()
-            .filter(|(k, n)| k.group == group && k.kind == kind && !matches!(n, Stored::Skipped(..)))
+            .filter(|(k, n)| k.group == group && k.kind == kind && !n.is_skipped())
             .map(|(k, _)| k.clone())
             .collect();
         if objects.is_empty() {

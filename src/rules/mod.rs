@@ -184,6 +184,13 @@ impl RuleCounts {
     pub fn get(&self, rule: RuleId) -> usize {
         self.0.get(&rule).copied().unwrap_or(0)
     }
+
+    /// Adds another count's numbers to this one's.
+    pub fn merge(&mut self, other: RuleCounts) {
+        for (rule, n) in other.0 {
+            self.add(rule, n);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
