@@ -133,8 +133,6 @@ pub struct ListContext<'a> {
     /// a selector cannot widen what is compared.
     pub filters: &'a super::Filters,
     pub sink: &'a dyn Sink,
-    /// Called with the number of objects in each page, for progress.
-    pub on_objects: &'a (dyn Fn(usize) + Sync),
 }
 
 /// Lists `ty` into the sink, one part per filter (e.g. one per namespace), and returns the number
@@ -332,7 +330,6 @@ fn deliver(cx: &ListContext<'_>, ty: &ApiType, mut items: Vec<ReadObject>) -> us
         strip_type_meta(item);
     }
     let n = items.len();
-    (cx.on_objects)(n);
     cx.sink.page(ty, items);
     n
 }

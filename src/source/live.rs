@@ -205,7 +205,8 @@ pub async fn list(
     excluded.dedup();
 
     progress.set_total(to_list.len());
-    let on_objects = |n: usize| progress.add_objects(n);
+    // Counted for the progress display as the sink receives them, relists taken back.
+    let counted = crate::progress::Counted::new(sink, progress);
     let watch_list = WatchListUse::new(opts.watch_list);
     let cx = ListContext {
         api: &api,
@@ -214,8 +215,7 @@ pub async fn list(
         secret_key,
         rules,
         filters: &opts.filters,
-        sink,
-        on_objects: &on_objects,
+        sink: &counted,
     };
     let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let results: Vec<(ApiType, Result<Listed, Failure>)> = futures::stream::iter(to_list.iter().cloned())
