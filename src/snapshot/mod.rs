@@ -130,49 +130,9 @@ pub fn read_dump_with(
     semantics: &Semantics,
     opened: Option<&read::Opening>,
 ) -> Result<Dump, SnapshotError> {
-    let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read_opts.keep_as_read.clone());
     let filters = &read_opts.filters;
-    // The `-n` namespaces the archive holds anything of (before filters).
-    let mut namespaces_seen: BTreeSet<String> = BTreeSet::new();
-    // Objects go to the collector a page at a time, as a live read delivers them: a page's
-    // attribution records are kept compressed together (`dump::RecordRef`). An archive holds each
-    // type's objects together, so a page ends where its type does.
-    let mut page: Option<(ApiType, Vec<crate::dump::ReadObject>)> = None;
-    let deliver = |page: &mut Option<(ApiType, Vec<crate::dump::ReadObject>)>| {
-        if let Some((ty, items)) = page.take() {
-            crate::dump::Sink::page(&collector, &ty, items);
-        }
-    };
-    let verified = read::read_with(path, archive, |event| {
-        if let read::Event::Object(ty, mut obj) = event {
-            crate::source::list::redact_archived(ty, &mut obj, rules, key);
-            let object_key = crate::dump::key_of(ty, &obj);
-            if let Some(ns) =
-                crate::source::namespace_filtered_by(&object_key).filter(|ns| filters.namespaces.contains(ns))
-            {
-                namespaces_seen.insert(ns.clone());
-            }
-            // The type's exclusion is noted once, from the trailer below; `admits` holds the
-            // filters' part of it.
-            if rules.skipped_type(ty).is_some() || !filters.admits(ty, &obj) {
-                return;
-            }
-            let attribution = crate::attribution::take_encoded(&mut obj);
-            if page.as_ref().is_some_and(|(t, items)| t != ty || items.len() >= ARCHIVE_PAGE) {
-                deliver(&mut page);
-            }
-            let (_, items) = page.get_or_insert_with(|| (ty.clone(), Vec::with_capacity(ARCHIVE_PAGE)));
-            items.push(crate::dump::ReadObject { object: obj, attribution });
-        }
-    })
-    .and_then(|v| match opened {
-        // What was planned from the opening must be what the verified file says.
-        Some(o) => o.check_read(path, &v).map(|()| v),
-        None => Ok(v),
-    })
-    .map_err(|e| SnapshotError::Refused { path: path.to_path_buf(), source: Box::new(e) })?;
-    deliver(&mut page);
-    let collected = collector.finish();
+    let Collecting { collected, verified, namespaces_seen } =
+        collect(path, read_opts, rules, key, archive, semantics, opened)?;
     let h = &verified.header;
     let served: Vec<ApiType> = h.api_resources.iter().map(ApiType::from).collect();
 
@@ -196,33 +156,9 @@ pub fn read_dump_with(
     // are a live read's), so a snapshot reports like the live cluster.
     let excluded: Vec<Excluded> =
         excluded_types.into_iter().map(|(group_kind, by)| Excluded { group_kind, by }).collect();
-
-    // A `-n` namespace the archive holds nothing of, although it read Namespaces completely.
-    let read_namespaces = verified
-        .trailer
-        .types
-        .iter()
-        .any(|t| t.ty.group.is_empty() && t.ty.resource == "namespaces" && t.incomplete.is_none());
-    let mut filter_misses = FilterMisses { kinds: filters.kind_misses(&served), ..Default::default() };
-    if read_namespaces {
-        filter_misses.namespaces =
-            filters.namespaces.iter().filter(|n| !namespaces_seen.contains(*n)).cloned().collect();
-    }
-
-    let info = SourceInfo {
-        kind: SourceKind::Snapshot,
-        name: path.display().to_string(),
-        server: h.server.clone(),
-        kubernetes_version: h.kubernetes_version.clone(),
-        time: h.captured_at.clone(),
-        secret_key: match &h.secret_key_fingerprint {
-            Some(f) => KeyInfo::Keyed { fingerprint: f.clone() },
-            None => KeyInfo::Unkeyed,
-        },
-        origin_context: Some(h.context.clone()),
-    };
+    let filter_misses = filter_misses(filters, &verified.trailer, &served, &namespaces_seen);
     Ok(Dump {
-        info,
+        info: source_info(path, h),
         objects: collected.objects,
         incomplete,
         excluded,
@@ -236,6 +172,102 @@ pub fn read_dump_with(
         filter_misses,
         provenance: collected.provenance,
     })
+}
+
+/// An archive's objects as collected, with the archive as verified.
+struct Collecting {
+    collected: crate::dump::Collected,
+    verified: read::Verified,
+    /// The `-n` namespaces the archive holds anything of (before filters).
+    namespaces_seen: BTreeSet<String>,
+}
+
+/// Reads and verifies an archive, handing the objects the filters and rules admit to a collector
+/// (secret values digested under this run's key first).
+fn collect(
+    path: &Path,
+    read_opts: &ReadOptions,
+    rules: &RuleSet,
+    key: &SecretKey,
+    archive: &read::ReadOptions<'_>,
+    semantics: &Semantics,
+    opened: Option<&read::Opening>,
+) -> Result<Collecting, SnapshotError> {
+    let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read_opts.keep_as_read.clone());
+    let filters = &read_opts.filters;
+    let mut namespaces_seen: BTreeSet<String> = BTreeSet::new();
+    // Objects go to the collector a page at a time, as a live read delivers them: a page's
+    // objects and records are packed together (`packed`). An archive holds each type's objects
+    // together, so a page ends where its type does.
+    let mut page: Option<(ApiType, Vec<crate::dump::ReadObject>)> = None;
+    let deliver = |page: &mut Option<(ApiType, Vec<crate::dump::ReadObject>)>| {
+        if let Some((ty, items)) = page.take() {
+            crate::dump::Sink::page(&collector, &ty, items);
+        }
+    };
+    let verified = read::read_with(path, archive, |event| {
+        if let read::Event::Object(ty, mut obj) = event {
+            crate::source::list::redact_archived(ty, &mut obj, rules, key);
+            let object_key = crate::dump::key_of(ty, &obj);
+            if let Some(ns) =
+                crate::source::namespace_filtered_by(&object_key).filter(|ns| filters.namespaces.contains(ns))
+            {
+                namespaces_seen.insert(ns.clone());
+            }
+            // The type's exclusion is noted once, from the trailer; `admits` holds the filters'
+            // part of it.
+            if rules.skipped_type(ty).is_some() || !filters.admits(ty, &obj) {
+                return;
+            }
+            let attribution = crate::attribution::take_encoded(&mut obj);
+            if page.as_ref().is_some_and(|(t, items)| t != ty || items.len() >= ARCHIVE_PAGE) {
+                deliver(&mut page);
+            }
+            let (_, items) = page.get_or_insert_with(|| (ty.clone(), Vec::with_capacity(ARCHIVE_PAGE)));
+            items.push(crate::dump::ReadObject { object: obj, attribution });
+        }
+    })
+    .and_then(|v| match opened {
+        // What was planned from the opening must be what the verified file says.
+        Some(o) => o.check_read(path, &v).map(|()| v),
+        None => Ok(v),
+    })
+    .map_err(|e| SnapshotError::Refused { path: path.to_path_buf(), source: Box::new(e) })?;
+    deliver(&mut page);
+    Ok(Collecting { collected: collector.finish(), verified, namespaces_seen })
+}
+
+/// Filter values that match nothing in the archive: kinds it does not serve, and `-n`
+/// namespaces it holds nothing of although it read Namespaces completely.
+fn filter_misses(
+    filters: &crate::source::Filters,
+    trailer: &format::Trailer,
+    served: &[ApiType],
+    namespaces_seen: &BTreeSet<String>,
+) -> FilterMisses {
+    let read_namespaces =
+        trailer.types.iter().any(|t| t.ty.group.is_empty() && t.ty.resource == "namespaces" && t.incomplete.is_none());
+    let mut misses = FilterMisses { kinds: filters.kind_misses(served), ..Default::default() };
+    if read_namespaces {
+        misses.namespaces = filters.namespaces.iter().filter(|n| !namespaces_seen.contains(*n)).cloned().collect();
+    }
+    misses
+}
+
+/// Where an archive's side came from, as its header records it.
+fn source_info(path: &Path, h: &format::Header) -> SourceInfo {
+    SourceInfo {
+        kind: SourceKind::Snapshot,
+        name: path.display().to_string(),
+        server: h.server.clone(),
+        kubernetes_version: h.kubernetes_version.clone(),
+        time: h.captured_at.clone(),
+        secret_key: match &h.secret_key_fingerprint {
+            Some(f) => KeyInfo::Keyed { fingerprint: f.clone() },
+            None => KeyInfo::Unkeyed,
+        },
+        origin_context: Some(h.context.clone()),
+    }
 }
 
 /// What an archive accounts for, type by type, as a live read would report it: each type read
