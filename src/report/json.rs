@@ -495,53 +495,10 @@ pub fn build(c: &Comparison) -> Report<'_> {
         verdict: c.verdict.as_str(),
         old: source(&c.old),
         new: source(&c.new),
-        summary: Summary {
-            objects_old: c.summary.objects_old,
-            objects_new: c.summary.objects_new,
-            equal: c.summary.equal,
-            changed: c.summary.changed,
-            missing: c.summary.missing,
-            extra: c.summary.extra,
-            waived: c.summary.waived,
-            unexplained: c.summary.unexplained(),
-            explained: c.summary.explained,
-        },
-        kinds: c
-            .kinds
-            .iter()
-            .map(|(gk, k)| Kind {
-                group: &gk.group,
-                kind: &gk.kind,
-                old: (!k.incomplete_old).then_some(k.old),
-                new: (!k.incomplete_new).then_some(k.new),
-                equal: k.equal,
-                changed: k.changed,
-                missing: k.missing,
-                extra: k.extra,
-                waived: k.waived,
-                excluded_old: k.skipped_old,
-                excluded_new: k.skipped_new,
-                read_old: (!k.incomplete_old).then_some(k.old + k.skipped_old),
-                read_new: (!k.incomplete_new).then_some(k.new + k.skipped_new),
-                missing_explained: k.missing_explained,
-                extra_explained: k.extra_explained,
-                unexplained: k.unexplained(),
-            })
-            .collect(),
+        summary: summary(&c.summary),
+        kinds: c.kinds.iter().map(|(gk, k)| kind(gk, k)).collect(),
         objects: c.objects.iter().map(|d| object(c, d)).collect(),
-        incomplete: c
-            .incomplete
-            .iter()
-            .map(|(side, i)| IncompleteEntry {
-                side: side.as_str(),
-                group: &i.type_ref.group,
-                version: &i.type_ref.version,
-                resource: i.type_ref.resource.as_deref(),
-                kind: i.type_ref.kind.as_deref(),
-                reason: i.reason.code(),
-                message: i.reason.to_string(),
-            })
-            .collect(),
+        incomplete: c.incomplete.iter().map(|(side, i)| incomplete_entry(*side, i)).collect(),
         excluded: c
             .excluded
             .iter()
@@ -563,36 +520,8 @@ pub fn build(c: &Comparison) -> Report<'_> {
                 kind: &a.kind,
             })
             .collect(),
-        api_preferred_versions: c
-            .preferred_versions
-            .iter()
-            .map(|p| PreferredVersion {
-                group: &p.group,
-                resource: &p.resource,
-                kind: &p.kind,
-                old_preferred: &p.old_preferred,
-                new_preferred: &p.new_preferred,
-                old_read: p.old_read.as_deref(),
-                new_read: p.new_read.as_deref(),
-                across_versions: p.across_versions().is_some(),
-            })
-            .collect(),
-        api_unserved_on_new: c
-            .unserved_on_new
-            .iter()
-            .map(|u| UnservedOnNew {
-                group: &u.group,
-                resource: &u.resource,
-                kind: &u.kind,
-                old_versions: &u.old_versions,
-                new_versions: &u.new_versions,
-                objects: u
-                    .objects
-                    .iter()
-                    .map(|k| Key { group: &k.group, kind: &k.kind, namespace: k.namespace.as_deref(), name: &k.name })
-                    .collect(),
-            })
-            .collect(),
+        api_preferred_versions: c.preferred_versions.iter().map(preferred_version).collect(),
+        api_unserved_on_new: c.unserved_on_new.iter().map(unserved_on_new).collect(),
         unproven: c.unproven.iter().map(|u| u.message.as_str()).collect(),
         warnings: c.rule_warnings.iter().map(|w| w.to_string()).collect(),
         warning_entries: c
@@ -605,6 +534,82 @@ pub fn build(c: &Comparison) -> Report<'_> {
         rules: c.rules.iter().map(rule_view).collect(),
         suppressed: c.explained.iter().map(suppressed).collect(),
         platform: super::platform::json_view(c),
+    }
+}
+
+fn summary(s: &crate::diff::Summary) -> Summary {
+    Summary {
+        objects_old: s.objects_old,
+        objects_new: s.objects_new,
+        equal: s.equal,
+        changed: s.changed,
+        missing: s.missing,
+        extra: s.extra,
+        waived: s.waived,
+        unexplained: s.unexplained(),
+        explained: s.explained,
+    }
+}
+
+/// A kind's counts; a side whose read of the kind was incomplete has no count (`null`), never 0.
+fn kind<'a>(gk: &'a crate::model::GroupKind, k: &crate::diff::KindSummary) -> Kind<'a> {
+    Kind {
+        group: &gk.group,
+        kind: &gk.kind,
+        old: (!k.incomplete_old).then_some(k.old),
+        new: (!k.incomplete_new).then_some(k.new),
+        equal: k.equal,
+        changed: k.changed,
+        missing: k.missing,
+        extra: k.extra,
+        waived: k.waived,
+        excluded_old: k.skipped_old,
+        excluded_new: k.skipped_new,
+        read_old: (!k.incomplete_old).then_some(k.old + k.skipped_old),
+        read_new: (!k.incomplete_new).then_some(k.new + k.skipped_new),
+        missing_explained: k.missing_explained,
+        extra_explained: k.extra_explained,
+        unexplained: k.unexplained(),
+    }
+}
+
+fn incomplete_entry(side: crate::model::Side, i: &crate::model::Incomplete) -> IncompleteEntry<'_> {
+    IncompleteEntry {
+        side: side.as_str(),
+        group: &i.type_ref.group,
+        version: &i.type_ref.version,
+        resource: i.type_ref.resource.as_deref(),
+        kind: i.type_ref.kind.as_deref(),
+        reason: i.reason.code(),
+        message: i.reason.to_string(),
+    }
+}
+
+fn preferred_version(p: &crate::diff::PreferredVersionDifference) -> PreferredVersion<'_> {
+    PreferredVersion {
+        group: &p.group,
+        resource: &p.resource,
+        kind: &p.kind,
+        old_preferred: &p.old_preferred,
+        new_preferred: &p.new_preferred,
+        old_read: p.old_read.as_deref(),
+        new_read: p.new_read.as_deref(),
+        across_versions: p.across_versions().is_some(),
+    }
+}
+
+fn unserved_on_new(u: &crate::diff::UnservedOnNew) -> UnservedOnNew<'_> {
+    UnservedOnNew {
+        group: &u.group,
+        resource: &u.resource,
+        kind: &u.kind,
+        old_versions: &u.old_versions,
+        new_versions: &u.new_versions,
+        objects: u
+            .objects
+            .iter()
+            .map(|k| Key { group: &k.group, kind: &k.kind, namespace: k.namespace.as_deref(), name: &k.name })
+            .collect(),
     }
 }
 
