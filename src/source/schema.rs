@@ -35,6 +35,33 @@ fn index_key(group: &str, version: &str) -> String {
     if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
 }
 
+/// Where the index says a group-version's document is.
+fn document_url(index: &Value, group: &str, version: &str) -> Option<String> {
+    index
+        .get("paths")
+        .and_then(|p| p.get(index_key(group, version)))
+        .and_then(|e| e.get("serverRelativeURL"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Records the schemas of `kinds` that a group-version's document holds, and the kinds it
+/// lacks as unavailable.
+fn add_document(record: &mut SchemaRecord, doc: &Value, group: &str, version: &str, kinds: &HashSet<String>) {
+    let found = kinds_of_document(doc, group, version, kinds);
+    let mut missing: Vec<&String> = kinds.iter().filter(|k| !found.iter().any(|f| &f.kind == *k)).collect();
+    missing.sort();
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        record.unavailable.push(Unavailable {
+            group: group.to_string(),
+            version: version.to_string(),
+            message: format!("no schema for {}", names.join(", ")),
+        });
+    }
+    record.kinds.extend(found);
+}
+
 /// Reads the schemas of `types` (grouped by group-version) under `deadline`, at most
 /// `concurrency` documents at a time.
 pub async fn fetch(
@@ -77,12 +104,7 @@ pub async fn fetch(
     };
     let results: Vec<_> = futures::stream::iter(wanted.iter())
         .map(|((group, version), kinds)| {
-            let url = index
-                .get("paths")
-                .and_then(|p| p.get(index_key(group, version)))
-                .and_then(|e| e.get("serverRelativeURL"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
+            let url = document_url(&index, group, version);
             async move {
                 let Some(url) = url else {
                     return (group, version, kinds, Err("not published in /openapi/v3".to_string()));
@@ -95,26 +117,16 @@ pub async fn fetch(
         .collect()
         .await;
     for (group, version, kinds, body) in results {
-        let unavailable = |message: String| Unavailable { group: group.clone(), version: version.clone(), message };
-        let doc = match body {
+        match body {
             Ok((doc, bytes)) => {
                 stats.documents += 1;
                 stats.bytes += bytes;
-                doc
+                add_document(&mut record, &doc, group, version, kinds);
             }
-            Err(m) => {
-                record.unavailable.push(unavailable(m));
-                continue;
+            Err(message) => {
+                record.unavailable.push(Unavailable { group: group.clone(), version: version.clone(), message })
             }
-        };
-        let found = kinds_of_document(&doc, group, version, kinds);
-        let mut missing: Vec<&String> = kinds.iter().filter(|k| !found.iter().any(|f| &f.kind == *k)).collect();
-        missing.sort();
-        if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-            record.unavailable.push(unavailable(format!("no schema for {}", names.join(", "))));
         }
-        record.kinds.extend(found);
     }
     record.kinds.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
     record.unavailable.sort();
