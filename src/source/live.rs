@@ -217,28 +217,12 @@ pub async fn list(
         filters: &opts.filters,
         sink: &counted,
     };
-    let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    let results: Vec<(ApiType, Result<Listed, Failure>)> = futures::stream::iter(to_list.iter().cloned())
-        .map(|ty| {
-            let semaphore = semaphore.clone();
-            let cx = &cx;
-            async move {
-                let _permit = semaphore.acquire().await;
-                // The deadline starts when the type starts, not while it waits for a permit.
-                let res = list_filtered(cx, &ty, opts, Instant::now() + opts.timeout).await;
-                progress.type_done();
-                (ty, res)
-            }
-        })
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
-
+    let results = read_types(&cx, &to_list, opts, progress).await;
     for (ty, res) in results {
         if res.is_err() {
             // The pages read before the failure are a partial, arbitrary subset: they are
             // forgotten, so an incomplete type makes no claim at all, in a diff or an archive.
-            sink.restart(&ty);
+            crate::dump::Sink::restart(&counted, &ty);
         }
         match outcome(&ty, res, opts, context)? {
             Ok(Listed { objects, read_at }) => coverage
@@ -266,6 +250,30 @@ pub async fn list(
         origin_context: None,
     };
     Ok(LiveRead { info, served, preferred, incomplete, excluded, type_skips, listed: to_list, coverage, filter_misses })
+}
+
+/// Reads each type into the context's sink, at most `--concurrency` at a time; each type's
+/// deadline starts when it starts, not while it waits for its turn.
+async fn read_types(
+    cx: &ListContext<'_>,
+    to_list: &[ApiType],
+    opts: &ReadOptions,
+    progress: &SideProgress,
+) -> Vec<(ApiType, Result<Listed, Failure>)> {
+    let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    futures::stream::iter(to_list.iter().cloned())
+        .map(|ty| {
+            let semaphore = semaphore.clone();
+            async move {
+                let _permit = semaphore.acquire().await;
+                let res = list_filtered(cx, &ty, opts, Instant::now() + opts.timeout).await;
+                progress.type_done();
+                (ty, res)
+            }
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await
 }
 
 /// The plan's types a side lists, once each, and those left out before listing (the filters,
