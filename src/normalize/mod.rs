@@ -93,32 +93,49 @@ pub fn normalize_under(key: &ObjectKey, mut obj: Value, rules: &[&Rule], schema:
             ) && r.matcher.matches_object(key, &obj)
         })
         .collect();
+    let fields_dropped = drop_and_canonicalize(key, &mut obj, &matching);
+    rule_hits.extend(fields_dropped.iter().map(|(id, _)| *id));
+    restore_explicit_allocations(&mut obj, explicit);
+    mark_pending_deletion(&mut obj);
+    canonicalize(key, &mut obj, schema);
+    rule_hits.extend(order_lists(&mut obj, &matching, schema));
+    let normalized = match object_rule {
+        Some(r) if r.action == Action::Skip => Normalized::Skipped(r.id, obj),
+        Some(r) => Normalized::Presence(r.id, obj),
+        None => Normalized::Content(obj),
+    };
+    Outcome { normalized, rule_hits, fields_dropped }
+}
+
+/// Applies the matching drop rules, then the canonicalize rules; returns, in that order, each
+/// rule that changed something with how many fields it dropped or rewrote.
+fn drop_and_canonicalize(key: &ObjectKey, obj: &mut Value, matching: &[&Rule]) -> Vec<(RuleId, usize)> {
     let mut fields_dropped = Vec::new();
-    for r in &matching {
+    for r in matching {
         let removed: usize = match &r.action {
-            Action::Drop(paths) => paths.iter().map(|p| drop_at(&mut obj, p.segments())).sum(),
-            Action::DropValues(lists) => lists.iter().map(|(p, values)| drop_values_at(&mut obj, p, values)).sum(),
+            Action::Drop(paths) => paths.iter().map(|p| drop_at(obj, p.segments())).sum(),
+            Action::DropValues(lists) => lists.iter().map(|(p, values)| drop_values_at(obj, p, values)).sum(),
             _ => 0,
         };
         if removed > 0 {
-            rule_hits.push(r.id);
             fields_dropped.push((r.id, removed));
         }
     }
-    for r in &matching {
+    for r in matching {
         if let Action::Canonicalize(format, paths) = &r.action {
-            let changed: usize = paths.iter().map(|p| canonicalize_at(key, &mut obj, p, *format)).sum();
+            let changed: usize = paths.iter().map(|p| canonicalize_at(key, obj, p, *format)).sum();
             if changed > 0 {
-                rule_hits.push(r.id);
                 fields_dropped.push((r.id, changed));
             }
         }
     }
-    restore_explicit_allocations(&mut obj, explicit);
-    mark_pending_deletion(&mut obj);
-    canonicalize(key, &mut obj, schema);
-    // Lists are ordered once their items are canonical, innermost lists first, so an outer list
-    // sorted by its items' text sees its inner lists already in order.
+    fields_dropped
+}
+
+/// Orders the lists the matching `unordered` rules name, once their items are canonical,
+/// innermost lists first, so an outer list sorted by its items' text sees its inner lists
+/// already in order. Returns the rules that reordered something, by id.
+fn order_lists(obj: &mut Value, matching: &[&Rule], schema: Option<&Node>) -> Vec<RuleId> {
     let mut orders: Vec<(RuleId, &PointerPattern)> = matching
         .iter()
         .filter_map(|r| match &r.action {
@@ -130,18 +147,12 @@ pub fn normalize_under(key: &ObjectKey, mut obj: Value, rules: &[&Rule], schema:
     orders.sort_by_key(|(_, p)| std::cmp::Reverse(p.segments().len()));
     let mut ordered_by = Vec::new();
     for (i, p) in orders {
-        if sort_at(&mut obj, p.segments(), schema) > 0 && !ordered_by.contains(&i) {
+        if sort_at(obj, p.segments(), schema) > 0 && !ordered_by.contains(&i) {
             ordered_by.push(i);
         }
     }
     ordered_by.sort_unstable();
-    rule_hits.extend(ordered_by);
-    let normalized = match object_rule {
-        Some(r) if r.action == Action::Skip => Normalized::Skipped(r.id, obj),
-        Some(r) => Normalized::Presence(r.id, obj),
-        None => Normalized::Content(obj),
-    };
-    Outcome { normalized, rule_hits, fields_dropped }
+    ordered_by
 }
 
 /// Where `record_explicit_allocations` keeps its fact in an object as read (and archived): the
