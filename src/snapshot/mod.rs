@@ -417,7 +417,27 @@ fn filters_wider_than_capture(
     capture: &format::FiltersRecord,
     served: &[ApiType],
 ) -> Vec<String> {
-    use crate::source::{Filters, KindFilter};
+    let mut out = namespaces_not_captured(diff, capture);
+    out.extend(kinds_not_captured(diff, capture, served));
+    // The diff's selector must select within the capture's: the same requirements or more. An
+    // archive whose recorded selector does not parse selected something unknown.
+    let captured = capture.selector.as_deref().map(crate::rules::pattern::Selector::parse);
+    let within = match (&captured, &diff.selector) {
+        (None, _) => true,
+        (Some(Ok(cap)), Some(d)) => d.narrows(cap),
+        (Some(_), _) => false,
+    };
+    if !within {
+        out.push(format!(
+            "not captured: objects outside the selector {} the archive was taken with; pass the same -l",
+            capture.selector.as_deref().unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// The namespaces the diff asks for that the capture's `-n` or `--exclude-namespace` left out.
+fn namespaces_not_captured(diff: &crate::source::Filters, capture: &format::FiltersRecord) -> Vec<String> {
     let mut out = Vec::new();
     if !capture.namespaces.is_empty() {
         if diff.namespaces.is_empty() {
@@ -445,7 +465,17 @@ fn filters_wider_than_capture(
             ));
         }
     }
-    // Kinds: every served type the diff asks for that the capture's kind filters left out.
+    out
+}
+
+/// Every served type the diff asks for that the capture's kind filters left out (or, for an
+/// archive without its served list, the kind filters compared as written).
+fn kinds_not_captured(
+    diff: &crate::source::Filters,
+    capture: &format::FiltersRecord,
+    served: &[ApiType],
+) -> Option<String> {
+    use crate::source::{Filters, KindFilter};
     let parse = |v: &[String]| v.iter().filter_map(|k| KindFilter::parse(k).ok()).collect::<Vec<_>>();
     let capture_kinds =
         Filters { kinds: parse(&capture.kinds), exclude_kinds: parse(&capture.exclude_kinds), ..Default::default() };
@@ -462,47 +492,30 @@ fn filters_wider_than_capture(
         h.join(" ")
     };
     if served.is_empty() {
-        // An archive without its served list: compare the filters as written.
         let exclude_missing = capture
             .exclude_kinds
             .iter()
             .any(|k| KindFilter::parse(k).map_or(true, |k| !diff.exclude_kinds.contains(&k)));
-        if (!capture.kinds.is_empty() && diff.kinds.is_empty()) || exclude_missing {
-            out.push(format!("not captured: kinds outside the capture's filters ({})", how()));
-        }
-    } else {
-        let mut kinds: Vec<String> = served
-            .iter()
-            .filter(|t| diff_kinds.excludes_type(t).is_none() && capture_kinds.excludes_type(t).is_some())
-            .map(|t| t.group_kind().to_string())
-            .collect();
-        kinds.sort();
-        kinds.dedup();
-        if !kinds.is_empty() {
-            const SHOWN: usize = 5;
-            let more = kinds.len().saturating_sub(SHOWN);
-            let mut list = kinds.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
-            if more > 0 {
-                list.push_str(&format!(" and {more} more"));
-            }
-            out.push(format!("not captured: kind {list} (the archive was taken with {})", how()));
-        }
+        let wider = (!capture.kinds.is_empty() && diff.kinds.is_empty()) || exclude_missing;
+        return wider.then(|| format!("not captured: kinds outside the capture's filters ({})", how()));
     }
-    // The diff's selector must select within the capture's: the same requirements or more. An
-    // archive whose recorded selector does not parse selected something unknown.
-    let captured = capture.selector.as_deref().map(crate::rules::pattern::Selector::parse);
-    let within = match (&captured, &diff.selector) {
-        (None, _) => true,
-        (Some(Ok(cap)), Some(d)) => d.narrows(cap),
-        (Some(_), _) => false,
-    };
-    if !within {
-        out.push(format!(
-            "not captured: objects outside the selector {} the archive was taken with; pass the same -l",
-            capture.selector.as_deref().unwrap_or_default()
-        ));
+    let mut kinds: Vec<String> = served
+        .iter()
+        .filter(|t| diff_kinds.excludes_type(t).is_none() && capture_kinds.excludes_type(t).is_some())
+        .map(|t| t.group_kind().to_string())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    if kinds.is_empty() {
+        return None;
     }
-    out
+    const SHOWN: usize = 5;
+    let more = kinds.len().saturating_sub(SHOWN);
+    let mut list = kinds.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        list.push_str(&format!(" and {more} more"));
+    }
+    Some(format!("not captured: kind {list} (the archive was taken with {})", how()))
 }
 
 /// `source::type_exclusion` for an archive's type, noted as a live read notes it: the
