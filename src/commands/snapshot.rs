@@ -28,13 +28,7 @@ pub async fn run(
     }
     let key = user_key.clone().unwrap_or_else(SecretKey::random);
     // Everything that can be refused without a cluster is refused before reading one.
-    if let Some(sign_key) = &args.sign_key {
-        sign::check_signing_key(sign_key)?;
-        let sig = sign::signature_path(&args.output);
-        if !args.force && std::fs::symlink_metadata(&sig).is_ok() {
-            return Err(crate::snapshot::SnapshotError::Exists { path: sig }.into());
-        }
-    }
+    check_signing(args)?;
     let writer = SnapshotWriter::with_options(&args.output, user_key.is_some(), args.force)?;
     let configs = kubeconfig::load(kubeconfig_path)?;
     // Only `digest` rules act at capture (credentials must never reach the archive in clear);
@@ -59,36 +53,9 @@ pub async fn run(
     let (statuses, groups, excluded) = records(&live);
     let incomplete_count = unexcused_gaps(&live)?;
     let summary = writer.finish(&args.output, &header, statuses, groups, excluded, user_key.as_ref())?;
-    let signed = match &args.sign_key {
-        Some(sign_key) => Some(sign::sign_archive(&args.output, sign_key, args.force)?),
-        None => {
-            // A replaced archive must not keep the signature of the one it replaced.
-            let stale = sign::signature_path(&args.output);
-            if args.force && std::fs::symlink_metadata(&stale).is_ok() {
-                std::fs::remove_file(&stale)
-                    .map_err(|e| crate::snapshot::SnapshotError::Io { path: stale.clone(), source: e })?;
-            }
-            None
-        }
-    };
+    let signed = sign_or_clear(args)?;
     if !quiet {
-        let mut text = format!(
-            "wrote {}: {} objects of {} types from context {:?} ({}), {} bytes, sha256 {}\n",
-            args.output.display(),
-            summary.objects,
-            live.listed.len(),
-            args.context,
-            live.info.kubernetes_version.as_deref().unwrap_or("unknown version"),
-            summary.bytes,
-            summary.sha256
-        );
-        if let Some((sig, fingerprint)) = &signed {
-            text.push_str(&format!("signed {} with ed25519 key {fingerprint}\n", sig.display()));
-        }
-        for i in &live.incomplete {
-            text.push_str(&format!("incomplete: {}: {}\n", i.type_ref, i.reason));
-        }
-        crate::error::write_stdout(&text)?;
+        crate::error::write_stdout(&written(args, &live, &summary, signed.as_ref()))?;
     }
     if incomplete_count > 0 {
         eprintln!(
@@ -97,6 +64,58 @@ pub async fn run(
         return Ok(Exit::Trouble);
     }
     Ok(Exit::Ok)
+}
+
+/// Refuses a signing key that cannot sign, or a signature file `--force` does not allow to replace.
+fn check_signing(args: &SnapshotArgs) -> Result<(), crate::error::CommandError> {
+    if let Some(sign_key) = &args.sign_key {
+        sign::check_signing_key(sign_key)?;
+        let sig = sign::signature_path(&args.output);
+        if !args.force && std::fs::symlink_metadata(&sig).is_ok() {
+            return Err(crate::snapshot::SnapshotError::Exists { path: sig }.into());
+        }
+    }
+    Ok(())
+}
+
+/// Signs the written archive when asked (the signature's path and the key's fingerprint); else a
+/// replaced archive's old signature is removed, so it never vouches for the new one.
+fn sign_or_clear(args: &SnapshotArgs) -> Result<Option<(std::path::PathBuf, String)>, crate::error::CommandError> {
+    if let Some(sign_key) = &args.sign_key {
+        return Ok(Some(sign::sign_archive(&args.output, sign_key, args.force)?));
+    }
+    let stale = sign::signature_path(&args.output);
+    if args.force && std::fs::symlink_metadata(&stale).is_ok() {
+        std::fs::remove_file(&stale)
+            .map_err(|e| crate::snapshot::SnapshotError::Io { path: stale.clone(), source: e })?;
+    }
+    Ok(None)
+}
+
+/// What `kparity snapshot` says it wrote: the archive, its signature, the types left incomplete.
+fn written(
+    args: &SnapshotArgs,
+    live: &live::LiveRead,
+    summary: &crate::snapshot::write::ArchiveSummary,
+    signed: Option<&(std::path::PathBuf, String)>,
+) -> String {
+    let mut text = format!(
+        "wrote {}: {} objects of {} types from context {:?} ({}), {} bytes, sha256 {}\n",
+        args.output.display(),
+        summary.objects,
+        live.listed.len(),
+        args.context,
+        live.info.kubernetes_version.as_deref().unwrap_or("unknown version"),
+        summary.bytes,
+        summary.sha256
+    );
+    if let Some((sig, fingerprint)) = signed {
+        text.push_str(&format!("signed {} with ed25519 key {fingerprint}\n", sig.display()));
+    }
+    for i in &live.incomplete {
+        text.push_str(&format!("incomplete: {}: {}\n", i.type_ref, i.reason));
+    }
+    text
 }
 
 /// The archive's header: where and when it was taken, under which key and filters, every type
