@@ -225,61 +225,31 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
         let (a, b) = (content(old, &d.key), content(new, &d.key));
         let ea = a.as_ref().and_then(|v| entry_of(&report.old.platforms, profiles, &d.key, v));
         let eb = b.as_ref().and_then(|v| entry_of(&report.new.platforms, profiles, &d.key, v));
-        let label = |e: Option<(&str, &Entry)>| e.map(|(p, e)| format!("{p}/{}", e.name));
         match (d.change, ea, eb) {
             // Only on one side, written by a platform the other side does not run: the other
             // side cannot be expected to have it. (Between two sides of one platform, a missing
             // platform object is a real difference: an EKS cluster without its aws-auth.)
-            (Change::Missing, Some((p, e)), _) if !runs(&report.new, p) => {
+            (Change::Missing, Some(entry), _) if !runs(&report.new, entry.0) => {
                 uncount(cmp, &d);
                 report.old.only_here += 1;
-                let intent = intent_present(e, a.as_ref());
-                report.differences.push(PlatformDifference {
-                    change: PlatformChange::OnlyOn(Side::Old),
-                    old_entry: label(ea),
-                    new_entry: None,
-                    why: e.why.clone(),
-                    intent,
-                    diff: d,
-                });
+                report.differences.push(only_on(Side::Old, d, entry, a.as_ref()));
             }
-            (Change::Extra, _, Some((p, e))) if !runs(&report.old, p) => {
+            (Change::Extra, _, Some(entry)) if !runs(&report.old, entry.0) => {
                 uncount(cmp, &d);
                 report.new.only_here += 1;
-                let intent = intent_present(e, b.as_ref());
-                report.differences.push(PlatformDifference {
-                    change: PlatformChange::OnlyOn(Side::New),
-                    old_entry: None,
-                    new_entry: label(eb),
-                    why: e.why.clone(),
-                    intent,
-                    diff: d,
-                });
+                report.differences.push(only_on(Side::New, d, entry, b.as_ref()));
             }
             // Both sides hold it, each written by a different platform: the platforms' own
             // values are listed; the team's intent fields still count as differences.
-            (Change::Changed, Some((pa, ea_)), Some((pb, eb_)))
-                if pa != pb && !runs(&report.new, pa) && !runs(&report.old, pb) =>
+            (Change::Changed, Some(pa), Some(pb))
+                if pa.0 != pb.0 && !runs(&report.new, pa.0) && !runs(&report.old, pb.0) =>
             {
-                let (team, platform) = split_fields(&d, ea_, eb_, a.as_ref(), b.as_ref());
                 uncount(cmp, &d);
-                if !platform.is_empty() {
-                    report.differences.push(PlatformDifference {
-                        change: PlatformChange::Differs,
-                        diff: ObjectDiff { fields: platform, patch: Vec::new(), ..d.clone() },
-                        old_entry: label(ea),
-                        new_entry: label(eb),
-                        why: format!("{} / {}", ea_.why, eb_.why),
-                        intent: Vec::new(),
-                    });
-                }
-                if !team.is_empty() {
-                    // The patch keeps only the operations on the team's fields.
-                    let patch =
-                        d.patch.iter().filter(|op| is_intent_pointer(ea_, eb_, op.path().as_str())).cloned().collect();
-                    let kept_diff = ObjectDiff { fields: team, patch, ..d };
-                    count(cmp, &kept_diff);
-                    kept.push(kept_diff);
+                let (platform, team) = split_pair(d, (pa, pb), (a.as_ref(), b.as_ref()));
+                report.differences.extend(platform);
+                if let Some(team) = team {
+                    count(cmp, &team);
+                    kept.push(team);
                 }
             }
             _ => kept.push(d),
@@ -296,6 +266,53 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
         cmp.verdict = if left > 0 { Verdict::Different } else { Verdict::Equivalent };
     }
     cmp.platform = report;
+}
+
+/// How a report names a profile entry: `PLATFORM/ENTRY`.
+fn label((platform, e): (&str, &Entry)) -> String {
+    format!("{platform}/{}", e.name)
+}
+
+/// An object only `side` holds, written by a platform the other side does not run.
+fn only_on(side: Side, d: ObjectDiff, entry: (&str, &Entry), value: Option<&Value>) -> PlatformDifference {
+    let e = entry.1;
+    let (old_entry, new_entry) = match side {
+        Side::Old => (Some(label(entry)), None),
+        Side::New => (None, Some(label(entry))),
+    };
+    PlatformDifference {
+        change: PlatformChange::OnlyOn(side),
+        old_entry,
+        new_entry,
+        why: e.why.clone(),
+        intent: intent_present(e, value),
+        diff: d,
+    }
+}
+
+/// A pair each side's platform wrote differently: the platforms' own values as a platform
+/// difference, and the team's intent fields, with only their patch operations, as an object
+/// difference that still counts.
+fn split_pair(
+    d: ObjectDiff,
+    (pa, pb): ((&str, &Entry), (&str, &Entry)),
+    (a, b): (Option<&Value>, Option<&Value>),
+) -> (Option<PlatformDifference>, Option<ObjectDiff>) {
+    let (ea, eb) = (pa.1, pb.1);
+    let (team, platform) = split_fields(&d, ea, eb, a, b);
+    let platform = (!platform.is_empty()).then(|| PlatformDifference {
+        change: PlatformChange::Differs,
+        diff: ObjectDiff { fields: platform, patch: Vec::new(), ..d.clone() },
+        old_entry: Some(label(pa)),
+        new_entry: Some(label(pb)),
+        why: format!("{} / {}", ea.why, eb.why),
+        intent: Vec::new(),
+    });
+    let team = (!team.is_empty()).then(|| {
+        let patch = d.patch.iter().filter(|op| is_intent_pointer(ea, eb, op.path().as_str())).cloned().collect();
+        ObjectDiff { fields: team, patch, ..d }
+    });
+    (platform, team)
 }
 
 /// How many objects of a side its platforms wrote.
