@@ -309,37 +309,35 @@ pub async fn client_for(
             message: format!("invalid proxy URL {:?}: {e}", Redactor::new(secrets.clone()).scrub(&p)),
         })?),
     };
-    // kubectl's --as/--as-group replace the kubeconfig user's `as`/`as-groups`.
     let t = &settings.transport;
-    let user = t.impersonate.clone().or_else(|| config.auth_info.impersonate.clone());
-    let groups = if t.impersonate_groups.is_empty() {
-        config.auth_info.impersonate_groups.clone().unwrap_or_default()
-    } else {
-        t.impersonate_groups.clone()
-    };
-    if user.is_none() && !groups.is_empty() {
-        return Err(SourceError::ContextConfig {
-            context: context.to_string(),
-            message: "impersonating groups (--as-group) needs a user to impersonate (--as)".into(),
-        });
-    }
-    for value in user.iter().chain(&groups) {
-        if http::HeaderValue::from_str(value).is_err() {
-            return Err(SourceError::ContextConfig {
-                context: context.to_string(),
-                message: format!("cannot impersonate {value:?}: not a valid HTTP header value"),
-            });
-        }
-    }
-    // kube sends the Impersonate-User/-Group headers of the configuration's user.
-    config.auth_info.impersonate = user;
-    config.auth_info.impersonate_groups = if groups.is_empty() { None } else { Some(groups) };
+    impersonate(&mut config, t, context)?;
     secrets.extend(credentials_of(&config));
     let redactor = Redactor::new(secrets);
     let server = redactor.scrub(config.cluster_url.to_string().trim_end_matches('/'));
     // Building the client runs the context's exec credential plugin, if it has one.
     let client = Client::try_from(config.clone()).map_err(|e| client_error(configs, context, &e, &redactor))?;
     Ok(Connection { client, config, server, redactor, max_response_bytes: t.max_response_bytes })
+}
+
+/// Applies kubectl's `--as`/`--as-group`, which replace the kubeconfig user's `as`/`as-groups`
+/// (kube sends the Impersonate-User/-Group headers of the configuration's user).
+fn impersonate(config: &mut Config, t: &Transport, context: &str) -> Result<(), SourceError> {
+    let user = t.impersonate.clone().or_else(|| config.auth_info.impersonate.clone());
+    let groups = if t.impersonate_groups.is_empty() {
+        config.auth_info.impersonate_groups.clone().unwrap_or_default()
+    } else {
+        t.impersonate_groups.clone()
+    };
+    let refuse = |message: String| SourceError::ContextConfig { context: context.to_string(), message };
+    if user.is_none() && !groups.is_empty() {
+        return Err(refuse("impersonating groups (--as-group) needs a user to impersonate (--as)".into()));
+    }
+    if let Some(value) = user.iter().chain(&groups).find(|v| http::HeaderValue::from_str(v).is_err()) {
+        return Err(refuse(format!("cannot impersonate {value:?}: not a valid HTTP header value")));
+    }
+    config.auth_info.impersonate = user;
+    config.auth_info.impersonate_groups = if groups.is_empty() { None } else { Some(groups) };
+    Ok(())
 }
 
 /// Builds a fresh client from `config`, fetching credentials again (an exec plugin runs anew):
