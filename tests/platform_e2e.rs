@@ -228,6 +228,45 @@ fn kubeadm_blue_against_eks_green_with_the_same_workload_is_equivalent_with_the_
     let none = run_kparity(&["diff", "blue", "green", "-n", &scope(&ns.name), "--platform", "old=none", "-o", "json"]);
     assert_eq!(none.code, 1);
     assert!(objects(&none.json()).iter().any(|o| o.starts_with("missing ConfigMap kube-system/kubeadm-config")));
+
+    // `--kinds daemonsets` leaves kubeadm's marker (a ConfigMap) unread on blue, so kubeadm is
+    // not assumed there: its kube-proxy DaemonSet stays a difference, and the report names the
+    // filter and the --platform that lists it apart. (green's EKS is still detected: its
+    // kube-proxy DaemonSet is a marker.)
+    let kinds = run_kparity(&["diff", "blue", "green", "-n", "kube-system", "--kinds", "daemonsets", "-o", "json"]);
+    let report = kinds.json();
+    assert_eq!(kinds.code, 1, "{:#?}\n{}", objects(&report), kinds.stderr);
+    assert!(objects(&report).iter().any(|o| o.starts_with("changed DaemonSet kube-system/kube-proxy")), "{report:#}");
+    let warned: Vec<&str> = report["warning_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "platform-not-detected")
+        .map(|w| w["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned.len(), 1, "{report:#}");
+    assert!(
+        warned[0].starts_with("kubeadm was not detected on old: its markers were not read (--kinds)")
+            && warned[0].contains("--platform old=kubeadm"),
+        "{}",
+        warned[0]
+    );
+    let named = run_kparity(&[
+        "diff",
+        "blue",
+        "green",
+        "-n",
+        "kube-system",
+        "--kinds",
+        "daemonsets",
+        "--platform",
+        "old=kubeadm",
+        "-o",
+        "json",
+    ]);
+    let report = named.json();
+    assert_eq!(named.code, 0, "{:#?}\n{}", objects(&report), named.stderr);
+    assert!(!report["warning_entries"].as_array().unwrap().iter().any(|w| w["code"] == "platform-not-detected"));
 }
 
 #[test]

@@ -106,8 +106,13 @@ pub(crate) async fn read_and_compare(
 ) -> Result<crate::diff::Comparison, CommandError> {
     let all_rules = rules::load(&args.rules.to_options())?;
     let platforms = crate::platform::profile::builtin()?;
-    let platform_opts = crate::platform::PlatformOptions::parse(&args.platform, &platforms)?;
+    let mut platform_opts = crate::platform::PlatformOptions::parse(&args.platform, &platforms)?;
     let mut read = args.read.to_options().map_err(CommandError::InvalidOption)?;
+    platform_opts.scope = crate::platform::MarkerScope {
+        namespaces: read.filters.namespaces.clone(),
+        exclude_namespaces: read.filters.exclude_namespaces.clone(),
+        selector: read.filters.selector.is_some(),
+    };
     read.keep_as_read = keep;
     let old_spec = SourceSpec::parse(&args.old);
     let new_spec = SourceSpec::parse(&args.new);

@@ -211,6 +211,18 @@ pub enum RuleWarning {
     Semantics {
         message: String,
     },
+    /// A platform not detected on a side because the filters (or a rule) left its markers
+    /// unread, while differences there are objects it writes (`platform::separate`).
+    PlatformNotDetected {
+        side: crate::model::Side,
+        /// `eks`: what `--platform` takes.
+        platform: String,
+        display_name: String,
+        /// The filter or rule that left the markers unread: `--kinds`, `-n`, `rule NAME`.
+        by: String,
+        differences: usize,
+        example: crate::model::ObjectKey,
+    },
 }
 
 impl RuleWarning {
@@ -221,6 +233,7 @@ impl RuleWarning {
             RuleWarning::WaiverMatchedNothing { .. } => "waiver-matched-nothing",
             RuleWarning::WaiverExpired { .. } => "waiver-expired",
             RuleWarning::Semantics { .. } => "schema-conservative",
+            RuleWarning::PlatformNotDetected { .. } => "platform-not-detected",
         }
     }
 
@@ -230,7 +243,7 @@ impl RuleWarning {
             RuleWarning::RuleMatchedNothing { origin, .. }
             | RuleWarning::WaiverMatchedNothing { origin, .. }
             | RuleWarning::WaiverExpired { origin, .. } => Some(origin),
-            RuleWarning::Semantics { .. } => None,
+            RuleWarning::Semantics { .. } | RuleWarning::PlatformNotDetected { .. } => None,
         }
     }
 }
@@ -246,6 +259,12 @@ impl std::fmt::Display for RuleWarning {
                 write!(f, "waiver {waiver} ({origin}) expired on {expired} and no longer applies")
             }
             RuleWarning::Semantics { message } => f.write_str(message),
+            RuleWarning::PlatformNotDetected { side, platform, display_name, by, differences, example } => write!(
+                f,
+                "{display_name} was not detected on {side}: its markers were not read ({by}), so {differences} \
+                 difference(s) there that {display_name} writes (e.g. {example}) count as the team's; if {side} runs \
+                 {display_name}, name it with --platform {side}={platform}"
+            ),
         }
     }
 }

@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::diff::{Change, Comparison, FieldDiff, ObjectDiff, Segment, Verdict};
-use crate::dump::{Dump, Stored};
+use crate::diff::{Change, Comparison, FieldDiff, ObjectDiff, RuleWarning, Segment, Verdict};
+use crate::dump::{CoverageStatus, Dump, Stored};
 use crate::model::{ObjectKey, Side};
 pub use profile::{Entry, Profile};
 
@@ -43,11 +43,38 @@ pub enum Choice {
     Named(Vec<String>),
 }
 
-/// `--platform old=kubeadm,new=eks`: each side's choice.
+/// `--platform old=kubeadm,new=eks`: each side's choice, and the run's object filters that can
+/// keep a platform's markers from being read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlatformOptions {
     pub old: Choice,
     pub new: Choice,
+    pub scope: MarkerScope,
+}
+
+/// The run's object filters that do not show in a side's coverage: `-n`/`--exclude-namespaces`
+/// (a type is read, but not in every namespace) and `-l`. A platform whose markers they leave out
+/// cannot be detected, so its objects would read as the team's; the report then says so.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarkerScope {
+    pub namespaces: Vec<String>,
+    pub exclude_namespaces: Vec<String>,
+    pub selector: bool,
+}
+
+impl MarkerScope {
+    /// The filter that keeps this marker from being read, if one does: `-n`, `--exclude-namespaces`
+    /// or `-l`. A marker whose object these filters would admit is read wherever its type is.
+    fn hides(&self, m: &crate::rules::Match) -> Option<&'static str> {
+        let ns = m.namespace.as_ref();
+        if !self.namespaces.is_empty() && ns.is_some_and(|g| !self.namespaces.iter().any(|n| g.is_match(n))) {
+            return Some("-n");
+        }
+        if ns.is_some_and(|g| self.exclude_namespaces.iter().any(|n| g.is_match(n))) {
+            return Some("--exclude-namespaces");
+        }
+        self.selector.then_some("-l")
+    }
 }
 
 impl PlatformOptions {
@@ -259,6 +286,11 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
         count(cmp, &d);
         kept.push(d);
     }
+    let unseen = [(Side::Old, old, &opts.old, &report.old), (Side::New, new, &opts.new, &report.new)]
+        .into_iter()
+        .flat_map(|(side, dump, choice, found)| not_detected(side, dump, choice, found, profiles, &opts.scope, &kept))
+        .collect::<Vec<_>>();
+    cmp.rule_warnings.extend(unseen);
     cmp.objects = kept;
     // `incomplete` stays: nothing here can prove what was not read.
     if cmp.verdict != Verdict::Incomplete {
@@ -266,6 +298,75 @@ pub fn separate(cmp: &mut Comparison, old: &Dump, new: &Dump, profiles: &[Profil
         cmp.verdict = if left > 0 { Verdict::Different } else { Verdict::Equivalent };
     }
     cmp.platform = report;
+}
+
+/// Platforms that may run on a side although detection did not find them, because their
+/// markers were not read there (a type left out by `--kinds` or a rule, a namespace or label
+/// filter) and that would explain some of the differences left: each is a warning that names the
+/// filter, the differences and the `--platform` that lists them apart. Nothing is moved: without
+/// its marker a platform is not assumed.
+fn not_detected(
+    side: Side,
+    dump: &Dump,
+    choice: &Choice,
+    found: &SideReport,
+    profiles: &[Profile],
+    scope: &MarkerScope,
+    differences: &[ObjectDiff],
+) -> Vec<RuleWarning> {
+    if *choice != Choice::Detect {
+        return Vec::new();
+    }
+    profiles
+        .iter()
+        .filter(|p| !found.platforms.iter().any(|s| s.name == p.name))
+        .filter_map(|p| {
+            let by = p.markers.iter().find_map(|m| marker_unread(dump, scope, &m.matcher))?;
+            let written: Vec<&ObjectKey> = differences
+                .iter()
+                .filter(|d| p.objects.iter().any(|e| e.matcher.matches_key(&d.key)))
+                // Held on this side, written by this platform, and not already explained by a
+                // platform detected there.
+                .filter(|d| {
+                    content(dump, &d.key).is_some_and(|v| {
+                        p.objects.iter().any(|e| e.matcher.matches_object(&d.key, &v))
+                            && entry_of(&found.platforms, profiles, &d.key, &v).is_none()
+                    })
+                })
+                .map(|d| &d.key)
+                .collect();
+            let example = (*written.first()?).clone();
+            Some(RuleWarning::PlatformNotDetected {
+                side,
+                platform: p.name.clone(),
+                display_name: p.display_name.clone(),
+                by,
+                differences: written.len(),
+                example,
+            })
+        })
+        .collect()
+}
+
+/// What kept a marker from being read on a side, if anything: its type's coverage (left out by
+/// `--kinds`, `--exclude-kinds` or a rule, or not read completely) or the run's namespace and
+/// label filters. A type the side does not serve at all holds no marker, so it hides nothing.
+fn marker_unread(dump: &Dump, scope: &MarkerScope, m: &crate::rules::Match) -> Option<String> {
+    let statuses: Vec<&CoverageStatus> = dump
+        .coverage
+        .iter()
+        .filter(|c| c.type_ref.kind.as_deref().is_some_and(|k| m.matches_type(&c.type_ref.group, k)))
+        .map(|c| &c.status)
+        .collect();
+    let by_type = if statuses.iter().any(|s| matches!(s, CoverageStatus::Read { .. })) {
+        None
+    } else {
+        statuses.first().map(|s| match s {
+            CoverageStatus::Excluded { by } => by.clone(),
+            _ => "not read completely".to_string(),
+        })
+    };
+    by_type.or_else(|| scope.hides(m).map(String::from))
 }
 
 /// How a report names a profile entry: `PLATFORM/ENTRY`.

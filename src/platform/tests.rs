@@ -348,3 +348,99 @@ fn other_kube_proxy_settings_are_compared_with_defaults_applied() {
     );
     assert_eq!(c.summary.changed, 1, "one object, three fields");
 }
+
+fn coverage(types: &[(&str, &str, CoverageStatus)]) -> Vec<crate::dump::TypeCoverage> {
+    types
+        .iter()
+        .map(|(group, kind, status)| crate::dump::TypeCoverage {
+            type_ref: crate::model::TypeRef {
+                group: group.to_string(),
+                version: "v1".into(),
+                resource: Some(format!("{}s", kind.to_lowercase())),
+                kind: Some(kind.to_string()),
+            },
+            status: status.clone(),
+        })
+        .collect()
+}
+
+fn aws_node() -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"namespace": "kube-system", "name": "aws-node", "labels": {"k8s-app": "aws-node"}},
+           "spec": {"template": {"spec": {"containers": [{"name": "aws-node", "image": "amazon-k8s-cni:v1.20.4"}]}}}})
+}
+
+/// Old holds no platform; new holds the VPC CNI's DaemonSet, with ConfigMaps (aws-auth) read or
+/// not: `separate` on those two dumps.
+fn run_covered(new_configmaps: CoverageStatus, opts: &PlatformOptions) -> Comparison {
+    let rules = load(&RuleOptions::default()).unwrap();
+    let workload = deploy("shop", "web", json!({"app": "web"}), "web:1");
+    let a = dump(std::slice::from_ref(&workload), &rules, "v1.37.2");
+    let mut b = dump(&[workload, aws_node()], &rules, "v1.37.2");
+    let read = CoverageStatus::Read { objects: 1, read_at: None };
+    b.coverage = coverage(&[
+        ("", "ConfigMap", new_configmaps),
+        ("apps", "DaemonSet", read.clone()),
+        ("apps", "Deployment", read),
+    ]);
+    let mut c = compare(
+        &a,
+        &b,
+        &rules,
+        CompareOptions { today: time::macros::date!(2026 - 12 - 04), ignore_secret_values: false },
+    );
+    separate(&mut c, &a, &b, &profile::builtin().unwrap(), opts);
+    c
+}
+
+fn not_detected_warnings(c: &Comparison) -> Vec<String> {
+    c.rule_warnings.iter().filter(|w| w.code() == "platform-not-detected").map(|w| w.to_string()).collect()
+}
+
+#[test]
+fn a_platform_whose_markers_the_filters_left_unread_is_named_and_its_objects_still_count() {
+    // `--kinds daemonsets,deployments`: aws-auth is never read, so EKS cannot be detected. The
+    // VPC CNI's DaemonSet stays an extra object (nothing is assumed without a marker), and the
+    // report says why and how to list it apart.
+    let c = run_covered(CoverageStatus::Excluded { by: "--kinds".into() }, &Default::default());
+    assert_eq!(remaining(&c), ["extra DaemonSet.apps kube-system/aws-node "]);
+    assert_eq!(c.verdict, Verdict::Different);
+    let w = not_detected_warnings(&c);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(w[0].contains("EKS was not detected on new") && w[0].contains("(--kinds)"), "{}", w[0]);
+    assert!(w[0].contains("DaemonSet.apps kube-system/aws-node") && w[0].contains("--platform new=eks"), "{}", w[0]);
+
+    // Named with --platform, the DaemonSet is a platform difference and no warning is left.
+    let named = PlatformOptions { new: Choice::Named(vec!["eks".into()]), ..Default::default() };
+    let c = run_covered(CoverageStatus::Excluded { by: "--kinds".into() }, &named);
+    assert_eq!(c.verdict, Verdict::Equivalent, "{:#?}", remaining(&c));
+    assert_eq!(not_detected_warnings(&c), Vec::<String>::new());
+}
+
+#[test]
+fn a_platform_whose_markers_were_read_and_absent_is_not_warned_about() {
+    // ConfigMaps were read and hold no aws-auth: EKS is simply not there, and the DaemonSet is
+    // the team's extra object, without a warning suggesting otherwise.
+    let c = run_covered(CoverageStatus::Read { objects: 0, read_at: None }, &Default::default());
+    assert_eq!(remaining(&c), ["extra DaemonSet.apps kube-system/aws-node "]);
+    assert_eq!(not_detected_warnings(&c), Vec::<String>::new());
+}
+
+#[test]
+fn namespace_and_label_filters_that_leave_markers_out_are_named() {
+    let read = CoverageStatus::Read { objects: 0, read_at: None };
+    for (scope, by) in [
+        (MarkerScope { exclude_namespaces: vec!["kube-system".into()], ..Default::default() }, "--exclude-namespaces"),
+        (MarkerScope { namespaces: vec!["shop".into()], ..Default::default() }, "-n"),
+        (MarkerScope { selector: true, ..Default::default() }, "-l"),
+    ] {
+        let c = run_covered(read.clone(), &PlatformOptions { scope, ..Default::default() });
+        let w = not_detected_warnings(&c);
+        assert_eq!(w.len(), 1, "{by}: {w:#?}");
+        assert!(w[0].contains(&format!("({by})")), "{}", w[0]);
+        assert_eq!(c.verdict, Verdict::Different);
+    }
+    // A namespace filter that includes kube-system hides no marker.
+    let scope = MarkerScope { namespaces: vec!["shop".into(), "kube-system".into()], ..Default::default() };
+    let c = run_covered(read, &PlatformOptions { scope, ..Default::default() });
+    assert_eq!(not_detected_warnings(&c), Vec::<String>::new());
+}
