@@ -115,13 +115,18 @@ const ROLES: &str = "- rolearn: arn:aws:iam::111122223333:role/nodes\n  username
 fn run(old: &[Value], new: &[Value], opts: &PlatformOptions) -> Comparison {
     let rules = load(&RuleOptions::default()).unwrap();
     let (a, b) = (dump(old, &rules, "v1.37.2"), dump(new, &rules, "v1.37.2"));
+    compare_and_separate(&a, &b, &rules, opts)
+}
+
+/// `diff` on two dumps, then `separate` with the built-in platform profiles.
+fn compare_and_separate(a: &Dump, b: &Dump, rules: &RuleSet, opts: &PlatformOptions) -> Comparison {
     let mut c = compare(
-        &a,
-        &b,
-        &rules,
+        a,
+        b,
+        rules,
         CompareOptions { today: time::macros::date!(2026 - 12 - 03), ignore_secret_values: false },
     );
-    separate(&mut c, &a, &b, &profile::builtin().unwrap(), opts);
+    separate(&mut c, a, b, &profile::builtin().unwrap(), opts);
     c
 }
 
@@ -382,14 +387,7 @@ fn run_covered(new_configmaps: CoverageStatus, opts: &PlatformOptions) -> Compar
         ("apps", "DaemonSet", read.clone()),
         ("apps", "Deployment", read),
     ]);
-    let mut c = compare(
-        &a,
-        &b,
-        &rules,
-        CompareOptions { today: time::macros::date!(2026 - 12 - 04), ignore_secret_values: false },
-    );
-    separate(&mut c, &a, &b, &profile::builtin().unwrap(), opts);
-    c
+    compare_and_separate(&a, &b, &rules, opts)
 }
 
 fn not_detected_warnings(c: &Comparison) -> Vec<String> {

@@ -132,7 +132,7 @@ pub fn read_dump_with(
 ) -> Result<Dump, SnapshotError> {
     let filters = &read_opts.filters;
     let Collecting { collected, verified, namespaces_seen } =
-        collect(path, read_opts, rules, key, archive, semantics, opened)?;
+        collect(ArchiveRead { path, read_opts, rules, key, archive, semantics, opened })?;
     let h = &verified.header;
     let served: Vec<ApiType> = h.api_resources.iter().map(ApiType::from).collect();
 
@@ -182,17 +182,22 @@ struct Collecting {
     namespaces_seen: BTreeSet<String>,
 }
 
+/// What `read_dump_with` was given, for `collect`.
+#[derive(Clone, Copy)]
+struct ArchiveRead<'a, 'o> {
+    path: &'a Path,
+    read_opts: &'a ReadOptions,
+    rules: &'a RuleSet,
+    key: &'a SecretKey,
+    archive: &'a read::ReadOptions<'o>,
+    semantics: &'a Semantics,
+    opened: Option<&'a read::Opening>,
+}
+
 /// Reads and verifies an archive, handing the objects the filters and rules admit to a collector
 /// (secret values digested under this run's key first).
-fn collect(
-    path: &Path,
-    read_opts: &ReadOptions,
-    rules: &RuleSet,
-    key: &SecretKey,
-    archive: &read::ReadOptions<'_>,
-    semantics: &Semantics,
-    opened: Option<&read::Opening>,
-) -> Result<Collecting, SnapshotError> {
+fn collect(given: ArchiveRead<'_, '_>) -> Result<Collecting, SnapshotError> {
+    let ArchiveRead { path, read_opts, rules, key, archive, semantics, opened } = given;
     let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read_opts.keep_as_read.clone());
     let filters = &read_opts.filters;
     let mut namespaces_seen: BTreeSet<String> = BTreeSet::new();
