@@ -34,7 +34,7 @@ pub struct Report<'a> {
     /// Each warning as one line of text (kept as it was in schema 1).
     warnings: Vec<String>,
     /// The same warnings with a stable `code` (`rule-matched-nothing`, `waiver-matched-nothing`,
-    /// `waiver-expired`, `schema-conservative`) and the rules file or profile they concern.
+    /// `waiver-expired`, `schema-conservative`, `platform-not-detected`) and the rules file or profile they concern.
     /// Added within schema 1.
     warning_entries: Vec<WarningEntry>,
     profiles: &'a [String],
