@@ -324,6 +324,7 @@ fn not_detected(
             let by = p.markers.iter().find_map(|m| marker_unread(dump, scope, &m.matcher))?;
             let written: Vec<&ObjectKey> = differences
                 .iter()
+                // Keys first: only differences an entry of this platform names are parsed.
                 .filter(|d| p.objects.iter().any(|e| e.matcher.matches_key(&d.key)))
                 // Held on this side, written by this platform, and not already explained by a
                 // platform detected there.
