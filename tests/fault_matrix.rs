@@ -339,7 +339,10 @@ fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_on
     assert_eq!(s["summary"], r["summary"], "a streamed read and a paged read of one state differ");
     assert_eq!(s["kinds"], r["kinds"]);
     let requests = proxy.requests();
-    assert!(requests.iter().any(|r| r.contains("/configmaps?watch=1")), "configmaps were not streamed: {requests:?}");
+    assert!(
+        requests.iter().any(|r| r.contains("/configmaps?watch=true")),
+        "configmaps were not streamed: {requests:?}"
+    );
     assert!(
         !requests.iter().any(|r| r.contains("limit=")),
         "a type was paged although streams were served: {requests:?}"
@@ -431,7 +434,7 @@ fn a_server_that_refuses_watch_lists_is_read_with_pages_after_its_first_refusals
     assert_eq!(refused.code, 0, "a refused stream must fall back to pages:\n{}\n{}", refused.stdout, refused.stderr);
     assert_eq!(refused.json()["summary"], paged.json()["summary"]);
     assert_eq!(refused.json()["kinds"], paged.json()["kinds"]);
-    let watches = requests.iter().filter(|r| r.contains("watch=1")).count();
+    let watches = requests.iter().filter(|r| r.contains("watch=true")).count();
     let types_read = paged.json()["coverage"]["old"]["read"].as_u64().unwrap_or(0);
     assert!(hits[0] >= 1 && watches as u64 == u64::from(hits[0]), "{hits:?} {watches}");
     // At most the streams already in flight when the first refusal came (--concurrency 2).

@@ -9,13 +9,15 @@
 //! alpha kind beside its v1 ones): reading only the preferred version would never see them.
 
 use futures::StreamExt;
+use kube::core::discovery::v2::{ACCEPT_AGGREGATED_DISCOVERY_V2, APIGroupDiscovery, APIGroupDiscoveryList};
 use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::http::{ApiClient, Failure};
 use crate::model::{ApiType, IncompleteReason, TypeRef};
 
-const AGGREGATED_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+/// v2, then v2beta1 (same shape, servers 1.26 to 1.29), then the legacy document.
+const AGGREGATED_ACCEPT: &str = ACCEPT_AGGREGATED_DISCOVERY_V2;
 const JSON: &str = "application/json";
 
 /// What discovery found.
@@ -31,56 +33,20 @@ pub struct Discovered {
 }
 
 // --- aggregated discovery (apidiscovery.k8s.io/v2) ---------------------------------------------
+// kube-core's v2 types; only the `kind` is read beside them, to tell an aggregated answer from a
+// server that ignored the Accept header and sent the legacy document.
 
 #[derive(Deserialize)]
 struct GroupDiscoveryList {
     kind: Option<String>,
-    #[serde(default)]
-    items: Vec<GroupDiscovery>,
-}
-
-#[derive(Deserialize)]
-struct GroupDiscovery {
-    #[serde(default)]
-    metadata: NameOnly,
-    #[serde(default)]
-    versions: Vec<VersionDiscovery>,
-}
-
-#[derive(Deserialize, Default)]
-struct NameOnly {
-    #[serde(default)]
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct VersionDiscovery {
-    version: String,
-    #[serde(default)]
-    resources: Vec<ResourceDiscovery>,
-    #[serde(default)]
-    freshness: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ResourceDiscovery {
-    resource: String,
-    #[serde(default)]
-    response_kind: Option<Gvk>,
-    #[serde(default)]
-    scope: String,
-    #[serde(default)]
-    verbs: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Gvk {
-    #[serde(default)]
-    kind: String,
+    #[serde(flatten)]
+    list: APIGroupDiscoveryList,
 }
 
 // --- legacy per-group discovery ----------------------------------------------------------------
+// Declared here rather than taken from k8s-openapi: its `APIResource` and `APIVersions` require
+// fields (`singularName`, `serverAddressByClientCIDRs`) that older and aggregated servers omit,
+// and one missing field would leave a whole group-version unread. Only what is used is decoded.
 
 #[derive(Deserialize)]
 struct ApiGroupList {
@@ -147,7 +113,7 @@ pub async fn discover(
     let mut out = Discovered::default();
     match (aggregated(&core), aggregated(&groups)) {
         (Some(core), Some(groups)) => {
-            for g in core.items.into_iter().chain(groups.items) {
+            for g in core.list.items.into_iter().chain(groups.list.items) {
                 add_aggregated_group(g, skip_group, &mut out);
             }
         }
@@ -156,18 +122,19 @@ pub async fn discover(
     Ok(out)
 }
 
-fn add_aggregated_group(g: GroupDiscovery, skip_group: &(dyn Fn(&str) -> bool + Sync), out: &mut Discovered) {
-    let group = g.metadata.name;
+fn add_aggregated_group(g: APIGroupDiscovery, skip_group: &(dyn Fn(&str) -> bool + Sync), out: &mut Discovered) {
+    let group = g.metadata.and_then(|m| m.name).unwrap_or_default();
     let mut group_types = Vec::new();
     // Aggregated discovery lists a group's versions in preference order: the first is preferred.
-    let preferred_version = g.versions.first().map(|v| v.version.clone());
+    let preferred_version = g.versions.first().map(|v| v.version.clone().unwrap_or_default());
     for v in g.versions {
+        let version = v.version.unwrap_or_default();
         let stale = v.freshness.as_deref() == Some("Stale");
         if stale {
             // Any stale version may serve resources no other version does: unknown, so unread.
             if !skip_group(&group) {
                 out.failed.push((
-                    TypeRef { group: group.clone(), version: v.version.clone(), resource: None, kind: None },
+                    TypeRef { group: group.clone(), version, resource: None, kind: None },
                     IncompleteReason::Unavailable(
                         "aggregated discovery marks this group-version Stale: its API service is not answering".into(),
                     ),
@@ -176,15 +143,26 @@ fn add_aggregated_group(g: GroupDiscovery, skip_group: &(dyn Fn(&str) -> bool + 
             continue;
         }
         for r in v.resources {
-            if !listable(&r.resource, &r.verbs) {
+            let resource = r.resource.unwrap_or_default();
+            if resource.is_empty() && r.verbs.iter().any(|v| v == "list") {
+                // A listable resource without a name cannot be read: unread, never dropped.
+                if !skip_group(&group) {
+                    out.failed.push((
+                        TypeRef { group: group.clone(), version: version.clone(), resource: None, kind: None },
+                        IncompleteReason::Decode("aggregated discovery lists a resource without a name".into()),
+                    ));
+                }
+                continue;
+            }
+            if !listable(&resource, &r.verbs) {
                 continue;
             }
             let ty = ApiType {
                 group: group.clone(),
-                version: v.version.clone(),
-                kind: r.response_kind.map(|k| k.kind).unwrap_or_default(),
-                resource: r.resource,
-                namespaced: r.scope == "Namespaced",
+                version: version.clone(),
+                kind: r.response_kind.and_then(|k| k.kind).unwrap_or_default(),
+                resource,
+                namespaced: r.scope.as_deref() == Some("Namespaced"),
             };
             group_types.push(ty);
         }
@@ -365,6 +343,49 @@ mod tests {
         check(&[("v2", "a"), ("v1", "a")], "v1", &["v1/a"]);
         // Versions outside Kubernetes' pattern rank last.
         check(&[("foo", "a"), ("v1alpha1", "a")], "v1", &["v1alpha1/a"]);
+    }
+
+    #[test]
+    fn an_aggregated_document_yields_listable_types_and_unread_versions() {
+        let doc: GroupDiscoveryList = serde_json::from_value(serde_json::json!({
+            "kind": "APIGroupDiscoveryList",
+            "apiVersion": "apidiscovery.k8s.io/v2",
+            "items": [{
+                "metadata": {"name": "x.io"},
+                "versions": [
+                    {"version": "v1", "resources": [
+                        {"resource": "widgets", "responseKind": {"group": "x.io", "version": "v1", "kind": "Widget"},
+                         "scope": "Namespaced", "verbs": ["get", "list", "watch"]},
+                        {"resource": "widgets/status", "verbs": ["get", "list"]},
+                        {"resource": "reviews", "scope": "Cluster", "verbs": ["create"]},
+                        {"verbs": ["list"]}
+                    ]},
+                    {"version": "v1beta1", "freshness": "Stale", "resources": []}
+                ]
+            }]
+        }))
+        .unwrap();
+        assert_eq!(doc.kind.as_deref(), Some("APIGroupDiscoveryList"));
+        let mut out = Discovered::default();
+        for g in doc.list.items {
+            add_aggregated_group(g, &|_| false, &mut out);
+        }
+        let read: Vec<String> = out.preferred.iter().map(|t| format!("{t} {} {}", t.kind, t.namespaced)).collect();
+        assert_eq!(read, ["x.io/v1 widgets Widget true"]);
+        let failed: Vec<(String, &str)> =
+            out.failed.iter().map(|(t, r)| (format!("{}/{}", t.group, t.version), r.code())).collect();
+        assert_eq!(failed, [("x.io/v1".to_string(), "decode"), ("x.io/v1beta1".to_string(), "unavailable")]);
+        // A group the rules exclude is not held against the verdict.
+        let mut skipped = Discovered::default();
+        let doc: GroupDiscoveryList = serde_json::from_value(serde_json::json!({"items": [{
+            "metadata": {"name": "metrics.k8s.io"},
+            "versions": [{"version": "v1beta1", "freshness": "Stale"}]
+        }]}))
+        .unwrap();
+        for g in doc.list.items {
+            add_aggregated_group(g, &|g| g == "metrics.k8s.io", &mut skipped);
+        }
+        assert!(skipped.failed.is_empty() && skipped.preferred.is_empty());
     }
 
     #[test]

@@ -13,6 +13,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use kube::core::Request;
+use kube::core::params::{ListParams, WatchParams};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -174,7 +176,7 @@ async fn stream_type(
         // A stream holds a whole type, so it is bounded by the type's deadline, and by the
         // request timeout only while nothing arrives: a large type streams as long as it flows.
         let left = deadline - now;
-        let url = stream_url(ty, filter, left.as_secs() + 1);
+        let url = stream_url(ty, filter, left.as_secs() + 1).map_err(Abandoned)?;
         let (n, rv) = tokio::time::timeout(left, stream_part(cx, ty, &url))
             .await
             .map_err(|_| Abandoned("the type's deadline passed while it streamed".into()))??;
@@ -280,7 +282,8 @@ async fn list_part(
     let mut token: Option<String> = None;
     let mut read_at: Option<String> = None;
     loop {
-        let url = list_url(ty, filter, cx.page_size, token.as_deref());
+        let url = list_url(ty, filter, cx.page_size, token.as_deref())
+            .map_err(|e| Failure::Incomplete(IncompleteReason::Transport(e)))?;
         // The body is parsed once, into the page: the parse that proves it JSON is the decode.
         let not_a_list =
             |e: &str| format!("{} is not a Kubernetes list: {e}", ty.list_path(filter.namespace.as_deref()));
@@ -386,45 +389,41 @@ fn strip_type_meta(item: &mut Value) {
     }
 }
 
-fn list_url(ty: &ApiType, filter: &ListFilter, limit: u32, token: Option<&str>) -> String {
-    let mut url = format!("{}?limit={limit}", ty.list_path(filter.namespace.as_deref()));
-    push_selectors(&mut url, filter);
-    if let Some(t) = token {
-        url.push_str("&continue=");
-        url.push_str(&encode(t));
-    }
-    url
+/// A page request, built by kube-core's `Request::list` from its `ListParams` (selectors and the
+/// continue token encoded as client-go encodes them). No `resourceVersion`: every page is served
+/// from etcd at the point the first page was (the continue token carries it).
+fn list_url(ty: &ApiType, filter: &ListFilter, limit: u32, token: Option<&str>) -> Result<String, String> {
+    let params = ListParams {
+        label_selector: filter.label_selector.clone(),
+        field_selector: filter.field_selector.clone(),
+        limit: Some(limit),
+        continue_token: token.map(str::to_string),
+        ..ListParams::default()
+    };
+    request_url(Request::new(ty.list_path(filter.namespace.as_deref())).list(&params))
 }
 
-/// The watch-list request of one part: no `limit` (a stream is not paged), the same filters.
-fn stream_url(ty: &ApiType, filter: &ListFilter, timeout_secs: u64) -> String {
-    let mut url = format!("{}?{}", ty.list_path(filter.namespace.as_deref()), watch_list::query(timeout_secs));
-    push_selectors(&mut url, filter);
-    url
+/// The watch-list request of one part, built by kube-core's `Request::watch` from
+/// `WatchParams::streaming_lists` (`sendInitialEvents=true`, `resourceVersionMatch=NotOlderThan`,
+/// bookmarks): no `limit` (a stream is not paged), the same filters. The resourceVersion is
+/// empty, so the server starts from its most recent state (a consistent read), as a list
+/// without one does. `timeoutSeconds` bounds the watch on the server too, should the client
+/// vanish (set as a field: kube's builder refuses values above 295 s, and a type's deadline can
+/// be longer).
+fn stream_url(ty: &ApiType, filter: &ListFilter, timeout_secs: u64) -> Result<String, String> {
+    let mut params = WatchParams::streaming_lists();
+    params.label_selector = filter.label_selector.clone();
+    params.field_selector = filter.field_selector.clone();
+    params.timeout = Some(u32::try_from(timeout_secs.max(1)).unwrap_or(u32::MAX));
+    request_url(Request::new(ty.list_path(filter.namespace.as_deref())).watch(&params, ""))
 }
 
-fn push_selectors(url: &mut String, filter: &ListFilter) {
-    if let Some(sel) = &filter.label_selector {
-        url.push_str("&labelSelector=");
-        url.push_str(&encode(sel));
-    }
-    if let Some(sel) = &filter.field_selector {
-        url.push_str("&fieldSelector=");
-        url.push_str(&encode(sel));
-    }
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// The path and query of a request kube-core built. kube-core refuses only parameter
+/// combinations kparity never sets (a resourceVersion match without a resourceVersion, initial
+/// events without bookmarks); the caller still turns a refusal into a failed read, never a
+/// request without its filters.
+fn request_url(req: Result<http::Request<Vec<u8>>, kube::core::request::Error>) -> Result<String, String> {
+    req.map(|r| r.uri().to_string()).map_err(|e| format!("the request could not be built: {e}"))
 }
 
 #[cfg(test)]
@@ -496,6 +495,17 @@ mod tests {
         assert_eq!(other["data"]["values.yaml"], "password: canary");
     }
 
+    /// A URL's query as decoded pairs, as the API server reads it (`+` is a space).
+    fn query(url: &str) -> (String, Vec<(String, String)>) {
+        let (path, q) = url.split_once('?').expect("a query");
+        let pairs = form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        (path.to_string(), pairs)
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
     #[test]
     fn list_urls_carry_filters_and_tokens() {
         let ty = ApiType {
@@ -510,10 +520,20 @@ mod tests {
             label_selector: Some("app in (a,b)".into()),
             field_selector: None,
         };
+        let url = list_url(&ty, &f, 500, Some("abc=/+&x")).unwrap();
+        // Every reserved character of a value is escaped: a token or selector cannot add a
+        // parameter (the pairs below are all the query holds).
+        assert!(!url.contains("abc=/") && !url.contains("&x"), "{url}");
         assert_eq!(
-            list_url(&ty, &f, 500, Some("abc=/+")),
-            "/apis/apps/v1/namespaces/shop/deployments?limit=500&labelSelector=app%20in%20%28a%2Cb%29&continue=abc%3D%2F%2B"
+            query(&url),
+            (
+                "/apis/apps/v1/namespaces/shop/deployments".to_string(),
+                pairs(&[("labelSelector", "app in (a,b)"), ("limit", "500"), ("continue", "abc=/+&x")])
+            )
         );
+        // No resourceVersion on a page: each page is read where the continue token says.
+        let first = list_url(&ty, &ListFilter::default(), 2, None).unwrap();
+        assert_eq!(query(&first), ("/apis/apps/v1/deployments".to_string(), pairs(&[("limit", "2")])));
     }
 
     #[test]
@@ -525,10 +545,26 @@ mod tests {
             field_selector: Some("metadata.name!=x".into()),
         };
         assert_eq!(
-            stream_url(&ty, &f, 21),
-            "/api/v1/namespaces/shop/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan\
-             &allowWatchBookmarks=true&timeoutSeconds=21&labelSelector=app%3Da&fieldSelector=metadata.name%21%3Dx"
+            query(&stream_url(&ty, &f, 21).unwrap()),
+            (
+                "/api/v1/namespaces/shop/configmaps".to_string(),
+                pairs(&[
+                    ("watch", "true"),
+                    ("timeoutSeconds", "21"),
+                    ("fieldSelector", "metadata.name!=x"),
+                    ("labelSelector", "app=a"),
+                    ("allowWatchBookmarks", "true"),
+                    ("sendInitialEvents", "true"),
+                    ("resourceVersionMatch", "NotOlderThan"),
+                    // Empty: the server's most recent state, as a list without one reads.
+                    ("resourceVersion", ""),
+                ])
+            )
         );
+        // A type's deadline longer than kube's builder allows is passed on, never a panic; a
+        // deadline already spent still asks for at least a second.
+        assert!(query(&stream_url(&ty, &f, 3600).unwrap()).1.contains(&("timeoutSeconds".into(), "3600".into())));
+        assert!(query(&stream_url(&ty, &f, 0).unwrap()).1.contains(&("timeoutSeconds".into(), "1".into())));
     }
 
     #[test]

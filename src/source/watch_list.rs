@@ -1,5 +1,6 @@
-//! Reads one type as a watch-list stream (KEP-3157): `watch=1&sendInitialEvents=true&
-//! resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`. The server sends the type's
+//! Reads one type as a watch-list stream (KEP-3157): `watch=true&sendInitialEvents=true&
+//! resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true` (the request is built by
+//! `list::stream_url` with kube-core's `WatchParams::streaming_lists`). The server sends the type's
 //! current state as `ADDED` events, then a `BOOKMARK` annotated `k8s.io/initial-events-end`
 //! whose resourceVersion is the consistent point those events describe. The stream is one
 //! request instead of one per page of 500, and the server serves it from its watch cache.
@@ -20,15 +21,6 @@ use crate::dump::ReadObject;
 
 /// The annotation of the bookmark that ends the initial events.
 pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
-
-/// The query that asks for a type's state as a stream (filters are appended by the caller).
-/// `timeoutSeconds` bounds the watch on the server too, should the client vanish.
-pub fn query(timeout_secs: u64) -> String {
-    format!(
-        "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds={}",
-        timeout_secs.max(1)
-    )
-}
 
 /// One watch event as the API server writes it.
 #[derive(Deserialize)]
@@ -206,16 +198,5 @@ mod tests {
         ] {
             assert!(step(line.as_bytes()).is_err(), "{line}");
         }
-    }
-
-    #[test]
-    fn the_query_asks_for_initial_events_with_bookmarks() {
-        let q = query(0);
-        for part in
-            ["watch=1", "sendInitialEvents=true", "resourceVersionMatch=NotOlderThan", "allowWatchBookmarks=true"]
-        {
-            assert!(q.split('&').any(|p| p == part), "{q}");
-        }
-        assert!(q.ends_with("timeoutSeconds=1"), "{q}");
     }
 }
