@@ -322,22 +322,10 @@ pub struct RulesArgs {
 /// How a live side reads a type (`--list-method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ListMethod {
-    /// One page first; a type larger than a page as a watch-list stream where served
+    /// A watch-list stream where the server serves one, paged lists otherwise.
     Auto,
-    /// A watch-list stream for every type where the server serves one, paged lists otherwise
-    Streams,
-    /// Paged lists only
+    /// Paged lists only.
     Pages,
-}
-
-impl From<ListMethod> for crate::source::ReadMethod {
-    fn from(m: ListMethod) -> Self {
-        match m {
-            ListMethod::Auto => crate::source::ReadMethod::Auto,
-            ListMethod::Streams => crate::source::ReadMethod::Streams,
-            ListMethod::Pages => crate::source::ReadMethod::Pages,
-        }
-    }
 }
 
 /// What to read, and how hard to push the API servers.
@@ -364,10 +352,9 @@ pub struct ReadArgs {
     /// Objects per list page
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub page_size: u32,
-    /// How each type is read: `auto` reads one list page, and a type larger than that page as one
-    /// watch-list stream (the server's state and the resourceVersion it describes; Kubernetes
-    /// 1.34+) where the server serves that, paged lists otherwise; `streams` streams every type;
-    /// `pages` reads paged lists only (e.g. behind a proxy that breaks streams)
+    /// How each type is read: `auto` streams it as one watch-list (the server's state and the
+    /// resourceVersion it describes; Kubernetes 1.34+) where the server serves that, and pages
+    /// lists otherwise; `pages` reads paged lists only (e.g. behind a proxy that breaks streams)
     #[arg(long, value_enum, default_value_t = ListMethod::Auto, value_name = "METHOD")]
     pub list_method: ListMethod,
     /// Deadline for reading each resource type completely (e.g. 60s, 5m)
@@ -483,7 +470,7 @@ impl ReadArgs {
             },
             concurrency: usize::from(self.concurrency),
             page_size: self.page_size,
-            read_method: self.list_method.into(),
+            watch_list: self.list_method == ListMethod::Auto,
             timeout: self.timeout,
             transport: crate::source::kubeconfig::Transport {
                 impersonate: self.impersonate.clone(),

@@ -6,13 +6,10 @@
 //! A type read in several parts (one per `-n` namespace) is one unit: a relist forgets what the
 //! sink received for the type, so it rereads every part, never only the one that failed.
 //!
-//! Where the server serves it, a type is read as a watch-list stream (`watch_list`): one
-//! request per part instead of one per page, at a resourceVersion the server names. Under
-//! `ReadMethod::Auto` each part's first page is read first and a part that fits it is done (a
-//! page costs the server less than opening a stream: most types of a cluster are small); only a
-//! part with more (a continue token) is streamed, that first page dropped unseen. A stream that
-//! does not complete is forgotten whole and the type is read with paged lists, so every fault
-//! ends in the paged path's retries and reasons.
+//! Where the server serves it, a type is first read as a watch-list stream (`watch_list`): one
+//! request per part instead of one per page, at a resourceVersion the server names. A stream
+//! that does not complete is forgotten whole and the type is read with paged lists, so every
+//! fault ends in the paged path's retries and reasons.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,7 +19,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::ReadMethod;
 use super::http::{ApiClient, Failure};
 use super::watch_list::{self, Abandoned, Lines, Step};
 use crate::dump::{ReadObject, Sink, key_of};
@@ -108,18 +104,12 @@ pub struct ListFilter {
 #[derive(Debug)]
 pub struct WatchListUse {
     wanted: bool,
-    /// Read a part's first page before streaming it; a part that fits the page is not streamed.
-    first_page: bool,
     refused: AtomicBool,
 }
 
 impl WatchListUse {
-    pub fn new(method: ReadMethod) -> Self {
-        WatchListUse {
-            wanted: method != ReadMethod::Pages,
-            first_page: method == ReadMethod::Auto,
-            refused: AtomicBool::new(false),
-        }
+    pub fn new(wanted: bool) -> Self {
+        WatchListUse { wanted, refused: AtomicBool::new(false) }
     }
 
     fn active(&self) -> bool {
@@ -159,60 +149,29 @@ pub async fn list_type(
     if cx.watch_list.active() {
         match stream_type(cx, ty, filters, deadline).await {
             Ok(listed) => return Ok(listed),
-            Err(NotStreamed::Abandoned(Abandoned(why))) => {
+            Err(Abandoned(why)) => {
                 tracing::debug!(%ty, why, "watch-list stream abandoned: reading with paged lists");
                 cx.sink.restart(ty);
             }
-            // The first page is the paged read's own first request, with its retries: its
-            // failure is the type's, as it would be on the paged path.
-            Err(NotStreamed::FirstPage(failure)) => return Err(failure),
         }
     }
     page_type(cx, ty, filters, deadline).await
 }
 
-/// Why `stream_type` did not read a type.
-enum NotStreamed {
-    /// A stream did not complete: the type is paged from the start.
-    Abandoned(Abandoned),
-    /// A part's first page failed (`ReadMethod::Auto`).
-    FirstPage(Failure),
-}
-
-impl From<Abandoned> for NotStreamed {
-    fn from(a: Abandoned) -> Self {
-        NotStreamed::Abandoned(a)
-    }
-}
-
-/// Reads every part of `ty` as a watch-list stream, or under `ReadMethod::Auto` as its first
-/// page where that page holds the whole part; the first part that does not complete abandons
-/// the type (the caller forgets what the sink received and pages instead).
+/// Reads every part of `ty` as a watch-list stream; the first part that does not complete
+/// abandons the type (the caller forgets what the sink received and pages instead).
 async fn stream_type(
     cx: &ListContext<'_>,
     ty: &ApiType,
     filters: &[ListFilter],
     deadline: Instant,
-) -> Result<Listed, NotStreamed> {
+) -> Result<Listed, Abandoned> {
     let mut count = 0usize;
     let mut read_at = None;
     for filter in filters {
-        if cx.watch_list.first_page {
-            let page = fetch_page(cx, ty, filter, None, deadline).await.map_err(|f| match f {
-                // No continue token was sent, so a 410 cannot be about one: page the type.
-                Failure::Gone => NotStreamed::Abandoned(Abandoned("410 Gone on a first page".into())),
-                f => NotStreamed::FirstPage(f),
-            })?;
-            if page.next.is_none() {
-                count += deliver(cx, ty, page.items);
-                read_at = page.resource_version;
-                continue;
-            }
-            // More than a page: the part is streamed, and this page is dropped unseen.
-        }
         let now = Instant::now();
         if now >= deadline {
-            return Err(Abandoned("the type's deadline passed".into()).into());
+            return Err(Abandoned("the type's deadline passed".into()));
         }
         // A stream holds a whole type, so it is bounded by the type's deadline, and by the
         // request timeout only while nothing arrives: a large type streams as long as it flows.
@@ -323,7 +282,22 @@ async fn list_part(
     let mut token: Option<String> = None;
     let mut read_at: Option<String> = None;
     loop {
-        let Page { items, next, resource_version } = fetch_page(cx, ty, filter, token.as_deref(), deadline).await?;
+        let url = list_url(ty, filter, cx.page_size, token.as_deref())
+            .map_err(|e| Failure::Incomplete(IncompleteReason::Transport(e)))?;
+        // The body is parsed once, into the page: the parse that proves it JSON is the decode.
+        let not_a_list =
+            |e: &str| format!("{} is not a Kubernetes list: {e}", ty.list_path(filter.namespace.as_deref()));
+        let page = cx
+            .api
+            .get_decoded(&url, "application/json", deadline, |ct, body| {
+                match super::http::decode_json::<ListPage>(ct, body) {
+                    super::http::Decoded::Invalid(e) => super::http::Decoded::Invalid(not_a_list(&e)),
+                    other => other,
+                }
+            })
+            .await?;
+        let Page { items, next, resource_version } =
+            page_of(page).map_err(|e| Failure::Incomplete(IncompleteReason::Decode(not_a_list(&e))))?;
         if read_at.is_none() {
             read_at = resource_version;
         }
@@ -333,30 +307,6 @@ async fn list_part(
             None => return Ok((count, read_at)),
         }
     }
-}
-
-/// One page of a part: the first without `token`, the next ones with the continue token.
-async fn fetch_page(
-    cx: &ListContext<'_>,
-    ty: &ApiType,
-    filter: &ListFilter,
-    token: Option<&str>,
-    deadline: Instant,
-) -> Result<Page, Failure> {
-    let url =
-        list_url(ty, filter, cx.page_size, token).map_err(|e| Failure::Incomplete(IncompleteReason::Transport(e)))?;
-    // The body is parsed once, into the page: the parse that proves it JSON is the decode.
-    let not_a_list = |e: &str| format!("{} is not a Kubernetes list: {e}", ty.list_path(filter.namespace.as_deref()));
-    let page = cx
-        .api
-        .get_decoded(&url, "application/json", deadline, |ct, body| {
-            match super::http::decode_json::<ListPage>(ct, body) {
-                super::http::Decoded::Invalid(e) => super::http::Decoded::Invalid(not_a_list(&e)),
-                other => other,
-            }
-        })
-        .await?;
-    page_of(page).map_err(|e| Failure::Incomplete(IncompleteReason::Decode(not_a_list(&e))))
 }
 
 /// Hands a batch of objects as read to the sink, after the filters and before anything else
@@ -619,17 +569,12 @@ mod tests {
 
     #[test]
     fn a_refusal_of_the_parameters_turns_streams_off_for_the_side_only_when_asked_for() {
-        let off = WatchListUse::new(ReadMethod::Pages);
+        let off = WatchListUse::new(false);
         assert!(!off.active());
-        for method in [ReadMethod::Auto, ReadMethod::Streams] {
-            let on = WatchListUse::new(method);
-            assert!(on.active() && !on.refused());
-            on.refused.store(true, Ordering::Relaxed);
-            assert!(!on.active() && on.refused());
-        }
-        // Only `auto` reads a first page before it streams a part.
-        assert!(WatchListUse::new(ReadMethod::Auto).first_page);
-        assert!(!WatchListUse::new(ReadMethod::Streams).first_page);
+        let on = WatchListUse::new(true);
+        assert!(on.active() && !on.refused());
+        on.refused.store(true, Ordering::Relaxed);
+        assert!(!on.active() && on.refused());
     }
 
     #[test]

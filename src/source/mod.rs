@@ -225,30 +225,14 @@ pub fn refuse_unmatched(filters: &Filters, old: &FilterMisses, new: &FilterMisse
 }
 
 /// How a live cluster is read.
-/// How a live side reads each type (`--list-method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReadMethod {
-    /// One paged-list page first; a type with more (a continue token) is read again as a
-    /// watch-list stream where the server serves one. A list page costs the API server less
-    /// than opening a stream, so the many small types of a cluster are one page each, and only
-    /// the large ones, where a stream saves the paging, are streamed.
-    #[default]
-    Auto,
-    /// A watch-list stream for every type where the server serves one.
-    Streams,
-    /// Paged lists only.
-    Pages,
-}
-
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
     pub filters: Filters,
     /// List streams per cluster.
     pub concurrency: usize,
     pub page_size: u32,
-    /// How each type is read: paged lists, watch-list streams, or a first page and a stream for
-    /// a type that does not fit it (`--list-method`).
-    pub read_method: ReadMethod,
+    /// Read each type as a watch-list stream where the server serves one (`--list-method auto`).
+    pub watch_list: bool,
     /// Deadline of each type's complete listing.
     pub timeout: Duration,
     /// kubectl's transport flags (`--as`, `--as-group`, `--request-timeout`) and the response cap.
