@@ -30,7 +30,7 @@ perf record -a -F 499 -g -o "$out/perf.data" -- \
   /usr/bin/time -o "$out/time" -f '%e %U %S %M' \
   "$bin" --kubeconfig "$root/target/test-cluster/kubeconfig" diff blue green -o json --list-method "$method" \
   > "$out/report.json" 2> "$out/perf.err" || true
-read -r wall user sys rss < "$out/time"
+read -r wall user sys rss < <(tail -1 "$out/time")
 echo "kparity diff blue green --list-method $method: wall ${wall}s, CPU $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')s, peak RSS $((rss / 1024)) MiB"
 echo
 echo "CPU samples by process (all CPUs, the run's whole wall time; swapper is idle):"

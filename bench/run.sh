@@ -49,20 +49,39 @@ export KPARITY_SECRET_KEY=kparity-bench-key-not-secret-0123456789abcdef  # >= 32
 (cd "$root" && cargo build --release --quiet -p kparity -p kparity-bench)
 
 results=$out/results.tsv
-[ -f "$results" ] || printf 'size\tmeasure\trun\twall_s\tcpu_s\trss_kib\tload1\trc\n' > "$results"
+[ -f "$results" ] || printf 'size\tmeasure\trun\twall_s\tcpu_s\trss_kib\tload1\trc\tservers_cpu_s\n' > "$results"
+
+# servers_cpu: CPU seconds (user + sys) the test clusters' processes (etcd, API servers,
+# controller-managers, from target/test-cluster/pids) have used so far. Read before and after
+# each run, it says how much of the 2 cores the servers took while kparity read them: on this
+# machine they share kparity's cores, which bounds what kparity's own CPU/wall can reach.
+servers_cpu() {
+  local f pid total=0 ticks
+  ticks=$(getconf CLK_TCK)
+  for f in "$root"/target/test-cluster/pids/*.pid; do
+    pid=$(cat "$f" 2>/dev/null) || continue
+    [ -r "/proc/$pid/stat" ] || continue
+    # fields 14 and 15 (utime, stime) after the parenthesized command name
+    total=$((total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+  done
+  awk -v t="$total" -v k="$ticks" 'BEGIN { printf "%.2f", t / k }'
+}
 
 # measure SIZE NAME RUN CMD...: runs CMD under GNU time and appends one row to results.tsv.
 measure() {
   local size=$1 name=$2 run=$3; shift 3
   local load1 tf=$out/$size.$name.$run.time rc
   load1=$(cut -d' ' -f1 /proc/loadavg)
+  local before after
+  before=$(servers_cpu)
   set +e
   /usr/bin/time -o "$tf" -f '%e %U %S %M' "$@" > "$out/$size.$name.$run.out" 2> "$out/$size.$name.$run.err"
   rc=$?
   set -e
-  awk -v s="$size" -v n="$name" -v r="$run" -v l="$load1" -v rc="$rc" \
-    'END { printf "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\n", s, n, r, $1, $2 + $3, $4, l, rc }' "$tf" >> "$results"
-  echo "  $name run $run: $(tail -1 "$tf") (wall user sys rss_kib), exit $rc, load $load1" >&2
+  after=$(servers_cpu)
+  awk -v s="$size" -v n="$name" -v r="$run" -v l="$load1" -v rc="$rc" -v sc="$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.2f", a - b }')" \
+    'END { printf "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\n", s, n, r, $1, $2 + $3, $4, l, rc, sc }' "$tf" >> "$results"
+  echo "  $name run $run: $(tail -1 "$tf") (wall user sys rss_kib), exit $rc, load $load1, servers' CPU $(tail -1 "$results" | cut -f9) s" >&2
   return 0
 }
 
