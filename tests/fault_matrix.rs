@@ -340,7 +340,7 @@ fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_on
     assert_eq!(s["kinds"], r["kinds"]);
     let requests = proxy.requests();
     assert!(
-        requests.iter().any(|r| r.contains("/configmaps?watch=true")),
+        requests.iter().any(|r| r.contains("/configmaps?") && r.contains("watch=true")),
         "configmaps were not streamed: {requests:?}"
     );
     assert!(
