@@ -16,8 +16,6 @@ use tokio::time::Instant;
 use super::http::{ApiClient, Failure};
 use crate::model::{ApiType, IncompleteReason, TypeRef};
 
-/// v2, then v2beta1 (same shape, servers 1.26 to 1.29), then the legacy document.
-const AGGREGATED_ACCEPT: &str = ACCEPT_AGGREGATED_DISCOVERY_V2;
 const JSON: &str = "application/json";
 
 /// What discovery found.
@@ -103,8 +101,9 @@ pub async fn discover(
     concurrency: usize,
     skip_group: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Discovered, Failure> {
-    let core = api.get("/api", AGGREGATED_ACCEPT, deadline).await?;
-    let groups = api.get("/apis", AGGREGATED_ACCEPT, deadline).await?;
+    // v2, then v2beta1 (same shape, servers 1.26 to 1.29), then the legacy document.
+    let core = api.get("/api", ACCEPT_AGGREGATED_DISCOVERY_V2, deadline).await?;
+    let groups = api.get("/apis", ACCEPT_AGGREGATED_DISCOVERY_V2, deadline).await?;
     let aggregated = |b: &[u8]| -> Option<GroupDiscoveryList> {
         serde_json::from_slice::<GroupDiscoveryList>(b)
             .ok()
@@ -127,31 +126,34 @@ fn add_aggregated_group(g: APIGroupDiscovery, skip_group: &(dyn Fn(&str) -> bool
     let mut group_types = Vec::new();
     // Aggregated discovery lists a group's versions in preference order: the first is preferred.
     let preferred_version = g.versions.first().map(|v| v.version.clone().unwrap_or_default());
+    // A group-version that may serve resources nobody can see is unread, unless the rules
+    // exclude its whole group.
+    let mut unread = |version: &str, reason: IncompleteReason| {
+        if !skip_group(&group) {
+            let type_ref = TypeRef { group: group.clone(), version: version.to_string(), resource: None, kind: None };
+            out.failed.push((type_ref, reason));
+        }
+    };
     for v in g.versions {
         let version = v.version.unwrap_or_default();
-        let stale = v.freshness.as_deref() == Some("Stale");
-        if stale {
+        if v.freshness.as_deref() == Some("Stale") {
             // Any stale version may serve resources no other version does: unknown, so unread.
-            if !skip_group(&group) {
-                out.failed.push((
-                    TypeRef { group: group.clone(), version, resource: None, kind: None },
-                    IncompleteReason::Unavailable(
-                        "aggregated discovery marks this group-version Stale: its API service is not answering".into(),
-                    ),
-                ));
-            }
+            unread(
+                &version,
+                IncompleteReason::Unavailable(
+                    "aggregated discovery marks this group-version Stale: its API service is not answering".into(),
+                ),
+            );
             continue;
         }
         for r in v.resources {
             let resource = r.resource.unwrap_or_default();
             if resource.is_empty() && r.verbs.iter().any(|v| v == "list") {
                 // A listable resource without a name cannot be read: unread, never dropped.
-                if !skip_group(&group) {
-                    out.failed.push((
-                        TypeRef { group: group.clone(), version: version.clone(), resource: None, kind: None },
-                        IncompleteReason::Decode("aggregated discovery lists a resource without a name".into()),
-                    ));
-                }
+                unread(
+                    &version,
+                    IncompleteReason::Decode("aggregated discovery lists a resource without a name".into()),
+                );
                 continue;
             }
             if !listable(&resource, &r.verbs) {
