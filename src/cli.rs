@@ -322,10 +322,22 @@ pub struct RulesArgs {
 /// How a live side reads a type (`--list-method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ListMethod {
-    /// A watch-list stream where the server serves one, paged lists otherwise.
+    /// Paged lists for a type of a few pages, a watch-list stream for a larger one.
     Auto,
     /// Paged lists only.
     Pages,
+    /// A watch-list stream for every type where the server serves them.
+    Streams,
+}
+
+impl From<ListMethod> for crate::source::ListMethod {
+    fn from(m: ListMethod) -> Self {
+        match m {
+            ListMethod::Auto => crate::source::ListMethod::Auto,
+            ListMethod::Pages => crate::source::ListMethod::Pages,
+            ListMethod::Streams => crate::source::ListMethod::Streams,
+        }
+    }
 }
 
 /// What to read, and how hard to push the API servers.
@@ -352,9 +364,10 @@ pub struct ReadArgs {
     /// Objects per list page
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub page_size: u32,
-    /// How each type is read: `auto` streams it as one watch-list (the server's state and the
-    /// resourceVersion it describes; Kubernetes 1.34+) where the server serves that, and pages
-    /// lists otherwise; `pages` reads paged lists only (e.g. behind a proxy that breaks streams)
+    /// How each type is read: `auto` pages a type of a few pages and streams a larger one as one
+    /// watch-list (the server's state and the resourceVersion it describes; Kubernetes 1.34+)
+    /// where the server serves that; `streams` streams every type; `pages` reads paged lists
+    /// only (e.g. behind a proxy that breaks streams). A stream that fails is paged instead
     #[arg(long, value_enum, default_value_t = ListMethod::Auto, value_name = "METHOD")]
     pub list_method: ListMethod,
     /// Deadline for reading each resource type completely (e.g. 60s, 5m)
@@ -470,7 +483,7 @@ impl ReadArgs {
             },
             concurrency: usize::from(self.concurrency),
             page_size: self.page_size,
-            watch_list: self.list_method == ListMethod::Auto,
+            list_method: self.list_method.into(),
             timeout: self.timeout,
             transport: crate::source::kubeconfig::Transport {
                 impersonate: self.impersonate.clone(),

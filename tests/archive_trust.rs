@@ -746,7 +746,7 @@ fn an_archive_that_changed_after_its_opening_was_read_is_refused() {
         filters: Default::default(),
         concurrency: 1,
         page_size: 500,
-        watch_list: true,
+        list_method: kparity::source::ListMethod::Auto,
         timeout: std::time::Duration::from_secs(60),
         transport: Default::default(),
         keep_as_read: Default::default(),

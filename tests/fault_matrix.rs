@@ -8,10 +8,12 @@
 //! - Persistent: never `equivalent`; exit 2. A fault on a type's list makes that type, and only
 //!   it, incomplete with the fault's specific reason while every other type is still compared;
 //!   a fault on discovery stops the run with one clear error. Every case is bounded in time.
-//! - On a stream (the first request of a type read with `--list-method auto`): a stream is an
+//! - On a stream (the first request of a type read with `--list-method streams`): a stream is an
 //!   attempt, so even a persistent fault on it costs time only; the type is paged instead and the
 //!   run gives the same verdict and counts as a run without faults. The page cases read with
 //!   `--list-method pages`.
+//! - `--list-method auto` pages a type its first page counts as small and streams a large one,
+//!   and gives the report the other two methods give.
 
 mod common;
 
@@ -49,10 +51,10 @@ impl Place {
     }
     /// `--list-method`: the page cases read paged lists (their faults and reasons are those of
     /// pages; a stream has no later pages, and is bounded by its idle time, not a request's);
-    /// the stream cases read with streams first.
+    /// the stream cases stream every type first.
     fn list_method(self) -> &'static str {
         match self {
-            Place::Stream => "auto",
+            Place::Stream => "streams",
             _ => "pages",
         }
     }
@@ -333,7 +335,7 @@ fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_on
     drop(proxy);
     // Read as streams, the same state gives the same report, with no page requested at all.
     let proxy = FaultProxy::start("blue", "");
-    let streamed = kparity_via(&proxy.kubeconfig(&dir, "faulty"), "blue", "auto");
+    let streamed = kparity_via(&proxy.kubeconfig(&dir, "faulty"), "blue", "streams");
     assert_eq!(streamed.code, 0, "{}\n{}", streamed.stdout, streamed.stderr);
     let s = streamed.json();
     assert_eq!(s["summary"], r["summary"], "a streamed read and a paged read of one state differ");
@@ -430,7 +432,7 @@ fn a_server_that_refuses_watch_lists_is_read_with_pages_after_its_first_refusals
     };
     let (paged, _, _) = read("", "pages");
     assert_eq!(paged.code, 0, "{}\n{}", paged.stdout, paged.stderr);
-    let (refused, requests, hits) = read("watch * 422 always", "auto");
+    let (refused, requests, hits) = read("watch * 422 always", "streams");
     assert_eq!(refused.code, 0, "a refused stream must fall back to pages:\n{}\n{}", refused.stdout, refused.stderr);
     assert_eq!(refused.json()["summary"], paged.json()["summary"]);
     assert_eq!(refused.json()["kinds"], paged.json()["kinds"]);
@@ -440,6 +442,88 @@ fn a_server_that_refuses_watch_lists_is_read_with_pages_after_its_first_refusals
     // At most the streams already in flight when the first refusal came (--concurrency 2).
     assert!(watches <= 2, "{watches} streams asked for after the server refused them: {requests:?}");
     assert!(types_read > 10, "too few types to show the fallback: {types_read}");
+}
+
+/// `--list-method auto` reads a type's first page and streams the type only when the server
+/// counts more than `STREAM_ABOVE_PAGES` pages in it (`remainingItemCount`); a smaller type is
+/// paged on, and so is a type the server does not count (a label selector). Every method gives
+/// the same report of the same state.
+#[test]
+fn auto_pages_a_small_type_and_streams_one_its_first_page_counts_as_large() {
+    require_clusters();
+    let _g = serial();
+    let ns = TestNamespace::new("faults-auto", &["blue"]);
+    // One page more than auto pages through at --page-size 2 (kube-root-ca.crt is one more).
+    let large = 2 * usize::try_from(kparity::source::list::STREAM_ABOVE_PAGES).expect("small") + 1;
+    let mut yaml = String::new();
+    for i in 0..large {
+        write!(
+            yaml,
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, labels: {{app: auto}}}}\ndata: {{k: v{i}}}\n"
+        )
+        .expect("write");
+    }
+    // Small types: three Services, paged.
+    for i in 0..3 {
+        write!(yaml, "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s{i}, labels: {{app: auto}}}}\nspec: {{ports: [{{port: 80}}]}}\n")
+            .expect("write");
+    }
+    apply("blue", &yaml, &["-n", &ns.name]);
+    let read = |method: &str, extra: &[&str]| {
+        let proxy = FaultProxy::start("blue", "");
+        let (_dir, dir) = scratch();
+        let kc = proxy.kubeconfig(&dir, "faulty");
+        let mut cmd = kparity();
+        cmd.env("KUBECONFIG", &kc)
+            .args([
+                "diff",
+                "ctx:faulty",
+                "ctx:blue",
+                "-n",
+                &ns.name,
+                "-o",
+                "json",
+                "--page-size",
+                "2",
+                "--list-method",
+                method,
+            ])
+            .args(extra);
+        cmd.timeout(Duration::from_secs(120));
+        let run = run_cmd(&mut cmd);
+        assert_eq!(run.code, 0, "--list-method {method} {extra:?}:\n{}\n{}", run.stdout, run.stderr);
+        (run.json(), proxy.requests())
+    };
+    let of = |requests: &[String], resource: &str| -> Vec<String> {
+        let path = format!("/namespaces/{}/{resource}?", ns.name);
+        requests.iter().filter(|r| r.contains(&path)).cloned().collect()
+    };
+    let (paged, _) = read("pages", &[]);
+    assert_eq!(kind_count(&paged, "ConfigMap", "old"), large as u64 + 1, "{}", paged["kinds"]);
+    let (auto, requests) = read("auto", &[]);
+    assert_eq!(auto["summary"], paged["summary"]);
+    assert_eq!(auto["kinds"], paged["kinds"]);
+    // The large type: its first page (no continue page followed it), then one stream.
+    let configmaps = of(&requests, "configmaps");
+    let pages = configmaps.iter().filter(|r| r.contains("limit=")).count();
+    let streams = configmaps.iter().filter(|r| r.contains("watch=true")).count();
+    assert_eq!((pages, streams), (1, 1), "{configmaps:?}");
+    assert!(!configmaps.iter().any(|r| r.contains("continue=")), "{configmaps:?}");
+    // The small type: paged through (two pages of 2), never streamed.
+    let services = of(&requests, "services");
+    assert_eq!(services.iter().filter(|r| r.contains("limit=")).count(), 2, "{services:?}");
+    assert!(!services.iter().any(|r| r.contains("watch=true")), "{services:?}");
+    // A selector leaves the server without a count: the large type is paged on.
+    let (selected_pages, _) = read("pages", &["-l", "app=auto"]);
+    let (selected, requests) = read("auto", &["-l", "app=auto"]);
+    assert_eq!(selected["kinds"], selected_pages["kinds"]);
+    assert_eq!(kind_count(&selected, "ConfigMap", "old"), large as u64, "{}", selected["kinds"]);
+    let configmaps = of(&requests, "configmaps");
+    assert!(!configmaps.iter().any(|r| r.contains("watch=true")), "{configmaps:?}");
+    assert!(configmaps.iter().filter(|r| r.contains("continue=")).count() >= large / 2, "{configmaps:?}");
+    // Streams for every type give the same report too.
+    let (streamed, _) = read("streams", &[]);
+    assert_eq!(streamed["kinds"], paged["kinds"]);
 }
 
 #[test]

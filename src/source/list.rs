@@ -6,10 +6,11 @@
 //! A type read in several parts (one per `-n` namespace) is one unit: a relist forgets what the
 //! sink received for the type, so it rereads every part, never only the one that failed.
 //!
-//! Where the server serves it, a type is first read as a watch-list stream (`watch_list`): one
-//! request per part instead of one per page, at a resourceVersion the server names. A stream
-//! that does not complete is forgotten whole and the type is read with paged lists, so every
-//! fault ends in the paged path's retries and reasons.
+//! Where the server serves it, a large type is read as a watch-list stream (`watch_list`): one
+//! request per part instead of one per page, at a resourceVersion the server names. With
+//! `--list-method auto` a type's first page says whether it is large (`remainingItemCount`).
+//! A stream that does not complete is forgotten whole and the type is read with paged lists, so
+//! every fault ends in the paged path's retries and reasons.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::ListMethod;
 use super::http::{ApiClient, Failure};
 use super::watch_list::{self, Abandoned, Lines, Step};
 use crate::dump::{ReadObject, Sink, key_of};
@@ -60,6 +62,8 @@ fn page_of(page: ListPage) -> Result<Page, String> {
         items: items.unwrap_or_default(),
         next: page.metadata.continue_token.filter(|t| !t.is_empty()),
         resource_version: page.metadata.resource_version.filter(|v| !v.is_empty()),
+        // Only a hint for choosing how to read: a value that is not a count is no count.
+        remaining: page.metadata.remaining_item_count.as_ref().and_then(Value::as_u64),
     })
 }
 
@@ -68,6 +72,9 @@ struct Page {
     items: Vec<ReadObject>,
     next: Option<String>,
     resource_version: Option<String>,
+    /// How many more objects the server says the list holds (`remainingItemCount`): set only on
+    /// a page followed by more, and only when the list has no selector.
+    remaining: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -76,6 +83,8 @@ struct ListMeta {
     continue_token: Option<String>,
     #[serde(default, rename = "resourceVersion")]
     resource_version: Option<String>,
+    #[serde(default, rename = "remainingItemCount")]
+    remaining_item_count: Option<Value>,
 }
 
 /// What reading one type gave: how many objects the filters admitted, and the resourceVersion
@@ -96,24 +105,31 @@ pub struct ListFilter {
     pub field_selector: Option<String>,
 }
 
-/// Whether a side's types are read as watch-list streams: asked for, and not refused by the
-/// server. A server without the WatchList feature refuses the parameters (422 Invalid, 400 Bad
+/// `--list-method auto` streams a type whose first page says it holds more than this many pages
+/// (`remainingItemCount`), and pages on through a smaller one. The first page of a streamed type
+/// is dropped (the stream reads the type at a later point), a small cost beside the pages saved.
+pub const STREAM_ABOVE_PAGES: u64 = 8;
+
+/// How a side's types are read: the method asked for, and whether the server refused streams.
+/// A server without the WatchList feature refuses the parameters (422 Invalid, 400 Bad
 /// Request) for every type alike, so the first refusal turns streams off for the whole side.
 /// A refusal of one type (403 for `watch` where RBAC grants only `list`, 405 where an
 /// aggregated API serves no watch) falls back for that type only.
 #[derive(Debug)]
 pub struct WatchListUse {
-    wanted: bool,
+    method: ListMethod,
     refused: AtomicBool,
 }
 
 impl WatchListUse {
-    pub fn new(wanted: bool) -> Self {
-        WatchListUse { wanted, refused: AtomicBool::new(false) }
+    pub fn new(method: ListMethod) -> Self {
+        WatchListUse { method, refused: AtomicBool::new(false) }
     }
 
-    fn active(&self) -> bool {
-        self.wanted && !self.refused.load(Ordering::Relaxed)
+    /// How the next type is read: streams are asked for only while the server has not refused
+    /// them.
+    fn method(&self) -> ListMethod {
+        if self.refused.load(Ordering::Relaxed) { ListMethod::Pages } else { self.method }
     }
 
     /// Whether the server refused watch-list streams for the side (read with paged lists).
@@ -126,7 +142,7 @@ impl WatchListUse {
 pub struct ListContext<'a> {
     pub api: &'a ApiClient,
     pub page_size: u32,
-    /// Whether to try a watch-list stream first.
+    /// How types are read, and whether the server refused streams.
     pub watch_list: &'a WatchListUse,
     pub secret_key: &'a SecretKey,
     /// The rules whose `digest` actions apply as objects are read.
@@ -137,59 +153,110 @@ pub struct ListContext<'a> {
     pub sink: &'a dyn Sink,
 }
 
+/// Why reading one part of a type stopped short.
+enum PartError {
+    /// A stream did not complete: the type is read again, with paged lists.
+    Abandoned(Abandoned),
+    /// A page failed (410 Gone included, which relists the type).
+    Failed(Failure),
+}
+
+impl From<Failure> for PartError {
+    fn from(f: Failure) -> Self {
+        PartError::Failed(f)
+    }
+}
+
 /// Lists `ty` into the sink, one part per filter (e.g. one per namespace), and returns the number
-/// of objects read. On 410 Gone anywhere the whole type is relisted: the sink is told to forget
-/// the type and every part is read again, so no part read before the 410 is lost.
+/// of objects read. Whatever made the read start over (410 Gone on a page, a stream that did not
+/// complete), the sink is told to forget the type and every part is read again, so no part read
+/// before is lost or counted twice; after a stream failed, the type is read with pages only.
 pub async fn list_type(
     cx: &ListContext<'_>,
     ty: &ApiType,
     filters: &[ListFilter],
     deadline: Instant,
 ) -> Result<Listed, Failure> {
-    if cx.watch_list.active() {
-        match stream_type(cx, ty, filters, deadline).await {
-            Ok(listed) => return Ok(listed),
-            Err(Abandoned(why)) => {
-                tracing::debug!(%ty, why, "watch-list stream abandoned: reading with paged lists");
-                cx.sink.restart(ty);
+    let mut method = cx.watch_list.method();
+    let mut relists = 0;
+    'relist: loop {
+        let mut count = 0usize;
+        let mut read_at = None;
+        for filter in filters {
+            match read_part(cx, ty, filter, deadline, method).await {
+                Ok((n, rv)) => {
+                    count += n;
+                    read_at = rv;
+                }
+                Err(PartError::Abandoned(Abandoned(why))) => {
+                    tracing::debug!(%ty, why, "watch-list stream abandoned: reading with paged lists");
+                    method = ListMethod::Pages;
+                    cx.sink.restart(ty);
+                    continue 'relist;
+                }
+                Err(PartError::Failed(Failure::Gone)) => {
+                    relists += 1;
+                    if relists > MAX_RELISTS {
+                        return Err(Failure::Incomplete(IncompleteReason::Gone { relists: MAX_RELISTS }));
+                    }
+                    tracing::debug!(%ty, relists, "410 Gone: relisting from the start");
+                    cx.sink.restart(ty);
+                    continue 'relist;
+                }
+                Err(PartError::Failed(e)) => return Err(e),
             }
         }
+        // Every page of a paged list is served at its first page's point, and a stream at its
+        // bookmark's: one part has one point; several parts have none in common.
+        let read_at = if filters.len() == 1 { read_at } else { None };
+        return Ok(Listed { objects: count, read_at });
     }
-    page_type(cx, ty, filters, deadline).await
 }
 
-/// Reads every part of `ty` as a watch-list stream; the first part that does not complete
-/// abandons the type (the caller forgets what the sink received and pages instead).
-async fn stream_type(
+/// One part of a type (one filter) by `method`: streamed, paged, or paged unless its first page
+/// says it is large (`auto`). Returns the objects admitted and the point the part was read at.
+async fn read_part(
     cx: &ListContext<'_>,
     ty: &ApiType,
-    filters: &[ListFilter],
+    filter: &ListFilter,
     deadline: Instant,
-) -> Result<Listed, Abandoned> {
-    let mut count = 0usize;
-    let mut read_at = None;
-    for filter in filters {
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(Abandoned("the type's deadline passed".into()));
-        }
-        // A stream holds a whole type, so it is bounded by the type's deadline, and by the
-        // request timeout only while nothing arrives: a large type streams as long as it flows.
-        let left = deadline - now;
-        let url = stream_url(ty, filter, left.as_secs() + 1).map_err(Abandoned)?;
-        let (n, rv) = tokio::time::timeout(left, stream_part(cx, ty, &url))
-            .await
-            .map_err(|_| Abandoned("the type's deadline passed while it streamed".into()))??;
-        count += n;
-        read_at = rv;
+    method: ListMethod,
+) -> Result<(usize, Option<String>), PartError> {
+    let stream_above = match method {
+        ListMethod::Streams => return stream_part(cx, ty, filter, deadline).await.map_err(PartError::Abandoned),
+        ListMethod::Pages => None,
+        ListMethod::Auto => Some(STREAM_ABOVE_PAGES.saturating_mul(u64::from(cx.page_size))),
+    };
+    match list_part(cx, ty, filter, deadline, stream_above).await? {
+        Part::Read(n, rv) => Ok((n, rv)),
+        // The first page was not delivered: the stream reads the whole part at its own point.
+        Part::Large => stream_part(cx, ty, filter, deadline).await.map_err(PartError::Abandoned),
     }
-    Ok(Listed { objects: count, read_at: if filters.len() == 1 { read_at } else { None } })
+}
+
+/// One part of a type as a watch-list stream, bounded by the type's deadline, and by the
+/// request timeout only while nothing arrives: a large type streams as long as it flows.
+async fn stream_part(
+    cx: &ListContext<'_>,
+    ty: &ApiType,
+    filter: &ListFilter,
+    deadline: Instant,
+) -> Result<(usize, Option<String>), Abandoned> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Err(Abandoned("the type's deadline passed".into()));
+    }
+    let left = deadline - now;
+    let url = stream_url(ty, filter, left.as_secs() + 1).map_err(Abandoned)?;
+    tokio::time::timeout(left, stream_events(cx, ty, &url))
+        .await
+        .map_err(|_| Abandoned("the type's deadline passed while it streamed".into()))?
 }
 
 /// One part of a type as a stream: its initial events, delivered to the sink in batches of a
 /// page, up to the bookmark that ends them. Returns the objects admitted and the bookmark's
 /// resourceVersion.
-async fn stream_part(cx: &ListContext<'_>, ty: &ApiType, url: &str) -> Result<(usize, Option<String>), Abandoned> {
+async fn stream_events(cx: &ListContext<'_>, ty: &ApiType, url: &str) -> Result<(usize, Option<String>), Abandoned> {
     let idle = cx.api.request_timeout();
     let quiet = || Abandoned(format!("nothing arrived for {}s", idle.as_secs_f32()));
     let opened = tokio::time::timeout(idle, cx.api.open_stream(url, "application/json")).await.map_err(|_| quiet())?;
@@ -237,47 +304,26 @@ async fn stream_part(cx: &ListContext<'_>, ty: &ApiType, url: &str) -> Result<(u
     }
 }
 
-/// Reads `ty` with paged lists (see `list_type`).
-async fn page_type(
-    cx: &ListContext<'_>,
-    ty: &ApiType,
-    filters: &[ListFilter],
-    deadline: Instant,
-) -> Result<Listed, Failure> {
-    let mut relists = 0;
-    'relist: loop {
-        let mut count = 0usize;
-        let mut read_at = None;
-        for filter in filters {
-            match list_part(cx, ty, filter, deadline).await {
-                Ok((n, rv)) => {
-                    count += n;
-                    read_at = rv;
-                }
-                Err(Failure::Gone) => {
-                    relists += 1;
-                    if relists > MAX_RELISTS {
-                        return Err(Failure::Incomplete(IncompleteReason::Gone { relists: MAX_RELISTS }));
-                    }
-                    tracing::debug!(%ty, relists, "410 Gone: relisting from the start");
-                    cx.sink.restart(ty);
-                    continue 'relist;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let read_at = if filters.len() == 1 { read_at } else { None };
-        return Ok(Listed { objects: count, read_at });
-    }
+/// What paging one part gave.
+enum Part {
+    /// Read whole: the objects admitted and the point of its first page.
+    Read(usize, Option<String>),
+    /// Its first page says it holds more objects than the caller wanted paged; nothing was
+    /// delivered.
+    Large,
 }
 
-/// One part of a type (one filter), page by page; 410 Gone is returned to the caller.
+/// One part of a type (one filter), page by page; 410 Gone is returned to the caller. With
+/// `stream_above`, a part whose first page counts more objects than that (the page's items and
+/// its `remainingItemCount`) is left to a stream: `Part::Large`. A server that does not count
+/// (a selector, or an older server) is paged on.
 async fn list_part(
     cx: &ListContext<'_>,
     ty: &ApiType,
     filter: &ListFilter,
     deadline: Instant,
-) -> Result<(usize, Option<String>), Failure> {
+    stream_above: Option<u64>,
+) -> Result<Part, Failure> {
     let mut count = 0usize;
     let mut token: Option<String> = None;
     let mut read_at: Option<String> = None;
@@ -296,16 +342,28 @@ async fn list_part(
                 }
             })
             .await?;
-        let Page { items, next, resource_version } =
+        let Page { items, next, resource_version, remaining } =
             page_of(page).map_err(|e| Failure::Incomplete(IncompleteReason::Decode(not_a_list(&e))))?;
+        if token.is_none() && next.is_some() && larger_than(items.len(), remaining, stream_above) {
+            return Ok(Part::Large);
+        }
         if read_at.is_none() {
             read_at = resource_version;
         }
         count += deliver(cx, ty, items);
         match next {
             Some(t) => token = Some(t),
-            None => return Ok((count, read_at)),
+            None => return Ok(Part::Read(count, read_at)),
         }
+    }
+}
+
+/// Whether a first page of `items` with `remaining` more (as the server counts them) holds more
+/// than `bound` objects. Unknown when the server does not count: not larger.
+fn larger_than(items: usize, remaining: Option<u64>, bound: Option<u64>) -> bool {
+    match (remaining, bound) {
+        (Some(remaining), Some(bound)) => (items as u64).saturating_add(remaining) > bound,
+        _ => false,
     }
 }
 
@@ -568,13 +626,40 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_of_the_parameters_turns_streams_off_for_the_side_only_when_asked_for() {
-        let off = WatchListUse::new(false);
-        assert!(!off.active());
-        let on = WatchListUse::new(true);
-        assert!(on.active() && !on.refused());
-        on.refused.store(true, Ordering::Relaxed);
-        assert!(!on.active() && on.refused());
+    fn a_refusal_of_the_parameters_turns_streams_off_for_the_side() {
+        for method in [ListMethod::Auto, ListMethod::Streams, ListMethod::Pages] {
+            let side = WatchListUse::new(method);
+            assert_eq!(side.method(), method);
+            assert!(!side.refused());
+            side.refused.store(true, Ordering::Relaxed);
+            assert_eq!(side.method(), ListMethod::Pages);
+            assert!(side.refused());
+        }
+    }
+
+    #[test]
+    fn a_type_is_large_only_when_the_server_counts_more_than_the_bound() {
+        // 500 on the page and 3,500 more: 4,000, not more than a bound of 4,000.
+        assert!(!larger_than(500, Some(3500), Some(4000)));
+        assert!(larger_than(500, Some(3501), Some(4000)));
+        // Not counted (a selector, an older server): paged on, however many pages follow.
+        assert!(!larger_than(500, None, Some(4000)));
+        // No bound (`--list-method pages`): never large.
+        assert!(!larger_than(500, Some(u64::MAX), None));
+        // A hostile count cannot overflow.
+        assert!(larger_than(usize::MAX, Some(u64::MAX), Some(u64::MAX - 1)));
+    }
+
+    #[test]
+    fn a_first_page_carries_the_servers_count_of_what_follows() {
+        let page = |b: &str| parse_page(b.as_bytes()).map(|p| p.remaining);
+        assert_eq!(page(r#"{"items":[],"metadata":{"continue":"t","remainingItemCount":12}}"#), Ok(Some(12)));
+        assert_eq!(page(r#"{"items":[],"metadata":{"continue":"t"}}"#), Ok(None));
+        // A value that is not a count is no count, and no reason to refuse the page.
+        for odd in [r#""12""#, "-1", "1.5", "null", "{}"] {
+            let body = format!(r#"{{"items":[],"metadata":{{"continue":"t","remainingItemCount":{odd}}}}}"#);
+            assert_eq!(page(&body), Ok(None), "{odd}");
+        }
     }
 
     #[test]

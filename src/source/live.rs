@@ -207,7 +207,7 @@ pub async fn list(
     progress.set_total(to_list.len());
     // Counted for the progress display as the sink receives them, relists taken back.
     let counted = crate::progress::Counted::new(sink, progress);
-    let watch_list = WatchListUse::new(opts.watch_list);
+    let watch_list = WatchListUse::new(opts.list_method);
     let cx = ListContext {
         api: &api,
         page_size: opts.page_size,
