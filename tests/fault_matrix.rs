@@ -453,8 +453,11 @@ fn auto_pages_a_small_type_and_streams_one_its_first_page_counts_as_large() {
     require_clusters();
     let _g = serial();
     let ns = TestNamespace::new("faults-auto", &["blue"]);
-    // One page more than auto pages through at --page-size 2 (kube-root-ca.crt is one more).
-    let large = 2 * usize::try_from(kparity::source::list::STREAM_ABOVE_PAGES).expect("small") + 1;
+    // More than auto pages through at --page-size 2 (kube-root-ca.crt is one more), and more
+    // than its first page holds at the default page size.
+    let above = 2 * usize::try_from(kparity::source::list::STREAM_ABOVE_PAGES).expect("small") + 1;
+    let probe = usize::try_from(kparity::source::list::PROBE_PAGE).expect("small");
+    let large = above.max(probe + 10);
     let mut yaml = String::new();
     for i in 0..large {
         write!(
@@ -475,20 +478,12 @@ fn auto_pages_a_small_type_and_streams_one_its_first_page_counts_as_large() {
         let kc = proxy.kubeconfig(&dir, "faulty");
         let mut cmd = kparity();
         cmd.env("KUBECONFIG", &kc)
-            .args([
-                "diff",
-                "ctx:faulty",
-                "ctx:blue",
-                "-n",
-                &ns.name,
-                "-o",
-                "json",
-                "--page-size",
-                "2",
-                "--list-method",
-                method,
-            ])
+            .args(["diff", "ctx:faulty", "ctx:blue", "-n", &ns.name, "-o", "json", "--list-method", method])
             .args(extra);
+        // --page-size 2 unless the extra arguments give one.
+        if !extra.contains(&"--page-size") {
+            cmd.args(["--page-size", "2"]);
+        }
         cmd.timeout(Duration::from_secs(120));
         let run = run_cmd(&mut cmd);
         assert_eq!(run.code, 0, "--list-method {method} {extra:?}:\n{}\n{}", run.stdout, run.stderr);
@@ -513,6 +508,18 @@ fn auto_pages_a_small_type_and_streams_one_its_first_page_counts_as_large() {
     let services = of(&requests, "services");
     assert_eq!(services.iter().filter(|r| r.contains("limit=")).count(), 2, "{services:?}");
     assert!(!services.iter().any(|r| r.contains("watch=true")), "{services:?}");
+    // At the default page size the type is small: a first page of PROBE_PAGE objects, then
+    // pages of 500 from its continue token, and no stream.
+    let (default_size, requests) = read("auto", &["--page-size", "500"]);
+    assert_eq!(default_size["kinds"], paged["kinds"]);
+    let configmaps = of(&requests, "configmaps");
+    assert_eq!(configmaps.len(), 2, "{configmaps:?}");
+    assert!(
+        configmaps[0].contains(&format!("limit={probe}")) && !configmaps[0].contains("continue="),
+        "{configmaps:?}"
+    );
+    assert!(configmaps[1].contains("limit=500") && configmaps[1].contains("continue="), "{configmaps:?}");
+    assert!(!configmaps.iter().any(|r| r.contains("watch=true")), "{configmaps:?}");
     // A selector leaves the server without a count: the large type is paged on.
     let (selected_pages, _) = read("pages", &["-l", "app=auto"]);
     let (selected, requests) = read("auto", &["-l", "app=auto"]);
@@ -520,7 +527,7 @@ fn auto_pages_a_small_type_and_streams_one_its_first_page_counts_as_large() {
     assert_eq!(kind_count(&selected, "ConfigMap", "old"), large as u64, "{}", selected["kinds"]);
     let configmaps = of(&requests, "configmaps");
     assert!(!configmaps.iter().any(|r| r.contains("watch=true")), "{configmaps:?}");
-    assert!(configmaps.iter().filter(|r| r.contains("continue=")).count() >= large / 2, "{configmaps:?}");
+    assert!(configmaps.iter().filter(|r| r.contains("continue=")).count() >= large / 2 - 1, "{configmaps:?}");
     // Streams for every type give the same report too.
     let (streamed, _) = read("streams", &[]);
     assert_eq!(streamed["kinds"], paged["kinds"]);

@@ -110,6 +110,12 @@ pub struct ListFilter {
 /// is dropped (the stream reads the type at a later point), a small cost beside the pages saved.
 pub const STREAM_ABOVE_PAGES: u64 = 8;
 
+/// The first page `auto` asks for: small, so that a type it streams wastes little (the page is
+/// dropped, and the stream starts only once it is in), while most types (a few dozen objects)
+/// are still read whole in it; a type larger than this goes on from its continue token in pages
+/// of `--page-size`.
+pub const PROBE_PAGE: u32 = 50;
+
 /// How a side's types are read: the method asked for, and whether the server refused streams.
 /// A server without the WatchList feature refuses the parameters (422 Invalid, 400 Bad
 /// Request) for every type alike, so the first refusal turns streams off for the whole side.
@@ -314,9 +320,9 @@ enum Part {
 }
 
 /// One part of a type (one filter), page by page; 410 Gone is returned to the caller. With
-/// `stream_above`, a part whose first page counts more objects than that (the page's items and
-/// its `remainingItemCount`) is left to a stream: `Part::Large`. A server that does not count
-/// (a selector, or an older server) is paged on.
+/// `stream_above`, the first page is a small one (`PROBE_PAGE`), and a part it counts at more
+/// objects than that (the page's items and its `remainingItemCount`) is left to a stream:
+/// `Part::Large`. A server that does not count (a selector, or an older server) is paged on.
 async fn list_part(
     cx: &ListContext<'_>,
     ty: &ApiType,
@@ -328,7 +334,12 @@ async fn list_part(
     let mut token: Option<String> = None;
     let mut read_at: Option<String> = None;
     loop {
-        let url = list_url(ty, filter, cx.page_size, token.as_deref())
+        // A page size may change from one page to the next; the continue token keeps the point.
+        let limit = match (token.is_none(), stream_above) {
+            (true, Some(_)) => cx.page_size.min(PROBE_PAGE),
+            _ => cx.page_size,
+        };
+        let url = list_url(ty, filter, limit, token.as_deref())
             .map_err(|e| Failure::Incomplete(IncompleteReason::Transport(e)))?;
         // The body is parsed once, into the page: the parse that proves it JSON is the decode.
         let not_a_list =

@@ -231,9 +231,10 @@ pub fn refuse_unmatched(filters: &Filters, old: &FilterMisses, new: &FilterMisse
 /// 17–19 s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListMethod {
-    /// Each type's first page says how many objects it holds (`remainingItemCount`): a type of
-    /// more than `list::STREAM_ABOVE_PAGES` pages is streamed instead (that page dropped), a
-    /// smaller one paged on, as is a type the server does not count (a selector).
+    /// Each type's first page (`list::PROBE_PAGE` objects) says how many objects it holds
+    /// (`remainingItemCount`): a type of more than `list::STREAM_ABOVE_PAGES` pages is streamed
+    /// instead (that page dropped), a smaller one paged on, as is a type the server does not
+    /// count (a selector).
     Auto,
     /// Paged lists only.
     Pages,
