@@ -479,26 +479,12 @@ fn number_generated(items: &mut [Entry]) {
 /// A sink that normalizes each object as it arrives and keeps only the normalized form.
 pub struct Collector<'r> {
     rules: &'r RuleSet,
-    /// The field semantics of each kind.
-    semantics: SemanticsRef<'r>,
+    /// The field semantics of each kind (`None`: every kind compared conservatively).
+    semantics: Option<&'r Semantics>,
     /// Which objects to keep as read too (`Provenance::as_read`); none by default.
     keep_as_read: KeepAsRead,
     state: Mutex<CollectorState>,
-    /// Pages received before the semantics were agreed (`SemanticsRef::Agreed`), as read.
-    waiting: Mutex<Waiting>,
 }
-
-/// Pages held as read until the run's semantics are agreed, in the order they came.
-#[derive(Default)]
-struct Waiting {
-    pages: Vec<(ApiType, Vec<ReadObject>)>,
-    objects: usize,
-}
-
-/// How many objects a collector holds as read while the semantics are being agreed; past it, a
-/// page waits for them (a slow OpenAPI endpoint beside a fast list must not hold a whole side
-/// as parsed trees).
-const WAITING_BOUND: usize = 10_000;
 
 /// Which objects a collector keeps as read, to explain them one by one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -550,34 +536,13 @@ struct Entry {
     as_read: Option<Box<CanonicalJson>>,
 }
 
-/// Where a collector finds the field semantics of the kinds it normalizes.
-#[derive(Clone, Copy)]
-enum SemanticsRef<'r> {
-    /// None: every kind compared conservatively.
-    None,
-    Known(&'r Semantics),
-    /// Agreed while the side is read: the first object waits at the gate.
-    Agreed(&'r crate::schema::SemanticsGate),
-}
-
-impl<'r> SemanticsRef<'r> {
-    fn get(self) -> Option<&'r Semantics> {
-        match self {
-            SemanticsRef::None => None,
-            SemanticsRef::Known(s) => Some(s),
-            SemanticsRef::Agreed(gate) => Some(gate.wait()),
-        }
-    }
-}
-
 impl<'r> Collector<'r> {
     pub fn new(rules: &'r RuleSet) -> Self {
         Collector {
             rules,
-            semantics: SemanticsRef::None,
+            semantics: None,
             keep_as_read: KeepAsRead::Nothing,
             state: Mutex::new(CollectorState::default()),
-            waiting: Mutex::default(),
         }
     }
 
@@ -591,22 +556,9 @@ impl<'r> Collector<'r> {
     pub fn with_semantics(rules: &'r RuleSet, semantics: &'r Semantics) -> Self {
         Collector {
             rules,
-            semantics: SemanticsRef::Known(semantics),
+            semantics: Some(semantics),
             keep_as_read: KeepAsRead::Nothing,
             state: Mutex::new(CollectorState::default()),
-            waiting: Mutex::default(),
-        }
-    }
-
-    /// A collector normalizing each kind under the semantics the run agrees at `gate` while the
-    /// side is read: each page waits there before it is normalized.
-    pub fn with_agreed_semantics(rules: &'r RuleSet, gate: &'r crate::schema::SemanticsGate) -> Self {
-        Collector {
-            rules,
-            semantics: SemanticsRef::Agreed(gate),
-            keep_as_read: KeepAsRead::Nothing,
-            state: Mutex::new(CollectorState::default()),
-            waiting: Mutex::default(),
         }
     }
 
@@ -614,8 +566,6 @@ impl<'r> Collector<'r> {
     /// object key that came back twice (a server or proxy repeating a page, two resources
     /// answering for one kind) is never silently overwritten; its type becomes incomplete.
     pub fn finish(self) -> Collected {
-        // Pages still held as read wait for the semantics here, once the side is read.
-        self.release_waiting();
         let state = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut provenance = Provenance::default();
         let mut hits = RuleCounts::default();
@@ -677,27 +627,11 @@ pub struct Collected {
     pub provenance: Provenance,
 }
 
-impl Collector<'_> {
-    /// Normalizes the pages held while the semantics were being agreed, waiting for them if
-    /// need be. Holds the waiting list's lock throughout, so a `restart` of a type cannot come
-    /// between a held page leaving the list and reaching the state.
-    fn release_waiting(&self) {
-        let SemanticsRef::Agreed(gate) = self.semantics else { return };
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        if waiting.pages.is_empty() {
-            return;
-        }
-        let semantics = gate.wait();
-        for (ty, items) in std::mem::take(&mut *waiting).pages {
-            self.normalize_page(Some(semantics), &ty, items);
-        }
-    }
-
-    /// Normalizes a page under `semantics` and keeps it, in its type's entries.
-    fn normalize_page(&self, semantics: Option<&Semantics>, ty: &ApiType, items: Vec<ReadObject>) {
-        // Normalize (and serialize) outside the state's lock: it is the CPU-heavy part and is
+impl Sink for Collector<'_> {
+    fn page(&self, ty: &ApiType, items: Vec<ReadObject>) {
+        // Normalize (and serialize) outside the lock: it is the CPU-heavy part and is
         // independent per object.
-        let schema = semantics.and_then(|s| s.kind(&ty.group, &ty.kind));
+        let schema = self.semantics.and_then(|s| s.kind(&ty.group, &ty.kind));
         // Every object of the page has the type's group and kind (`key_of`).
         let rules = crate::normalize::rules_for_type(self.rules, &key_of(ty, &Value::Null));
         let (objects, records): (Vec<Value>, Vec<Option<crate::attribution::EncodedRecord>>) =
@@ -731,30 +665,8 @@ impl Collector<'_> {
         read.hits.merge(hits);
         read.dropped.merge(dropped);
     }
-}
-
-impl Sink for Collector<'_> {
-    /// Normalizes the page under the agreed semantics, or holds it as read until they are
-    /// (up to `WAITING_BOUND` objects; past it the page waits for them).
-    fn page(&self, ty: &ApiType, items: Vec<ReadObject>) {
-        if let SemanticsRef::Agreed(gate) = self.semantics {
-            {
-                let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-                if gate.get().is_none() && waiting.objects + items.len() <= WAITING_BOUND {
-                    waiting.objects += items.len();
-                    waiting.pages.push((ty.clone(), items));
-                    return;
-                }
-            }
-            self.release_waiting();
-        }
-        self.normalize_page(self.semantics.get(), ty, items);
-    }
 
     fn restart(&self, ty: &ApiType) {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        waiting.pages.retain(|(t, _)| t != ty);
-        waiting.objects = waiting.pages.iter().map(|(_, items)| items.len()).sum();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.by_type.remove(ty);
     }
@@ -765,107 +677,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    /// Objects of a `Widget` with a map at `/spec/selector` (an empty map is the same as none,
-    /// which only the schema says) and, for the other type, anything.
-    fn widget_semantics() -> Semantics {
-        Semantics::single(&crate::schema::SchemaRecord {
-            kinds: vec![crate::schema::KindRecord {
-                group: "x.io".into(),
-                kind: "Widget".into(),
-                version: "v1".into(),
-                paths: [("/spec/selector".to_string(), crate::schema::Sem::Map)].into(),
-            }],
-            unavailable: Vec::new(),
-        })
-    }
-
-    fn widgets(names: &[&str]) -> Vec<ReadObject> {
-        names.iter().map(|n| ReadObject::from(json!({"metadata": {"name": n}, "spec": {"selector": {}}}))).collect()
-    }
-
-    fn texts(c: Collector<'_>) -> Vec<(String, String)> {
-        let objects = c.finish().objects;
-        let text = |s: &Stored| String::from_utf8(s.content().json().expect("json").into_owned()).expect("utf-8");
-        objects.iter().map(|(k, s)| (k.to_string(), text(s))).collect()
-    }
-
-    #[test]
-    fn pages_read_before_the_semantics_are_agreed_are_normalized_under_them() {
-        let ty = |kind: &str| ApiType {
-            group: "x.io".into(),
-            version: "v1".into(),
-            resource: format!("{}s", kind.to_lowercase()),
-            kind: kind.into(),
-            namespaced: false,
-        };
-        let (widget, gadget) = (ty("Widget"), ty("Gadget"));
-        let rules = RuleSet::default();
-        let semantics = widget_semantics();
-        let known = Collector::with_semantics(&rules, &semantics);
-        known.page(&widget, widgets(&["a", "b"]));
-        known.page(&widget, widgets(&["c"]));
-        let want = texts(known);
-        // The yardstick tells semantics apart: without them the empty selector is kept.
-        let unknown = Collector::new(&rules);
-        unknown.page(&widget, widgets(&["a", "b"]));
-        unknown.page(&widget, widgets(&["c"]));
-        assert_ne!(texts(unknown), want);
-
-        let gate = crate::schema::SemanticsGate::default();
-        let agreed = Collector::with_agreed_semantics(&rules, &gate);
-        agreed.page(&widget, widgets(&["a", "b"]));
-        // A type relisted while its pages are held forgets them, as it forgets normalized ones.
-        agreed.page(&gadget, widgets(&["stale"]));
-        agreed.restart(&gadget);
-        gate.set(widget_semantics());
-        agreed.page(&widget, widgets(&["c"]));
-        assert_eq!(texts(agreed), want);
-
-        // Pages held until the end are normalized at `finish`, once the semantics are agreed.
-        let gate = crate::schema::SemanticsGate::default();
-        let late = Collector::with_agreed_semantics(&rules, &gate);
-        late.page(&widget, widgets(&["a", "b"]));
-        late.page(&widget, widgets(&["c"]));
-        std::thread::scope(|scope| {
-            let done = scope.spawn(|| texts(late));
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            gate.set(widget_semantics());
-            assert_eq!(done.join().expect("finish"), want);
-        });
-    }
-
-    #[test]
-    fn a_page_past_the_bound_waits_for_the_semantics() {
-        let widget = ApiType {
-            group: "x.io".into(),
-            version: "v1".into(),
-            resource: "widgets".into(),
-            kind: "Widget".into(),
-            namespaced: false,
-        };
-        let rules = RuleSet::default();
-        let gate = crate::schema::SemanticsGate::default();
-        let agreed = Collector::with_agreed_semantics(&rules, &gate);
-        let names: Vec<String> = (0..WAITING_BOUND).map(|i| format!("w{i}")).collect();
-        agreed.page(&widget, widgets(&names.iter().map(String::as_str).collect::<Vec<_>>()));
-        assert_eq!(agreed.waiting.lock().unwrap().objects, WAITING_BOUND, "held: within the bound");
-        let released = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            let reader = scope.spawn(|| {
-                agreed.page(&widget, widgets(&["one-more"]));
-                assert!(released.load(std::sync::atomic::Ordering::SeqCst), "the page did not wait for the gate");
-            });
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            released.store(true, std::sync::atomic::Ordering::SeqCst);
-            gate.set(widget_semantics());
-            reader.join().expect("reader");
-        });
-        assert!(agreed.waiting.lock().unwrap().pages.is_empty());
-        let objects = agreed.finish().objects;
-        assert_eq!(objects.len(), WAITING_BOUND + 1);
-        assert!(objects.values().all(|s| !String::from_utf8_lossy(&s.content().json().unwrap()).contains("selector")));
-    }
 
     #[test]
     fn equal_objects_have_equal_canonical_bytes_whatever_their_key_order() {

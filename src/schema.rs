@@ -307,58 +307,6 @@ impl Semantics {
     }
 }
 
-/// The semantics of a run, agreed while both sides are already being read: the OpenAPI
-/// documents are fetched at the same time as the first pages, and every object waits here
-/// before it is normalized, so no object is ever normalized under anything but the agreed
-/// semantics. `set` once; `wait` blocks until then.
-#[derive(Default)]
-pub struct SemanticsGate {
-    value: std::sync::OnceLock<Semantics>,
-    lock: std::sync::Mutex<()>,
-    ready: std::sync::Condvar,
-}
-
-impl SemanticsGate {
-    /// Opens the gate with the agreed semantics (a second value is ignored: the first stands).
-    pub fn set(&self, semantics: Semantics) {
-        let _ = self.value.set(semantics);
-        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.ready.notify_all();
-    }
-
-    /// The agreed semantics, if set already.
-    pub fn get(&self) -> Option<&Semantics> {
-        self.value.get()
-    }
-
-    /// The agreed semantics, once set.
-    pub fn wait(&self) -> &Semantics {
-        if let Some(s) = self.value.get() {
-            return s;
-        }
-        let mut held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(s) = self.value.get() {
-                return s;
-            }
-            held = self.ready.wait(held).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-}
-
-/// Opens the gate when dropped without a value (the code agreeing the semantics panicked): the
-/// readers waiting at it go on conservatively (unknown semantics never compare more loosely)
-/// and the run ends with that panic, so nothing waits forever.
-pub struct GateCloser<'a>(pub &'a SemanticsGate);
-
-impl Drop for GateCloser<'_> {
-    fn drop(&mut self) {
-        if self.0.value.get().is_none() {
-            self.0.set(Semantics::default());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,37 +397,5 @@ mod tests {
                 "the old archive records no schemas (written by an older kparity): every type was {CONSERVATIVE}"
             )]
         );
-    }
-
-    #[test]
-    fn readers_wait_at_the_gate_until_the_semantics_are_set() {
-        let gate = SemanticsGate::default();
-        let agreed = Semantics { warnings: vec!["agreed".into()], ..Semantics::default() };
-        std::thread::scope(|scope| {
-            let readers: Vec<_> = (0..3).map(|_| scope.spawn(|| gate.wait().warnings.clone())).collect();
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            gate.set(agreed.clone());
-            for r in readers {
-                assert_eq!(r.join().expect("reader"), vec!["agreed".to_string()]);
-            }
-        });
-        // Set once: a later value does not replace what readers were given.
-        gate.set(Semantics::default());
-        assert_eq!(gate.wait().warnings, vec!["agreed".to_string()]);
-    }
-
-    #[test]
-    fn a_gate_left_without_semantics_opens_conservatively() {
-        let gate = SemanticsGate::default();
-        std::thread::scope(|scope| {
-            let reader = scope.spawn(|| gate.wait().kind("", "ConfigMap").is_none());
-            drop(GateCloser(&gate));
-            assert!(reader.join().expect("reader"));
-        });
-        // A closer after the value was set changes nothing.
-        let set = SemanticsGate::default();
-        set.set(Semantics { warnings: vec!["kept".into()], ..Semantics::default() });
-        drop(GateCloser(&set));
-        assert_eq!(set.wait().warnings, vec!["kept".to_string()]);
     }
 }

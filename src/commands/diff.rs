@@ -13,7 +13,7 @@ use crate::model::ApiType;
 use crate::progress::{Progress, SideProgress};
 use crate::report::{Format, RunInfo, junit, metrics, style};
 use crate::rules::{self, RuleSet};
-use crate::schema::{GateCloser, SchemaRecord, Semantics, SemanticsGate};
+use crate::schema::{SchemaRecord, Semantics};
 use crate::secrets::SecretKey;
 use crate::source::kubeconfig::Kubeconfigs;
 use crate::source::{ReadOptions, SourceSpec, kubeconfig, live, plan};
@@ -149,23 +149,15 @@ pub(crate) async fn read_and_compare(
     // were measured on, whether a side is live or archived.
     let rules = all_rules.for_versions(old.kubernetes_version(), new.kubernetes_version());
     let plan = Opened::plan(&old, &new);
-    // Both sides are normalized and diffed under the semantics both schemas declare. They are
-    // agreed while the sides are read already: every object waits for them at the gate before
-    // it is normalized.
-    let schemas = {
-        let (old_schemas, new_schemas) = (old.schemas(&plan.old, &read, &rules), new.schemas(&plan.new, &read, &rules));
-        async move {
-            let (old_schemas, new_schemas) = tokio::join!(old_schemas, new_schemas);
-            Semantics::merge(
-                old_schemas.as_ref().map(|s| (old_name.as_str(), s)),
-                new_schemas.as_ref().map(|s| (new_name.as_str(), s)),
-            )
-        }
-    };
-    let gate = SemanticsGate::default();
-    let reading = Reading { read: &read, rules: &rules, key: &key, limits: &limits, semantics: &gate };
-    let (old, new) = reading.both((old, &plan.old, &old_p), (new, &plan.new, &new_p), schemas);
-    let semantics = gate.wait();
+    // Both sides are normalized and diffed under the semantics both schemas declare.
+    let (old_schemas, new_schemas) =
+        tokio::join!(old.schemas(&plan.old, &read, &rules), new.schemas(&plan.new, &read, &rules));
+    let semantics = Semantics::merge(
+        old_schemas.as_ref().map(|s| (old_name.as_str(), s)),
+        new_schemas.as_ref().map(|s| (new_name.as_str(), s)),
+    );
+    let reading = Reading { read: &read, rules: &rules, key: &key, limits: &limits, semantics: &semantics };
+    let (old, new) = reading.both((old, &plan.old, &old_p), (new, &plan.new, &new_p));
     let (old, new) = (old.context_with(|| failed("OLD", &args.old))?, new.context_with(|| failed("NEW", &args.new))?);
 
     crate::source::refuse_unmatched(&read.filters, &old.filter_misses, &new.filter_misses)?;
@@ -181,7 +173,7 @@ pub(crate) async fn read_and_compare(
         &new,
         &rules,
         CompareOptions { today: super::today(), ignore_secret_values: args.ignore_secret_values },
-        semantics,
+        &semantics,
     );
     // What each side's platform wrote is listed apart and does not fail the gate by itself.
     crate::platform::separate(&mut cmp, &old, &new, &platforms, &platform_opts);
@@ -271,20 +263,11 @@ impl Opened {
     }
 
     /// The field semantics of what this side will read: a live side's OpenAPI documents for
-    /// `plan`, an archive's record (`None` for an archive of an older kparity). A future that
-    /// owns what it needs, so it runs while the side itself is read.
-    fn schemas(
-        &self,
-        plan: &[ApiType],
-        read: &ReadOptions,
-        rules: &RuleSet,
-    ) -> futures::future::LocalBoxFuture<'static, Option<SchemaRecord>> {
+    /// `plan`, an archive's record (`None` for an archive of an older kparity).
+    async fn schemas(&self, plan: &[ApiType], read: &ReadOptions, rules: &RuleSet) -> Option<SchemaRecord> {
         match self {
-            Opened::Live(p) => {
-                let fetch = p.schema_fetch(plan, read, rules);
-                Box::pin(async move { Some(fetch.await) })
-            }
-            Opened::Archive { opening, .. } => Box::pin(std::future::ready(opening.schemas.clone())),
+            Opened::Live(p) => Some(p.read_schemas(plan, read, rules).await),
+            Opened::Archive { opening, .. } => opening.schemas.clone(),
         }
     }
 
@@ -299,14 +282,13 @@ impl Opened {
         key: &SecretKey,
         limits: &crate::snapshot::read::ReadLimits,
         progress: &SideProgress,
-        semantics: &SemanticsGate,
+        semantics: &Semantics,
     ) -> Result<Dump, crate::error::CommandError> {
         match self {
             Opened::Live(prepared) => list_side(*prepared, plan, read, rules, key, progress, semantics).await,
             Opened::Archive { path, opening } => {
                 // With the user's key, an archive not sealed under it is refused, as `verify` does.
                 let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(key), limits: *limits };
-                let semantics = semantics.wait();
                 Ok(crate::snapshot::read_dump_with(&path, read, rules, key, &archive, semantics, Some(&opening))?)
             }
         }
@@ -319,32 +301,23 @@ struct Reading<'a> {
     rules: &'a RuleSet,
     key: &'a SecretKey,
     limits: &'a crate::snapshot::read::ReadLimits,
-    /// Where the semantics agreed while the sides are read are given to both.
-    semantics: &'a SemanticsGate,
+    semantics: &'a Semantics,
 }
 
 impl Reading<'_> {
     /// Reads both sides at once, each on its own thread with its own runtime: a side's CPU work
     /// (parsing, digesting, normalizing, every page of every type) never waits for the other
     /// side's, so with two cores or more both sides' work runs in parallel. The HTTP
-    /// connections stay on the main runtime, where the clients were made. Meanwhile this
-    /// thread agrees the semantics (`schemas`, the OpenAPI documents) and opens the gate the
-    /// sides' objects wait at; should that panic, the gate opens anyway and the run ends with
-    /// the panic.
+    /// connections stay on the main runtime, where the clients were made.
     fn both(
         &self,
         old: (Opened, &[ApiType], &SideProgress),
         new: (Opened, &[ApiType], &SideProgress),
-        schemas: impl std::future::Future<Output = Semantics>,
     ) -> (Result<Dump, CommandError>, Result<Dump, CommandError>) {
         tokio::task::block_in_place(|| {
             std::thread::scope(|scope| {
                 let old = scope.spawn(move || self.one(old));
                 let new = scope.spawn(move || self.one(new));
-                {
-                    let _opens = GateCloser(self.semantics);
-                    self.semantics.set(tokio::runtime::Handle::current().block_on(schemas));
-                }
                 let joined = |h: std::thread::ScopedJoinHandle<'_, Result<Dump, CommandError>>| {
                     h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                 };
@@ -371,9 +344,9 @@ async fn list_side(
     rules: &RuleSet,
     key: &SecretKey,
     progress: &SideProgress,
-    semantics: &SemanticsGate,
+    semantics: &Semantics,
 ) -> Result<Dump, crate::error::CommandError> {
-    let collector = Collector::with_agreed_semantics(rules, semantics).keeping_as_read(read.keep_as_read.clone());
+    let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read.keep_as_read.clone());
     let live = live::list(prepared, plan, read, rules, key, key.run_info(), &collector, progress).await?;
     let collected = collector.finish();
     let (mut incomplete, mut coverage) = (live.incomplete, live.coverage);

@@ -73,23 +73,12 @@ impl Prepared {
     /// Reads the field semantics (OpenAPI v3) of the types of `plan` this side will list (after
     /// filters and type-level skips). Never fails: what cannot be read is recorded unavailable.
     pub async fn read_schemas(&self, plan: &[ApiType], opts: &ReadOptions, rules: &RuleSet) -> SchemaRecord {
-        self.schema_fetch(plan, opts, rules).await
-    }
-
-    /// `read_schemas` as a future that owns what it needs, to run beside the side's own read.
-    pub fn schema_fetch(
-        &self,
-        plan: &[ApiType],
-        opts: &ReadOptions,
-        rules: &RuleSet,
-    ) -> impl std::future::Future<Output = SchemaRecord> + 'static {
         let types: Vec<ApiType> = plan
             .iter()
             .filter(|t| opts.filters.excludes_type(t).is_none() && rules.skipped_type(t).is_none())
             .cloned()
             .collect();
-        let (api, deadline, concurrency) = (self.api.clone(), Instant::now() + opts.timeout, opts.concurrency);
-        async move { super::schema::fetch(&api, &types, deadline, concurrency).await.0 }
+        super::schema::fetch(&self.api, &types, Instant::now() + opts.timeout, opts.concurrency).await.0
     }
 }
 
