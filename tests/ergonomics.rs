@@ -229,7 +229,8 @@ fn expiring_exec_token_is_refreshed_during_a_long_run() {
     let _g = serial();
     let ns = same_workloads("ergo-expiry");
     // Enough objects, read one per page and one list at a time, that the run outlives the
-    // first token (61 s of validity, which kube-rs treats as expiring 60 s early).
+    // first token (61 s of validity, which kube-rs treats as expiring 60 s early). Paged
+    // explicitly: `auto` would read so large a type as one stream, in one request.
     let many: String = (0..2000)
         .map(|i| {
             format!(
@@ -253,6 +254,8 @@ fn expiring_exec_token_is_refreshed_during_a_long_run() {
         "1",
         "--concurrency",
         "1",
+        "--list-method",
+        "pages",
     ]));
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.elapsed > Duration::from_millis(1500), "the run must outlive the first token: {:?}", run.elapsed);
