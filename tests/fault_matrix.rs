@@ -112,23 +112,27 @@ struct Baseline {
 }
 
 fn kparity_via(kubeconfig: &str, other: &str, list_method: &str) -> Run {
+    diff_through(
+        kubeconfig,
+        other,
+        &[
+            "-n",
+            NS,
+            "--timeout",
+            TIMEOUT,
+            // Small pages, so every type with more than two objects has continue pages.
+            "--page-size",
+            "2",
+            "--list-method",
+            list_method,
+        ],
+    )
+}
+
+/// `kparity diff ctx:faulty ctx:OTHER -o json ARGS`, `faulty` being the proxy of `kubeconfig`.
+fn diff_through(kubeconfig: &str, other: &str, args: &[&str]) -> Run {
     let mut cmd = kparity();
-    cmd.env("KUBECONFIG", kubeconfig).args([
-        "diff",
-        "ctx:faulty",
-        &format!("ctx:{other}"),
-        "-n",
-        NS,
-        "-o",
-        "json",
-        "--timeout",
-        TIMEOUT,
-        // Small pages, so every type with more than two objects has continue pages.
-        "--page-size",
-        "2",
-        "--list-method",
-        list_method,
-    ]);
+    cmd.env("KUBECONFIG", kubeconfig).args(["diff", "ctx:faulty", &format!("ctx:{other}"), "-o", "json"]).args(args);
     cmd.timeout(Duration::from_secs(120));
     run_cmd(&mut cmd)
 }
@@ -412,22 +416,7 @@ fn a_server_that_refuses_watch_lists_is_read_with_pages_after_its_first_refusals
         let proxy = FaultProxy::start("blue", script);
         let (_dir, dir) = scratch();
         let kc = proxy.kubeconfig(&dir, "faulty");
-        let mut cmd = kparity();
-        cmd.env("KUBECONFIG", &kc).args([
-            "diff",
-            "ctx:faulty",
-            "ctx:blue",
-            "-n",
-            &ns.name,
-            "-o",
-            "json",
-            "--concurrency",
-            "2",
-            "--list-method",
-            method,
-        ]);
-        cmd.timeout(Duration::from_secs(120));
-        let run = run_cmd(&mut cmd);
+        let run = diff_through(&kc, "blue", &["-n", &ns.name, "--concurrency", "2", "--list-method", method]);
         (run, proxy.requests(), proxy.hits())
     };
     let (paged, _, _) = read("", "pages");
@@ -476,16 +465,13 @@ fn auto_pages_a_small_type_and_streams_one_its_first_page_counts_as_large() {
         let proxy = FaultProxy::start("blue", "");
         let (_dir, dir) = scratch();
         let kc = proxy.kubeconfig(&dir, "faulty");
-        let mut cmd = kparity();
-        cmd.env("KUBECONFIG", &kc)
-            .args(["diff", "ctx:faulty", "ctx:blue", "-n", &ns.name, "-o", "json", "--list-method", method])
-            .args(extra);
+        let mut args = vec!["-n", ns.name.as_str(), "--list-method", method];
+        args.extend_from_slice(extra);
         // --page-size 2 unless the extra arguments give one.
         if !extra.contains(&"--page-size") {
-            cmd.args(["--page-size", "2"]);
+            args.extend(["--page-size", "2"]);
         }
-        cmd.timeout(Duration::from_secs(120));
-        let run = run_cmd(&mut cmd);
+        let run = diff_through(&kc, "blue", &args);
         assert_eq!(run.code, 0, "--list-method {method} {extra:?}:\n{}\n{}", run.stdout, run.stderr);
         (run.json(), proxy.requests())
     };
