@@ -62,6 +62,16 @@ fn init_logging() {
         // reports failures itself, once, with context.
         .add_directive("tower_http=off".parse().expect("static directive"))
         .add_directive("kube_client::client::builder=off".parse().expect("static directive"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    // Coloured as the report is, by the same rule, judged for stderr: a log sent to a file or a
+    // CI step reads without escape codes.
+    let ansi = kparity::report::style::colour_wanted(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi)
+        .try_init();
 }

@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use kube::Client;
 use tokio::time::Instant;
 
+use super::encoding::{DecodeError, Decoder, Encoding};
 use super::kubeconfig::{Connection, Redactor};
 use crate::model::IncompleteReason;
 
@@ -260,7 +261,11 @@ impl ApiClient {
     }
 
     async fn once(&self, client: &Client, path_and_query: &str, accept: &str) -> Outcome {
-        let req = match Request::get(path_and_query).header(header::ACCEPT, accept).body(kube::client::Body::empty()) {
+        let req = match Request::get(path_and_query)
+            .header(header::ACCEPT, accept)
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(kube::client::Body::empty())
+        {
             Ok(r) => r,
             Err(e) => {
                 return Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!("bad request path: {e}"))));
@@ -290,19 +295,45 @@ impl ApiClient {
         if announced.is_some_and(|n| n > limit) {
             return too_big();
         }
-        // Counted as the (decompressed) body arrives: an oversized or endless body is cut at the
-        // limit, never held whole.
-        let limited = http_body_util::Limited::new(resp.into_body(), usize::try_from(limit).unwrap_or(usize::MAX));
-        let body = match limited.collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_big(),
+        let encoding = match Encoding::of(resp.headers()) {
+            Ok(e) => e,
             Err(e) => {
+                return Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!("{path_and_query}: {e}"))));
+            }
+        };
+        // Counted as the decoded body arrives: an oversized or endless body (or a small one
+        // that decompresses to gigabytes) is cut at the limit, never held whole.
+        let mut decoder = Decoder::new(encoding, usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut frames = resp.into_body();
+        let decoded = loop {
+            match frames.frame().await {
+                None => break decoder.finish(),
+                Some(Ok(frame)) => {
+                    if let Some(Err(e)) = frame.data_ref().map(|data| decoder.push(data)) {
+                        break Err(e);
+                    }
+                }
+                Some(Err(e)) => {
+                    return Outcome::Retry {
+                        after: None,
+                        reason: IncompleteReason::Transport(format!(
+                            "connection broke while reading the body: {}",
+                            self.shared.redactor.scrub(&error_chain(&e))
+                        )),
+                        throttled: false,
+                    };
+                }
+            }
+        };
+        let body = match decoded {
+            Ok(b) => Bytes::from(b),
+            Err(DecodeError::TooLarge) => return too_big(),
+            // Damaged or cut on the way, like a broken JSON body: another attempt usually reads
+            // it whole.
+            Err(DecodeError::Corrupt(e)) => {
                 return Outcome::Retry {
                     after: None,
-                    reason: IncompleteReason::Transport(format!(
-                        "connection broke while reading the body: {}",
-                        self.shared.redactor.scrub(&error_chain(&*e))
-                    )),
+                    reason: IncompleteReason::Decode(format!("{path_and_query}: damaged gzip body ({e})")),
                     throttled: false,
                 };
             }
@@ -342,26 +373,44 @@ pub struct Refused {
     pub message: String,
 }
 
-/// The body of a streaming answer, read as it arrives.
+/// The body of a streaming answer, read and decoded as it arrives.
 pub struct StreamBody {
     body: kube::client::Body,
+    decoder: Decoder,
+    limit: usize,
+    encoding: Encoding,
     redactor: Redactor,
 }
 
 impl StreamBody {
-    /// The next piece of the body; `Ok(None)` when the server ended it.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+    /// The next decoded piece of the body; `Ok(None)` when the server ended it. The whole
+    /// stream, decoded, is bounded by `--max-response-bytes`. An error completes the sentence
+    /// "the stream ...".
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, String> {
         loop {
             match self.body.frame().await {
                 None => return Ok(None),
                 Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        return Ok(Some(data));
+                    let Some(data) = frame.data_ref() else { continue };
+                    self.decoder.push(data).map_err(|e| match e {
+                        DecodeError::TooLarge => {
+                            format!("is larger than {} bytes (--max-response-bytes)", self.limit)
+                        }
+                        DecodeError::Corrupt(e) => format!("has a damaged gzip encoding ({e})"),
+                    })?;
+                    let piece = self.decoder.take();
+                    if !piece.is_empty() {
+                        return Ok(Some(piece));
                     }
                 }
-                Some(Err(e)) => return Err(self.redactor.scrub(&error_chain(&e))),
+                Some(Err(e)) => return Err(format!("broke: {}", self.redactor.scrub(&error_chain(&e)))),
             }
         }
+    }
+
+    /// How the server encoded the stream.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 }
 
@@ -370,24 +419,29 @@ impl ApiClient {
     /// the caller. Used only where a failure has a fallback (watch-list reading).
     pub async fn open_stream(&self, path_and_query: &str, accept: &str) -> Result<StreamBody, Refused> {
         let refused = |status, message| Refused { status, message };
-        // Uncompressed: the API server compresses a watch as a series of gzip members, one per
-        // flush, which the client's decompression layer refuses after the first one ("extra
-        // bytes after body has been decompressed"). A stream of events is read as it arrives
-        // anyway; a list page is still asked for compressed.
         let req = Request::get(path_and_query)
             .header(header::ACCEPT, accept)
-            .header(header::ACCEPT_ENCODING, "identity")
+            .header(header::ACCEPT_ENCODING, "gzip")
             .body(kube::client::Body::empty())
             .map_err(|e| refused(None, format!("bad request path: {e}")))?;
         let (_, client) = self.current();
         let resp = client.send(req).await.map_err(|e| refused(None, self.shared.redactor.scrub(&error_chain(&e))))?;
         let status = resp.status();
+        let encoding = Encoding::of(resp.headers()).map_err(|e| refused(Some(status.as_u16()), e))?;
+        let limit = usize::try_from(self.shared.max_response_bytes).unwrap_or(usize::MAX);
         if status.is_success() {
-            return Ok(StreamBody { body: resp.into_body(), redactor: self.shared.redactor.clone() });
+            let (decoder, redactor) = (Decoder::new(encoding, limit), self.shared.redactor.clone());
+            return Ok(StreamBody { body: resp.into_body(), decoder, limit, encoding, redactor });
         }
         // An error answer is a small Status: read a bounded piece of it for the message.
-        let limited = http_body_util::Limited::new(resp.into_body(), 64 * 1024);
-        let body = limited.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let mut decoder = Decoder::new(encoding, 64 * 1024);
+        let mut body = resp.into_body();
+        while let Some(Ok(frame)) = body.frame().await {
+            if frame.data_ref().is_some_and(|data| decoder.push(data).is_err()) {
+                break;
+            }
+        }
+        let body = decoder.take();
         let message = status_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
         Err(refused(Some(status.as_u16()), message))
     }

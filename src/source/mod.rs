@@ -3,6 +3,7 @@
 //! The only module that talks to a Kubernetes API server.
 
 pub mod discovery;
+pub mod encoding;
 pub mod http;
 pub mod kubeconfig;
 pub mod list;
