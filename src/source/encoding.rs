@@ -53,7 +53,8 @@ pub struct Decoder {
 
 enum Inner {
     Identity(Bounded),
-    Gzip(MultiGzDecoder<Bounded>),
+    // Boxed: its inflate state is tens of KiB, one per body.
+    Gzip(Box<MultiGzDecoder<Bounded>>),
 }
 
 impl Decoder {
@@ -62,7 +63,7 @@ impl Decoder {
         let sink = Bounded { out: Vec::new(), total: 0, limit };
         let inner = match encoding {
             Encoding::Identity => Inner::Identity(sink),
-            Encoding::Gzip => Inner::Gzip(MultiGzDecoder::new(sink)),
+            Encoding::Gzip => Inner::Gzip(Box::new(MultiGzDecoder::new(sink))),
         };
         Decoder { inner }
     }
