@@ -387,6 +387,11 @@ pub struct ReadArgs {
     /// a type whose page is larger is incomplete
     #[arg(long, value_name = "SIZE", env = "KPARITY_MAX_RESPONSE_BYTES", default_value = "512Mi", value_parser = parse_size)]
     pub max_response_bytes: u64,
+    /// Ask for uncompressed responses, as kubectl --disable-compression. Compression (gzip, the
+    /// default) sends a fraction of the bytes and costs the API server CPU to encode: turn it
+    /// off on a fast network to a busy server
+    #[arg(long)]
+    pub disable_compression: bool,
 }
 
 /// kubectl's `--request-timeout`: a duration, or `0` for none.
@@ -490,6 +495,7 @@ impl ReadArgs {
                 impersonate_groups: self.impersonate_groups.clone(),
                 request_timeout: self.request_timeout,
                 max_response_bytes: self.max_response_bytes,
+                compression: !self.disable_compression,
             },
             keep_as_read: crate::dump::KeepAsRead::Nothing,
         })

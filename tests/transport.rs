@@ -305,6 +305,11 @@ fn a_compressed_stream_is_read_member_by_member_and_bounded_by_what_it_decodes_t
         streamed.stderr
     );
     assert!(!streamed.stderr.contains("abandoned"), "every member was decoded:\n{}", streamed.stderr);
+    // --disable-compression, as kubectl's: the server sends the stream plain, the report is the same.
+    let plain = read("streams", &["--disable-compression"]);
+    assert_eq!(plain.code, 0, "{}\n{}", plain.stdout, plain.stderr);
+    assert!(plain.stderr.contains("resource=configmaps encoding=Identity"), "{}", plain.stderr);
+    assert_eq!(plain.json()["summary"], streamed.json()["summary"]);
     let paged = read("pages", &[]);
     assert_eq!(paged.code, 0, "{}\n{}", paged.stdout, paged.stderr);
     assert!(!paged.stderr.contains("streaming the initial events"), "{}", paged.stderr);

@@ -20,18 +20,30 @@ pub async fn client(path: &Path, context: &str) -> anyhow::Result<kube::Client> 
     kube::Client::try_from(config).with_context(|| format!("failed to build a client for context {context:?}"))
 }
 
-/// Sends a request and returns its status and the whole body.
+/// Sends a request and returns its status and the whole body, decompressed.
 pub async fn send(client: &kube::Client, req: http::Request<Vec<u8>>) -> anyhow::Result<(http::StatusCode, Vec<u8>)> {
     let uri = req.uri().clone();
     let resp = client.send(req.map(Into::into)).await.with_context(|| format!("failed to send {uri}"))?;
     let status = resp.status();
+    let gzip =
+        resp.headers().get(http::header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     let body = resp.into_body().collect().await.with_context(|| format!("failed to read the body of {uri}"))?;
-    Ok((status, body.to_bytes().to_vec()))
+    let body = body.to_bytes();
+    if !gzip {
+        return Ok((status, body.to_vec()));
+    }
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&body[..]), &mut plain)
+        .with_context(|| format!("failed to decompress the body of {uri}"))?;
+    Ok((status, plain))
 }
 
-/// GET `path` as JSON.
+/// GET `path` as JSON, compressed on the wire as kubectl and kparity ask for it.
 pub async fn get(client: &kube::Client, path: &str) -> anyhow::Result<(http::StatusCode, Vec<u8>)> {
-    let req = http::Request::get(path).header("Accept", "application/json").body(Vec::new())?;
+    let req = http::Request::get(path)
+        .header("Accept", "application/json")
+        .header("Accept-Encoding", "gzip")
+        .body(Vec::new())?;
     send(client, req).await
 }
 

@@ -86,6 +86,8 @@ struct Shared {
     config: Option<kube::Config>,
     redactor: Redactor,
     max_response_bytes: u64,
+    /// The `Accept-Encoding` of every request: gzip unless `--disable-compression`.
+    accept_encoding: &'static str,
 }
 
 /// What a response told us, before deciding to retry. `Ok` carries a successful answer's
@@ -133,8 +135,15 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(content_type: &str, body: &[u
 
 impl ApiClient {
     pub fn new(conn: Connection, policy: RetryPolicy) -> Self {
-        let Connection { client, config, redactor, max_response_bytes, .. } = conn;
-        let shared = Shared { current: Mutex::new((0, client)), config: Some(config), redactor, max_response_bytes };
+        let Connection { client, config, redactor, max_response_bytes, compression, .. } = conn;
+        let accept_encoding = if compression { "gzip" } else { "identity" };
+        let shared = Shared {
+            current: Mutex::new((0, client)),
+            config: Some(config),
+            redactor,
+            max_response_bytes,
+            accept_encoding,
+        };
         ApiClient { shared: Arc::new(shared), policy }
     }
 
@@ -145,6 +154,7 @@ impl ApiClient {
             config: None,
             redactor: Redactor::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            accept_encoding: "gzip",
         };
         ApiClient { shared: Arc::new(shared), policy }
     }
@@ -263,7 +273,7 @@ impl ApiClient {
     async fn once(&self, client: &Client, path_and_query: &str, accept: &str) -> Outcome {
         let req = match Request::get(path_and_query)
             .header(header::ACCEPT, accept)
-            .header(header::ACCEPT_ENCODING, "gzip")
+            .header(header::ACCEPT_ENCODING, self.shared.accept_encoding)
             .body(kube::client::Body::empty())
         {
             Ok(r) => r,
@@ -421,7 +431,7 @@ impl ApiClient {
         let refused = |status, message| Refused { status, message };
         let req = Request::get(path_and_query)
             .header(header::ACCEPT, accept)
-            .header(header::ACCEPT_ENCODING, "gzip")
+            .header(header::ACCEPT_ENCODING, self.shared.accept_encoding)
             .body(kube::client::Body::empty())
             .map_err(|e| refused(None, format!("bad request path: {e}")))?;
         let (_, client) = self.current();

@@ -87,6 +87,8 @@ pub struct Transport {
     pub request_timeout: Option<Duration>,
     /// The largest response body accepted, counted after decompression.
     pub max_response_bytes: u64,
+    /// Whether to ask for gzip (`--disable-compression` turns it off).
+    pub compression: bool,
 }
 
 /// Settings of the HTTP client that kparity controls.
@@ -106,6 +108,8 @@ pub struct Connection {
     pub server: String,
     pub redactor: Redactor,
     pub max_response_bytes: u64,
+    /// Whether requests ask for gzip.
+    pub compression: bool,
 }
 
 /// Removes credentials (proxy user info, tokens, passwords, client keys) from text before it is
@@ -316,7 +320,14 @@ pub async fn client_for(
     let server = redactor.scrub(config.cluster_url.to_string().trim_end_matches('/'));
     // Building the client runs the context's exec credential plugin, if it has one.
     let client = Client::try_from(config.clone()).map_err(|e| client_error(configs, context, &e, &redactor))?;
-    Ok(Connection { client, config, server, redactor, max_response_bytes: t.max_response_bytes })
+    Ok(Connection {
+        client,
+        config,
+        server,
+        redactor,
+        max_response_bytes: t.max_response_bytes,
+        compression: t.compression,
+    })
 }
 
 /// Applies kubectl's `--as`/`--as-group`, which replace the kubeconfig user's `as`/`as-groups`
