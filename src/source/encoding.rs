@@ -49,6 +49,10 @@ pub enum DecodeError {
 /// as it arrives) or `finish` (a page is read whole).
 pub struct Decoder {
     inner: Inner,
+    /// What each push decoded and nobody took yet, piece by piece: a page is joined once, at
+    /// its exact size, instead of growing one buffer by doubling (which held up to twice a
+    /// page per request in flight).
+    decoded: Vec<Vec<u8>>,
 }
 
 enum Inner {
@@ -65,7 +69,7 @@ impl Decoder {
             Encoding::Identity => Inner::Identity(sink),
             Encoding::Gzip => Inner::Gzip(Box::new(MultiGzDecoder::new(sink))),
         };
-        Decoder { inner }
+        Decoder { inner, decoded: Vec::new() }
     }
 
     /// Decodes the next piece of the body.
@@ -75,12 +79,32 @@ impl Decoder {
             // The decoder buffers some output: flushed so that `take` sees all of it.
             Inner::Gzip(gz) => gz.write_all(piece).and_then(|()| gz.flush()),
         };
-        written.map_err(classify)
+        written.map_err(classify)?;
+        self.keep();
+        Ok(())
     }
 
-    /// What was decoded since the last call.
+    /// What was decoded since the last call: one piece as it is, several joined.
     pub fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.sink_mut().out)
+        match self.decoded.len() {
+            0 => Vec::new(),
+            1 => self.decoded.pop().unwrap_or_default(),
+            _ => {
+                let mut joined = Vec::with_capacity(self.decoded.iter().map(Vec::len).sum());
+                for piece in self.decoded.drain(..) {
+                    joined.extend_from_slice(&piece);
+                }
+                joined
+            }
+        }
+    }
+
+    /// Moves what the sink holds to the decoded pieces.
+    fn keep(&mut self) {
+        let out = std::mem::take(&mut self.sink_mut().out);
+        if !out.is_empty() {
+            self.decoded.push(out);
+        }
     }
 
     /// The body is over: what was decoded and not taken. A compressed body that stops inside a
@@ -89,6 +113,7 @@ impl Decoder {
         if let Inner::Gzip(gz) = &mut self.inner {
             gz.try_finish().map_err(classify)?;
         }
+        self.keep();
         Ok(self.take())
     }
 
