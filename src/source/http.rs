@@ -313,34 +313,23 @@ impl ApiClient {
         };
         // Counted as the decoded body arrives: an oversized or endless body (or a small one
         // that decompresses to gigabytes) is cut at the limit, never held whole.
-        let mut decoder = Decoder::new(encoding, usize::try_from(limit).unwrap_or(usize::MAX));
-        let mut frames = resp.into_body();
-        let decoded = loop {
-            match frames.frame().await {
-                None => break decoder.finish(),
-                Some(Ok(frame)) => {
-                    if let Some(Err(e)) = frame.data_ref().map(|data| decoder.push(data)) {
-                        break Err(e);
-                    }
-                }
-                Some(Err(e)) => {
-                    return Outcome::Retry {
-                        after: None,
-                        reason: IncompleteReason::Transport(format!(
-                            "connection broke while reading the body: {}",
-                            self.shared.redactor.scrub(&error_chain(&e))
-                        )),
-                        throttled: false,
-                    };
-                }
+        let decoder = Decoder::new(encoding, usize::try_from(limit).unwrap_or(usize::MAX));
+        let body = match read_whole(resp.into_body(), decoder).await {
+            Ok(Ok(b)) => Bytes::from(b),
+            Err(e) => {
+                return Outcome::Retry {
+                    after: None,
+                    reason: IncompleteReason::Transport(format!(
+                        "connection broke while reading the body: {}",
+                        self.shared.redactor.scrub(&e)
+                    )),
+                    throttled: false,
+                };
             }
-        };
-        let body = match decoded {
-            Ok(b) => Bytes::from(b),
-            Err(DecodeError::TooLarge) => return too_big(),
+            Ok(Err(DecodeError::TooLarge)) => return too_big(),
             // Damaged or cut on the way, like a broken JSON body: another attempt usually reads
             // it whole.
-            Err(DecodeError::Corrupt(e)) => {
+            Ok(Err(DecodeError::Corrupt(e))) => {
                 return Outcome::Retry {
                     after: None,
                     reason: IncompleteReason::Decode(format!("{path_and_query}: damaged gzip body ({e})")),
@@ -373,6 +362,21 @@ impl ApiClient {
             s => Outcome::Fail(Failure::Incomplete(IncompleteReason::ServerError { status: s.as_u16(), message })),
         }
     }
+}
+
+/// Reads a body to its end through `decoder`: the transport's error (its chain, not yet
+/// scrubbed), or what decoding made of it.
+async fn read_whole(
+    mut body: kube::client::Body,
+    mut decoder: Decoder,
+) -> Result<Result<Vec<u8>, DecodeError>, String> {
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| error_chain(&e))?;
+        if let Some(Err(e)) = frame.data_ref().map(|data| decoder.push(data)) {
+            return Ok(Err(e));
+        }
+    }
+    Ok(decoder.finish())
 }
 
 /// A streaming request the server did not start: its status (`None` when no answer came) and
@@ -443,15 +447,12 @@ impl ApiClient {
             let (decoder, redactor) = (Decoder::new(encoding, limit), self.shared.redactor.clone());
             return Ok(StreamBody { body: resp.into_body(), decoder, limit, encoding, redactor });
         }
-        // An error answer is a small Status: read a bounded piece of it for the message.
-        let mut decoder = Decoder::new(encoding, 64 * 1024);
-        let mut body = resp.into_body();
-        while let Some(Ok(frame)) = body.frame().await {
-            if frame.data_ref().is_some_and(|data| decoder.push(data).is_err()) {
-                break;
-            }
-        }
-        let body = decoder.take();
+        // An error answer is a small Status: read whole up to a bound for the message (without
+        // it, the status's own reason).
+        let body = match read_whole(resp.into_body(), Decoder::new(encoding, 64 * 1024)).await {
+            Ok(Ok(b)) => b,
+            _ => Vec::new(),
+        };
         let message = status_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
         Err(refused(Some(status.as_u16()), message))
     }
