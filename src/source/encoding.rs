@@ -99,6 +99,22 @@ impl Decoder {
         }
     }
 
+    /// How the body is encoded.
+    pub fn encoding(&self) -> Encoding {
+        match self.inner {
+            Inner::Identity(_) => Encoding::Identity,
+            Inner::Gzip(_) => Encoding::Gzip,
+        }
+    }
+
+    /// The bound of what the whole body may decode to.
+    pub fn limit(&self) -> usize {
+        match &self.inner {
+            Inner::Identity(sink) => sink.limit,
+            Inner::Gzip(gz) => gz.get_ref().limit,
+        }
+    }
+
     /// Moves what the sink holds to the decoded pieces.
     fn keep(&mut self) {
         let out = std::mem::take(&mut self.sink_mut().out);

@@ -391,8 +391,6 @@ pub struct Refused {
 pub struct StreamBody {
     body: kube::client::Body,
     decoder: Decoder,
-    limit: usize,
-    encoding: Encoding,
     redactor: Redactor,
 }
 
@@ -406,12 +404,14 @@ impl StreamBody {
                 None => return Ok(None),
                 Some(Ok(frame)) => {
                     let Some(data) = frame.data_ref() else { continue };
-                    self.decoder.push(data).map_err(|e| match e {
-                        DecodeError::TooLarge => {
-                            format!("is larger than {} bytes (--max-response-bytes)", self.limit)
-                        }
-                        DecodeError::Corrupt(e) => format!("has a damaged gzip encoding ({e})"),
-                    })?;
+                    if let Err(e) = self.decoder.push(data) {
+                        return Err(match e {
+                            DecodeError::TooLarge => {
+                                format!("is larger than {} bytes (--max-response-bytes)", self.decoder.limit())
+                            }
+                            DecodeError::Corrupt(e) => format!("has a damaged gzip encoding ({e})"),
+                        });
+                    }
                     let piece = self.decoder.take();
                     if !piece.is_empty() {
                         return Ok(Some(piece));
@@ -424,7 +424,7 @@ impl StreamBody {
 
     /// How the server encoded the stream.
     pub fn encoding(&self) -> Encoding {
-        self.encoding
+        self.decoder.encoding()
     }
 }
 
@@ -445,7 +445,7 @@ impl ApiClient {
         let limit = usize::try_from(self.shared.max_response_bytes).unwrap_or(usize::MAX);
         if status.is_success() {
             let (decoder, redactor) = (Decoder::new(encoding, limit), self.shared.redactor.clone());
-            return Ok(StreamBody { body: resp.into_body(), decoder, limit, encoding, redactor });
+            return Ok(StreamBody { body: resp.into_body(), decoder, redactor });
         }
         // An error answer is a small Status: read whole up to a bound for the message (without
         // it, the status's own reason).
