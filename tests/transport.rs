@@ -260,13 +260,7 @@ fn an_oversized_response_body_makes_the_type_incomplete() {
         "json",
     ]);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
-    let report = run.json();
-    let incomplete = report["incomplete"].as_array().expect("incomplete");
-    assert!(!incomplete.is_empty(), "{report}");
-    for i in incomplete {
-        assert_eq!(i["resource"], "configmaps", "{report}");
-        assert!(i["message"].as_str().unwrap_or("").contains("larger than 1048576 bytes"), "{report}");
-    }
+    assert_configmaps_too_large(&run.json(), 1048576);
     // Control: under the default cap the same read is complete.
     let run = run_kparity(&["diff", "blue", "blue", "-n", &ns.name, "--kinds", "ConfigMap"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -327,12 +321,17 @@ fn a_compressed_stream_is_read_member_by_member_and_bounded_by_what_it_decodes_t
         "{}",
         bounded.stderr
     );
-    let report = bounded.json();
+    assert_configmaps_too_large(&bounded.json(), 262144);
+}
+
+/// The report holds incomplete types, every one of them ConfigMaps refused as larger than
+/// `limit` bytes.
+fn assert_configmaps_too_large(report: &Value, limit: u64) {
     let incomplete = report["incomplete"].as_array().expect("incomplete");
     assert!(!incomplete.is_empty(), "{report}");
     for i in incomplete {
         assert_eq!(i["resource"], "configmaps", "{report}");
-        assert!(i["message"].as_str().unwrap_or("").contains("larger than 262144 bytes"), "{report}");
+        assert!(i["message"].as_str().unwrap_or("").contains(&format!("larger than {limit} bytes")), "{report}");
     }
 }
 
