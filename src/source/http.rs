@@ -288,12 +288,7 @@ impl ApiClient {
         let status = resp.status();
         let content_type =
             resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let retry_after = resp
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+        let retry_after = retry_after(resp.headers());
         let limit = self.shared.max_response_bytes;
         let too_big = || {
             Outcome::Fail(Failure::Incomplete(IncompleteReason::Decode(format!(
@@ -341,26 +336,7 @@ impl ApiClient {
             return Outcome::Ok(content_type, body);
         }
         let message = status_message(&body).unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
-        match status {
-            StatusCode::GONE => Outcome::Fail(Failure::Gone),
-            StatusCode::TOO_MANY_REQUESTS => Outcome::Retry {
-                after: retry_after.or(Some(Duration::from_secs(1))),
-                reason: IncompleteReason::Throttled(message),
-                throttled: true,
-            },
-            StatusCode::FORBIDDEN => Outcome::Fail(Failure::Incomplete(IncompleteReason::Forbidden(message))),
-            StatusCode::UNAUTHORIZED => Outcome::Fail(Failure::Incomplete(IncompleteReason::Unauthorized(message))),
-            StatusCode::NOT_FOUND => Outcome::Fail(Failure::Incomplete(IncompleteReason::NotFound(message))),
-            StatusCode::SERVICE_UNAVAILABLE => {
-                Outcome::Retry { after: retry_after, reason: IncompleteReason::Unavailable(message), throttled: false }
-            }
-            s if s.is_server_error() => Outcome::Retry {
-                after: retry_after,
-                reason: IncompleteReason::ServerError { status: s.as_u16(), message },
-                throttled: false,
-            },
-            s => Outcome::Fail(Failure::Incomplete(IncompleteReason::ServerError { status: s.as_u16(), message })),
-        }
+        refused(status, message, retry_after)
     }
 }
 
@@ -502,6 +478,43 @@ fn check_json_error(content_type: &str, body: &[u8], e: &serde_json::Error) -> J
 }
 
 /// The `message` of a Kubernetes `Status` body, or a short excerpt of whatever else came back.
+/// What a status other than success means for the request: 410 Gone goes back to the caller,
+/// which relists; a throttled, unavailable or failing server is tried again (after its
+/// `Retry-After` where it gives one); a refusal or a missing type, and any other status, leave
+/// the type incomplete, never empty.
+fn refused(status: StatusCode, message: String, retry_after: Option<Duration>) -> Outcome {
+    match status {
+        StatusCode::GONE => Outcome::Fail(Failure::Gone),
+        StatusCode::TOO_MANY_REQUESTS => Outcome::Retry {
+            after: retry_after.or(Some(Duration::from_secs(1))),
+            reason: IncompleteReason::Throttled(message),
+            throttled: true,
+        },
+        StatusCode::FORBIDDEN => Outcome::Fail(Failure::Incomplete(IncompleteReason::Forbidden(message))),
+        StatusCode::UNAUTHORIZED => Outcome::Fail(Failure::Incomplete(IncompleteReason::Unauthorized(message))),
+        StatusCode::NOT_FOUND => Outcome::Fail(Failure::Incomplete(IncompleteReason::NotFound(message))),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            Outcome::Retry { after: retry_after, reason: IncompleteReason::Unavailable(message), throttled: false }
+        }
+        s if s.is_server_error() => Outcome::Retry {
+            after: retry_after,
+            reason: IncompleteReason::ServerError { status: s.as_u16(), message },
+            throttled: false,
+        },
+        s => Outcome::Fail(Failure::Incomplete(IncompleteReason::ServerError { status: s.as_u16(), message })),
+    }
+}
+
+/// The server's `Retry-After` in seconds, capped at `MAX_RETRY_AFTER`. The HTTP-date form, which
+/// the API server does not send, is ignored.
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
 fn status_message(body: &[u8]) -> Option<String> {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
