@@ -14,6 +14,9 @@
 //!   `--list-method pages`.
 //! - `--list-method auto` pages a type its first page counts as small and streams a large one,
 //!   and gives the report the other two methods give.
+//! - The faults that cut a body (`reset`, `truncate`) again on bodies relayed gzip-encoded in
+//!   members, as kparity asks for them and the API server sends a watch: a cut inside or
+//!   between members is retried, and a persistent one fails closed with the same reasons.
 
 mod common;
 
@@ -94,10 +97,19 @@ const FAULTS: &[FaultSpec] = &[
     FaultSpec { fault: "trickle", transient_times: 1, reason: "timeout", discovery_words: &["timeout"] },
 ];
 
+/// The faults that cut a body, as they read on a gzip-encoded one: a cut gzip body is "damaged",
+/// a reset one a transport error, whatever the JSON inside.
+const COMPRESSED_FAULTS: &[FaultSpec] = &[
+    FaultSpec { fault: "reset", transient_times: 2, reason: "transport", discovery_words: &["transport error"] },
+    FaultSpec { fault: "truncate", transient_times: 2, reason: "decode", discovery_words: &["damaged gzip body"] },
+];
+
 struct Case {
     spec: &'static FaultSpec,
     place: Place,
     persistent: bool,
+    /// Bodies relayed gzip-encoded (`FaultProxy::start_compressed`).
+    compressed: bool,
 }
 
 struct Outcome {
@@ -160,7 +172,11 @@ fn run_case(case: &Case, base: &Baseline) -> Outcome {
     let mut verdicts = Vec::new();
     let mut slowest = Duration::ZERO;
     for &(other, want_code) in runs {
-        let proxy = FaultProxy::start("blue", &script);
+        let proxy = if case.compressed {
+            FaultProxy::start_compressed("blue", &script)
+        } else {
+            FaultProxy::start("blue", &script)
+        };
         let (_dir, dir) = scratch();
         let kc = proxy.kubeconfig(&dir, "faulty");
         let run = kparity_via(&kc, other, case.place.list_method());
@@ -188,6 +204,11 @@ fn run_case(case: &Case, base: &Baseline) -> Outcome {
         };
         if !fired_as_scripted {
             fail(format!("the fault fired {hits} times; {}", ctx()));
+        }
+        // A compressed case proves something only if every fault cut a gzip body: kparity asked
+        // for gzip and the proxy sent it.
+        if case.compressed && proxy.faulted_compressed() != hits {
+            fail(format!("{} of the {hits} faulted bodies were gzip-encoded; {}", proxy.faulted_compressed(), ctx()));
         }
         if run.code != want_code {
             fail(format!("expected exit {want_code}; {}", ctx()));
@@ -287,8 +308,9 @@ fn run_case(case: &Case, base: &Baseline) -> Outcome {
     let mode =
         if case.persistent { "persistent".to_string() } else { format!("transient (x{})", case.spec.transient_times) };
     let row = format!(
-        "| {} | {} | {} | {} | {:.1} s |",
+        "| {}{} | {} | {} | {} | {:.1} s |",
         case.spec.fault,
+        if case.compressed { " (gzip)" } else { "" },
         case.place.label(),
         mode,
         verdicts.join("; "),
@@ -356,18 +378,19 @@ fn fault_matrix_recovers_from_transient_faults_and_fails_closed_on_persistent_on
     drop(proxy);
 
     let mut cases = VecDeque::new();
-    for spec in FAULTS {
+    let faults = FAULTS.iter().map(|s| (s, false)).chain(COMPRESSED_FAULTS.iter().map(|s| (s, true)));
+    for (spec, compressed) in faults {
         for place in [Place::Discovery, Place::FirstPage, Place::LaterPage] {
             // 410 Gone is the answer to an expired continue token: it exists only on later pages.
             if spec.fault == "410" && place != Place::LaterPage {
                 continue;
             }
             for persistent in [false, true] {
-                cases.push_back(Case { spec, place, persistent });
+                cases.push_back(Case { spec, place, persistent, compressed });
             }
         }
         // Any fault on a stream, however persistent, costs the verdict nothing.
-        cases.push_back(Case { spec, place: Place::Stream, persistent: true });
+        cases.push_back(Case { spec, place: Place::Stream, persistent: true, compressed });
     }
     let total = cases.len();
     let queue = Mutex::new(cases.into_iter().enumerate().collect::<VecDeque<_>>());

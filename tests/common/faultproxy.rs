@@ -29,6 +29,11 @@
 //!   request forwarded without its `continue` token: the first page again, as a broken cache or
 //!   proxy would repeat it).
 //! - TIMES: `xN` (transient: the first N matching requests) or `always` (persistent).
+//!
+//! `FaultProxy::start` relays plain bodies, so `reset`, `truncate` and `trickle` cut bytes of
+//! JSON. `FaultProxy::start_compressed` answers a request that accepts gzip as the API server
+//! answers a watch: the body as a series of gzip members (one per 32 KiB of JSON), so those
+//! faults cut compressed bytes, mid-member or between members.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::path::{Path, PathBuf};
@@ -173,6 +178,8 @@ struct RequestInfo {
     place: Where,
     resource: Option<String>,
     accept: Option<String>,
+    /// The request's `Accept-Encoding` names gzip.
+    gzip: bool,
 }
 
 fn classify(path_and_query: &str) -> (String, Where, Option<String>) {
@@ -204,12 +211,24 @@ pub struct FaultProxy {
     pub rules: Arc<Vec<Rule>>,
     /// Every request seen, as `place path?query`, for failure messages.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// How many faults were applied to a gzip-encoded body.
+    faulted_compressed: Arc<AtomicU32>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl FaultProxy {
     /// Starts a proxy in front of `upstream_context` of the test clusters' kubeconfig.
     pub fn start(upstream_context: &str, script: &str) -> FaultProxy {
+        Self::start_with(upstream_context, script, false)
+    }
+
+    /// As `start`, but a body asked for with `Accept-Encoding: gzip` is relayed gzip-encoded, in
+    /// members, and the faults cut the encoded bytes.
+    pub fn start_compressed(upstream_context: &str, script: &str) -> FaultProxy {
+        Self::start_with(upstream_context, script, true)
+    }
+
+    fn start_with(upstream_context: &str, script: &str, compress: bool) -> FaultProxy {
         let rules = Arc::new(parse_script(script).unwrap_or_else(|e| panic!("{e}")));
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("proxy runtime");
@@ -225,17 +244,29 @@ impl FaultProxy {
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind the proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (r, l) = (rules.clone(), log.clone());
+        let faulted_compressed = Arc::new(AtomicU32::new(0));
+        let (r, l, f) = (rules.clone(), log.clone(), faulted_compressed.clone());
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
-                let (client, rules, log) = (client.clone(), r.clone(), l.clone());
+                let proxy = Serving {
+                    client: client.clone(),
+                    rules: r.clone(),
+                    log: l.clone(),
+                    compress,
+                    faulted_compressed: f.clone(),
+                };
                 tokio::spawn(async move {
-                    let _ = serve(stream, client, rules, log).await;
+                    let _ = serve(stream, proxy).await;
                 });
             }
         });
-        FaultProxy { port, rules, log, runtime: Some(runtime) }
+        FaultProxy { port, rules, log, faulted_compressed, runtime: Some(runtime) }
+    }
+
+    /// How many faults cut or slowed a gzip-encoded body (with `start_compressed`).
+    pub fn faulted_compressed(&self) -> u32 {
+        self.faulted_compressed.load(Ordering::SeqCst)
     }
 
     /// Writes a kubeconfig holding one context `name` that reaches the upstream through the
@@ -273,22 +304,71 @@ impl Drop for FaultProxy {
     }
 }
 
-/// Serves one connection: requests one after another (HTTP/1.1 keep-alive, no pipelining).
-async fn serve(
-    mut stream: TcpStream,
+/// What one connection of the proxy serves with.
+struct Serving {
     client: kube::Client,
     rules: Arc<Vec<Rule>>,
     log: Arc<Mutex<Vec<String>>>,
-) -> std::io::Result<()> {
+    compress: bool,
+    faulted_compressed: Arc<AtomicU32>,
+}
+
+/// An upstream answer as the proxy relays it.
+struct Answer {
+    status: u16,
+    content_type: String,
+    /// Headers beyond the content type and length: `Content-Encoding` when compressed.
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl Serving {
+    /// The upstream answer as relayed: gzip-encoded when the proxy compresses, the request
+    /// accepts it and the answer is a success (a refusal's small Status stays plain, as the API
+    /// server sends it), with the header that says so.
+    async fn answer(&self, req: &RequestInfo) -> Answer {
+        let (status, content_type, body) = upstream(&self.client, req).await;
+        if !(self.compress && req.gzip && (200..300).contains(&status)) {
+            return Answer { status, content_type, headers: Vec::new(), body };
+        }
+        let headers = vec![("Content-Encoding".to_string(), "gzip".to_string())];
+        Answer { status, content_type, headers, body: gzip_members(&body) }
+    }
+
+    /// The answer a fault cuts or slows, counted when it is compressed.
+    async fn faulted_answer(&self, req: &RequestInfo) -> Answer {
+        let answer = self.answer(req).await;
+        if !answer.headers.is_empty() {
+            self.faulted_compressed.fetch_add(1, Ordering::SeqCst);
+        }
+        answer
+    }
+}
+
+/// A body as a series of gzip members, one per 32 KiB of it, as the API server flushes a watch.
+fn gzip_members(body: &[u8]) -> Bytes {
+    use std::io::Write as _;
+    let mut out = Vec::new();
+    for piece in body.chunks(32 * 1024) {
+        let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        member.write_all(piece).expect("gzip into memory");
+        out.extend_from_slice(&member.finish().expect("gzip into memory"));
+    }
+    Bytes::from(out)
+}
+
+/// Serves one connection: requests one after another (HTTP/1.1 keep-alive, no pipelining).
+async fn serve(mut stream: TcpStream, proxy: Serving) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(4096);
+    let Serving { rules, log, .. } = &proxy;
     loop {
         let Some(req) = read_request(&mut stream, &mut buf).await? else { return Ok(()) };
         log.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{:?} {}", req.place, req.path_and_query));
         let fault = rules.iter().find(|r| r.matches(&req) && r.take()).map(|r| r.fault.clone());
         let keep_alive = match fault {
             None => {
-                let (status, ct, body) = upstream(&client, &req).await;
-                write_response(&mut stream, status, &ct, &[], &body).await?;
+                let a = proxy.answer(&req).await;
+                write_response(&mut stream, a.status, &a.content_type, &a.headers, &a.body).await?;
                 true
             }
             Some(Fault::Status { code, retry_after }) => {
@@ -312,15 +392,15 @@ async fn serve(
                 let (path, query) = req.path_and_query.split_once('?').unwrap_or((&req.path_and_query, ""));
                 let query: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("continue=")).collect();
                 let first = RequestInfo { path_and_query: format!("{path}?{}", query.join("&")), ..req.clone() };
-                let (status, ct, body) = upstream(&client, &first).await;
-                write_response(&mut stream, status, &ct, &[], &body).await?;
+                let a = proxy.answer(&first).await;
+                write_response(&mut stream, a.status, &a.content_type, &a.headers, &a.body).await?;
                 true
             }
             Some(Fault::Reset) => {
-                let (status, ct, body) = upstream(&client, &req).await;
-                let head = head(status, &ct, &[], body.len());
+                let a = proxy.faulted_answer(&req).await;
+                let head = head(a.status, &a.content_type, &a.headers, a.body.len());
                 stream.write_all(head.as_bytes()).await?;
-                stream.write_all(&body[..body.len() / 2]).await?;
+                stream.write_all(&a.body[..a.body.len() / 2]).await?;
                 stream.flush().await?;
                 // SO_LINGER 0 turns the close into a TCP reset, as a dying load balancer does.
                 stream.set_zero_linger()?;
@@ -332,14 +412,15 @@ async fn serve(
                 return Ok(());
             }
             Some(Fault::Truncate) => {
-                let (status, ct, body) = upstream(&client, &req).await;
-                let cut = &body[..body.len() / 2];
-                write_response(&mut stream, status, &ct, &[], cut).await?;
+                let a = proxy.faulted_answer(&req).await;
+                let cut = &a.body[..a.body.len() / 2];
+                write_response(&mut stream, a.status, &a.content_type, &a.headers, cut).await?;
                 true
             }
             Some(Fault::Trickle(total)) => {
-                let (status, ct, body) = upstream(&client, &req).await;
-                stream.write_all(head(status, &ct, &[], body.len()).as_bytes()).await?;
+                let a = proxy.faulted_answer(&req).await;
+                let body = a.body;
+                stream.write_all(head(a.status, &a.content_type, &a.headers, body.len()).as_bytes()).await?;
                 let pieces = 40usize;
                 let step = body.len().div_ceil(pieces).max(1);
                 for chunk in body.chunks(step) {
@@ -463,12 +544,15 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Res
             let mut lines = head.split("\r\n");
             let request_line = lines.next().unwrap_or("");
             let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let accept = lines
-                .filter_map(|l| l.split_once(':'))
-                .find(|(k, _)| k.trim().eq_ignore_ascii_case("accept"))
-                .map(|(_, v)| v.trim().to_string());
+            let headers: Vec<(&str, &str)> =
+                lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim(), v.trim())).collect();
+            let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v);
+            let accept = header("accept").map(str::to_string);
+            let gzip = header("accept-encoding").is_some_and(|v| {
+                v.split(',').any(|e| e.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("gzip"))
+            });
             let (path, place, resource) = classify(&target);
-            return Ok(Some(RequestInfo { path_and_query: target, path, place, resource, accept }));
+            return Ok(Some(RequestInfo { path_and_query: target, path, place, resource, accept, gzip }));
         }
         let mut chunk = [0u8; 4096];
         let n = stream.read(&mut chunk).await?;
