@@ -322,6 +322,12 @@ struct Answer {
     body: Bytes,
 }
 
+impl Answer {
+    fn is_gzip(&self) -> bool {
+        self.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v == "gzip")
+    }
+}
+
 impl Serving {
     /// The upstream answer as relayed: gzip-encoded when the proxy compresses, the request
     /// accepts it and the answer is a success (a refusal's small Status stays plain, as the API
@@ -338,7 +344,7 @@ impl Serving {
     /// The answer a fault cuts or slows, counted when it is compressed.
     async fn faulted_answer(&self, req: &RequestInfo) -> Answer {
         let answer = self.answer(req).await;
-        if !answer.headers.is_empty() {
+        if answer.is_gzip() {
             self.faulted_compressed.fetch_add(1, Ordering::SeqCst);
         }
         answer
