@@ -379,12 +379,25 @@ impl From<Value> for ReadObject {
     }
 }
 
-/// Receives objects as a source reads them, page by page.
+/// Receives objects as a source reads them, page by page, in two steps: `prepare` does the
+/// CPU-heavy part on the pool (`crate::cpu`), any number of pages at once and in any order;
+/// `keep` takes a prepared page on the reading side, in the order the pages were read. So
+/// what a sink holds never depends on which job ended first, and a `restart` can never be
+/// overtaken by a page read before it.
 pub trait Sink: Send + Sync {
-    /// A page of objects of `ty`, as read (secret values already digested).
-    fn page(&self, ty: &ApiType, items: Vec<ReadObject>);
+    /// A page as the sink keeps it.
+    type Prepared: Send;
+    /// Prepares a page of objects of `ty`, as read (secret values already digested).
+    fn prepare(&self, ty: &ApiType, items: Vec<ReadObject>) -> Self::Prepared;
+    /// Keeps a prepared page of `ty`.
+    fn keep(&self, ty: &ApiType, page: Self::Prepared);
     /// `ty` is being relisted from the start (410 Gone): forget what was received for it.
     fn restart(&self, ty: &ApiType);
+    /// Prepares and keeps a page on the calling thread.
+    fn page(&self, ty: &ApiType, items: Vec<ReadObject>) {
+        let page = self.prepare(ty, items);
+        self.keep(ty, page);
+    }
 }
 
 /// Object identity from a type and an object's metadata. An object of the core `secrets`
@@ -627,10 +640,17 @@ pub struct Collected {
     pub provenance: Provenance,
 }
 
+/// A page as a `Collector` keeps it: its objects normalized and packed, and what the rules did.
+pub struct CollectedPage {
+    entries: Vec<Entry>,
+    hits: RuleCounts,
+    dropped: RuleCounts,
+}
+
 impl Sink for Collector<'_> {
-    fn page(&self, ty: &ApiType, items: Vec<ReadObject>) {
-        // Normalize (and serialize) outside the lock: it is the CPU-heavy part and is
-        // independent per object.
+    type Prepared = CollectedPage;
+
+    fn prepare(&self, ty: &ApiType, items: Vec<ReadObject>) -> CollectedPage {
         let schema = self.semantics.and_then(|s| s.kind(&ty.group, &ty.kind));
         // Every object of the page has the type's group and kind (`key_of`).
         let rules = crate::normalize::rules_for_type(self.rules, &key_of(ty, &Value::Null));
@@ -655,15 +675,24 @@ impl Sink for Collector<'_> {
             texts.push(CanonicalJson::text_of(&v));
             pending.push((kept, key, attribution, as_read));
         }
-        let entries =
-            pending.into_iter().zip(CanonicalJson::pack(texts)).map(|((kept, key, attribution, as_read), content)| {
-                Entry { key, stored: Stored { kept, content, attribution }, as_read }
-            });
+        let entries = pending
+            .into_iter()
+            .zip(CanonicalJson::pack(texts))
+            .map(|((kept, key, attribution, as_read), content)| Entry {
+                key,
+                stored: Stored { kept, content, attribution },
+                as_read,
+            })
+            .collect();
+        CollectedPage { entries, hits, dropped }
+    }
+
+    fn keep(&self, ty: &ApiType, page: CollectedPage) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let read = state.by_type.entry(ty.clone()).or_default();
-        read.entries.extend(entries);
-        read.hits.merge(hits);
-        read.dropped.merge(dropped);
+        read.entries.extend(page.entries);
+        read.hits.merge(page.hits);
+        read.dropped.merge(page.dropped);
     }
 
     fn restart(&self, ty: &ApiType) {

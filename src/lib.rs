@@ -11,6 +11,7 @@ pub mod absence;
 pub mod attribution;
 pub mod cli;
 pub mod commands;
+pub mod cpu;
 pub mod diff;
 pub mod dump;
 pub mod error;

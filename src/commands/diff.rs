@@ -5,6 +5,7 @@
 //! set the platforms' differences apart. Live clusters and archives go through the same phases.
 
 use crate::cli::DiffArgs;
+use crate::cpu::Cpu;
 use crate::diff::{CompareOptions, compare_with};
 use crate::dump::{Collector, Dump, KeepAsRead};
 use crate::error::{CommandError, Context as _};
@@ -270,29 +271,6 @@ impl Opened {
             Opened::Archive { opening, .. } => opening.schemas.clone(),
         }
     }
-
-    /// Reads the side into a normalized dump, on the side's own thread (`Reading::both`): an
-    /// archive is read, verified and normalized there while the other side reads too.
-    #[allow(clippy::too_many_arguments)]
-    async fn read(
-        self,
-        plan: &[ApiType],
-        read: &ReadOptions,
-        rules: &RuleSet,
-        key: &SecretKey,
-        limits: &crate::snapshot::read::ReadLimits,
-        progress: &SideProgress,
-        semantics: &Semantics,
-    ) -> Result<Dump, crate::error::CommandError> {
-        match self {
-            Opened::Live(prepared) => list_side(*prepared, plan, read, rules, key, progress, semantics).await,
-            Opened::Archive { path, opening } => {
-                // With the user's key, an archive not sealed under it is refused, as `verify` does.
-                let archive = crate::snapshot::read::ReadOptions { key: key.is_user().then_some(key), limits: *limits };
-                Ok(crate::snapshot::read_dump_with(&path, read, rules, key, &archive, semantics, Some(&opening))?)
-            }
-        }
-    }
 }
 
 /// What both sides are read with.
@@ -305,10 +283,10 @@ struct Reading<'a> {
 }
 
 impl Reading<'_> {
-    /// Reads both sides at once, each on its own thread with its own runtime: a side's CPU work
-    /// (parsing, digesting, normalizing, every page of every type) never waits for the other
-    /// side's, so with two cores or more both sides' work runs in parallel. The HTTP
-    /// connections stay on the main runtime, where the clients were made.
+    /// Reads both sides at once, each on its own thread: a side's reading (its requests, its
+    /// archive's lines) never waits for the other side's. The CPU work of both (parsing,
+    /// digesting, normalizing, packing) runs on the pool of `crate::cpu`, one thread per core.
+    /// The HTTP connections stay on the main runtime, where the clients were made.
     fn both(
         &self,
         old: (Opened, &[ApiType], &SideProgress),
@@ -326,49 +304,63 @@ impl Reading<'_> {
         })
     }
 
-    /// Reads one side on the calling thread, with a runtime of its own.
+    /// Reads one side on the calling thread into a normalized dump: a live side with a runtime
+    /// of its own, an archive read, verified and normalized as it is read.
     fn one(&self, (opened, plan, progress): (Opened, &[ApiType], &SideProgress)) -> Result<Dump, CommandError> {
+        match opened {
+            Opened::Live(prepared) => self.live(*prepared, plan, progress),
+            Opened::Archive { path, opening } => {
+                // With the user's key, an archive not sealed under it is refused, as `verify` does.
+                let key = self.key;
+                let archive =
+                    crate::snapshot::read::ReadOptions { key: key.is_user().then_some(key), limits: *self.limits };
+                Ok(crate::snapshot::read_dump_with(
+                    &path,
+                    self.read,
+                    self.rules,
+                    key,
+                    &archive,
+                    self.semantics,
+                    Some(&opening),
+                )?)
+            }
+        }
+    }
+
+    /// Lists a prepared live side in the versions of `plan` into a normalized dump.
+    fn live(&self, prepared: live::Prepared, plan: &[ApiType], progress: &SideProgress) -> Result<Dump, CommandError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|source| CommandError::Io { what: "failed to start a reading thread's runtime".into(), source })?;
-        runtime.block_on(opened.read(plan, self.read, self.rules, self.key, self.limits, progress, self.semantics))
-    }
-}
-
-/// Lists a prepared live side in the versions of `plan` into a normalized dump.
-async fn list_side(
-    prepared: live::Prepared,
-    plan: &[ApiType],
-    read: &ReadOptions,
-    rules: &RuleSet,
-    key: &SecretKey,
-    progress: &SideProgress,
-    semantics: &Semantics,
-) -> Result<Dump, crate::error::CommandError> {
-    let collector = Collector::with_semantics(rules, semantics).keeping_as_read(read.keep_as_read.clone());
-    let live = live::list(prepared, plan, read, rules, key, key.run_info(), &collector, progress).await?;
-    let collected = collector.finish();
-    let (mut incomplete, mut coverage) = (live.incomplete, live.coverage);
-    // A type whose read contradicted itself (a key read twice) is incomplete, not read.
-    for dup in collected.incomplete {
-        for c in coverage.iter_mut().filter(|c| c.type_ref == dup.type_ref) {
-            c.status = crate::dump::CoverageStatus::Incomplete { reason: dup.reason.to_string() };
+        let collector =
+            Collector::with_semantics(self.rules, self.semantics).keeping_as_read(self.read.keep_as_read.clone());
+        let (read, rules, key) = (self.read, self.rules, self.key);
+        let live = Cpu::scoped(|cpu| {
+            runtime.block_on(live::list(prepared, plan, read, rules, key, key.run_info(), &collector, progress, cpu))
+        })?;
+        let collected = collector.finish();
+        let (mut incomplete, mut coverage) = (live.incomplete, live.coverage);
+        // A type whose read contradicted itself (a key read twice) is incomplete, not read.
+        for dup in collected.incomplete {
+            for c in coverage.iter_mut().filter(|c| c.type_ref == dup.type_ref) {
+                c.status = crate::dump::CoverageStatus::Incomplete { reason: dup.reason.to_string() };
+            }
+            incomplete.push(dup);
         }
-        incomplete.push(dup);
+        Ok(Dump {
+            info: live.info,
+            objects: collected.objects,
+            incomplete,
+            excluded: live.excluded,
+            served: live.served,
+            preferred: live.preferred,
+            listed: live.listed,
+            rule_hits: collected.rule_hits,
+            type_skips: live.type_skips,
+            coverage,
+            filter_misses: live.filter_misses,
+            provenance: collected.provenance,
+        })
     }
-    Ok(Dump {
-        info: live.info,
-        objects: collected.objects,
-        incomplete,
-        excluded: live.excluded,
-        served: live.served,
-        preferred: live.preferred,
-        listed: live.listed,
-        rule_hits: collected.rule_hits,
-        type_skips: live.type_skips,
-        coverage,
-        filter_misses: live.filter_misses,
-        provenance: collected.provenance,
-    })
 }

@@ -47,7 +47,23 @@ pub async fn run(
     // The field semantics of what is read travel with the objects, so the archive diffs offline
     // exactly as the live cluster would.
     writer.set_semantics(prepared.read_schemas(&plan, &read, &no_rules).await);
-    let live = live::list(prepared, &plan, &read, &no_rules, &key, key.archive_info(), &writer, &side).await?;
+    // The pages are parsed, digested and serialized on the CPU pool, and spooled in the order read.
+    let (read_ref, rules_ref, key_ref, writer_ref) = (&read, &no_rules, &key, &writer);
+    let live = tokio::task::block_in_place(|| {
+        crate::cpu::Cpu::scoped(|cpu| {
+            tokio::runtime::Handle::current().block_on(live::list(
+                prepared,
+                &plan,
+                read_ref,
+                rules_ref,
+                key_ref,
+                key_ref.archive_info(),
+                writer_ref,
+                &side,
+                cpu,
+            ))
+        })
+    })?;
 
     let header = header(args, &live, &key, &no_rules);
     let (statuses, groups, excluded) = records(&live);

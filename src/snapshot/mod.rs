@@ -7,10 +7,11 @@ pub mod read;
 pub mod sign;
 pub mod write;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-use crate::dump::{Collector, CoverageStatus, Dump, SourceInfo, SourceKind, TypeCoverage};
+use crate::cpu::{Cpu, Job};
+use crate::dump::{Collector, CoverageStatus, Dump, Sink, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{ApiType, Excluded, GroupKind, GroupResource, GroupVersion, Incomplete, IncompleteReason, TypeRef};
 use crate::rules::RuleSet;
 use crate::schema::Semantics;
@@ -203,42 +204,56 @@ fn collect(given: ArchiveRead<'_, '_>) -> Result<Collecting, SnapshotError> {
     let mut namespaces_seen: BTreeSet<String> = BTreeSet::new();
     // Objects go to the collector a page at a time, as a live read delivers them: a page's
     // objects and records are packed together (`packed`). An archive holds each type's objects
-    // together, so a page ends where its type does.
-    let mut page: Option<(ApiType, Vec<crate::dump::ReadObject>)> = None;
-    let deliver = |page: &mut Option<(ApiType, Vec<crate::dump::ReadObject>)>| {
-        if let Some((ty, items)) = page.take() {
-            crate::dump::Sink::page(&collector, &ty, items);
+    // together, so a page ends where its type does. Pages are normalized and packed on the CPU
+    // pool while the archive is read on, and kept in the order read.
+    let verified = Cpu::scoped(|cpu| {
+        let collector = &collector;
+        let mut jobs: VecDeque<(ApiType, Job<crate::dump::CollectedPage>)> = VecDeque::new();
+        let mut page: Option<(ApiType, Vec<crate::dump::ReadObject>)> = None;
+        let mut deliver = |page: &mut Option<(ApiType, Vec<crate::dump::ReadObject>)>, bound: usize| {
+            if let Some((ty, items)) = page.take() {
+                let owned = ty.clone();
+                jobs.push_back((ty, cpu.run(move || collector.prepare(&owned, items))));
+            }
+            while jobs.len() > bound {
+                let (ty, job) = jobs.pop_front().expect("more jobs than the bound");
+                collector.keep(&ty, job.wait());
+            }
+        };
+        let verified = read::read_with(path, archive, |event| {
+            if let read::Event::Object(ty, mut obj) = event {
+                crate::source::list::redact_archived(ty, &mut obj, rules, key);
+                let object_key = crate::dump::key_of(ty, &obj);
+                if let Some(ns) =
+                    crate::source::namespace_filtered_by(&object_key).filter(|ns| filters.namespaces.contains(ns))
+                {
+                    namespaces_seen.insert(ns.clone());
+                }
+                // The type's exclusion is noted once, from the trailer; `admits` holds the filters'
+                // part of it.
+                if rules.skipped_type(ty).is_some() || !filters.admits(ty, &obj) {
+                    return;
+                }
+                let attribution = crate::attribution::take_encoded(&mut obj);
+                if page.as_ref().is_some_and(|(t, items)| t != ty || items.len() >= ARCHIVE_PAGE) {
+                    deliver(&mut page, crate::cpu::threads());
+                }
+                let (_, items) = page.get_or_insert_with(|| (ty.clone(), Vec::with_capacity(ARCHIVE_PAGE)));
+                items.push(crate::dump::ReadObject { object: obj, attribution });
+            }
+        })
+        .and_then(|v| match opened {
+            // What was planned from the opening must be what the verified file says.
+            Some(o) => o.check_read(path, &v).map(|()| v),
+            None => Ok(v),
+        });
+        // A refused archive keeps nothing; the jobs end with the scope.
+        if verified.is_ok() {
+            deliver(&mut page, 0);
         }
-    };
-    let verified = read::read_with(path, archive, |event| {
-        if let read::Event::Object(ty, mut obj) = event {
-            crate::source::list::redact_archived(ty, &mut obj, rules, key);
-            let object_key = crate::dump::key_of(ty, &obj);
-            if let Some(ns) =
-                crate::source::namespace_filtered_by(&object_key).filter(|ns| filters.namespaces.contains(ns))
-            {
-                namespaces_seen.insert(ns.clone());
-            }
-            // The type's exclusion is noted once, from the trailer; `admits` holds the filters'
-            // part of it.
-            if rules.skipped_type(ty).is_some() || !filters.admits(ty, &obj) {
-                return;
-            }
-            let attribution = crate::attribution::take_encoded(&mut obj);
-            if page.as_ref().is_some_and(|(t, items)| t != ty || items.len() >= ARCHIVE_PAGE) {
-                deliver(&mut page);
-            }
-            let (_, items) = page.get_or_insert_with(|| (ty.clone(), Vec::with_capacity(ARCHIVE_PAGE)));
-            items.push(crate::dump::ReadObject { object: obj, attribution });
-        }
-    })
-    .and_then(|v| match opened {
-        // What was planned from the opening must be what the verified file says.
-        Some(o) => o.check_read(path, &v).map(|()| v),
-        None => Ok(v),
+        verified
     })
     .map_err(|e| SnapshotError::Refused { path: path.to_path_buf(), source: Box::new(e) })?;
-    deliver(&mut page);
     Ok(Collecting { collected: collector.finish(), verified, namespaces_seen })
 }
 

@@ -252,7 +252,10 @@ pub struct ArchiveSummary {
 }
 
 impl Sink for SnapshotWriter {
-    fn page(&self, ty: &ApiType, items: Vec<ReadObject>) {
+    /// The page's lines, as the spool holds them.
+    type Prepared = Vec<u8>;
+
+    fn prepare(&self, ty: &ApiType, items: Vec<ReadObject>) -> Vec<u8> {
         let mut lines = Vec::with_capacity(items.len() * 512);
         for ReadObject { object: mut obj, attribution } in items {
             // The archive holds the record in the object's metadata (`attribution::ATTRIBUTION`),
@@ -271,6 +274,10 @@ impl Sink for SnapshotWriter {
             }
             lines.push(b'\n');
         }
+        lines
+    }
+
+    fn keep(&self, ty: &ApiType, lines: Vec<u8>) {
         let mut spools = self.spools.lock().unwrap_or_else(|p| p.into_inner());
         if !spools.by_type.contains_key(ty) {
             let path = self.dir.path().join(format!("{}.ndjson", spools.next_id));

@@ -185,22 +185,25 @@ impl ApiClient {
     /// GETs `path_and_query` until it succeeds, fails for good, or `deadline` passes; the body
     /// is checked to be JSON (a broken one is retried).
     pub async fn get(&self, path_and_query: &str, accept: &str, deadline: Instant) -> Result<Bytes, Failure> {
-        self.get_decoded(path_and_query, accept, deadline, |content_type, body| match check_json(content_type, body) {
-            JsonCheck::Ok => Decoded::Value(body.clone()),
-            JsonCheck::Broken(e) => Decoded::Broken(e),
-            JsonCheck::NotJson(excerpt) => Decoded::NotJson(excerpt),
+        self.get_decoded(path_and_query, accept, deadline, |content_type, body| {
+            std::future::ready(match check_json(&content_type, &body) {
+                JsonCheck::Ok => Decoded::Value(body),
+                JsonCheck::Broken(e) => Decoded::Broken(e),
+                JsonCheck::NotJson(excerpt) => Decoded::NotJson(excerpt),
+            })
         })
         .await
     }
 
     /// GETs `path_and_query` as `get` does, decoding a successful body with `decode` once: the
-    /// parse that checks the JSON is the one that yields the value.
-    pub async fn get_decoded<T>(
+    /// parse that checks the JSON is the one that yields the value. `decode` is given the
+    /// content type and the body, and may run elsewhere (a list page is parsed on the CPU pool).
+    pub async fn get_decoded<T, F: Future<Output = Decoded<T>>>(
         &self,
         path_and_query: &str,
         accept: &str,
         deadline: Instant,
-        decode: impl Fn(&str, &Bytes) -> Decoded<T>,
+        decode: impl Fn(String, Bytes) -> F,
     ) -> Result<T, Failure> {
         let mut attempts = 0u32;
         let mut throttled_attempts = 0u32;
@@ -219,7 +222,7 @@ impl ApiClient {
                 Err(_) => Outcome::Retry { after: None, reason: IncompleteReason::Timeout(budget), throttled: false },
             };
             let (after, reason, throttled) = match outcome {
-                Outcome::Ok(content_type, body) => match decode(&content_type, &body) {
+                Outcome::Ok(content_type, body) => match decode(content_type.clone(), body).await {
                     Decoded::Value(v) => return Ok(v),
                     // The server framed a complete response but its JSON stops short or is
                     // broken: a proxy or a restarting server cut it. Another attempt usually

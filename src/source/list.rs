@@ -12,7 +12,10 @@
 //! A stream that does not complete is forgotten whole and the type is read with paged lists, so
 //! every fault ends in the paged path's retries and reasons.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::FutureExt;
 
 use kube::core::Request;
 use kube::core::params::{ListParams, WatchParams};
@@ -22,7 +25,8 @@ use tokio::time::Instant;
 
 use super::ListMethod;
 use super::http::{ApiClient, Failure};
-use super::watch_list::{self, Abandoned, Lines, Step};
+use super::watch_list::{self, Abandoned, Lines};
+use crate::cpu::{Cpu, Job};
 use crate::dump::{ReadObject, Sink, key_of};
 use crate::model::{ApiType, IncompleteReason};
 use crate::rules::RuleSet;
@@ -144,19 +148,87 @@ impl WatchListUse {
     }
 }
 
+/// What turns a page as read into a page as the sink keeps it, on the CPU pool: the filters,
+/// the digests and the sink's own preparation. Borrowed for the whole read (`'env`), as a job
+/// on the pool needs.
+pub struct Delivery<'env, S> {
+    pub sink: &'env S,
+    /// The rules whose `digest` actions apply as objects are read.
+    pub rules: &'env RuleSet,
+    /// Applied to every object as well as sent to the server: a server (or proxy) that ignores
+    /// a selector cannot widen what is compared.
+    pub filters: &'env super::Filters,
+    pub secret_key: &'env SecretKey,
+}
+
+impl<S> Clone for Delivery<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Delivery<'_, S> {}
+
+impl<S: Sink> Delivery<'_, S> {
+    /// Makes a page as read what the sink keeps: the filters first, then Secret values and
+    /// `digest` rule fields digested (a Helm release split into its parts first), explicit
+    /// Service allocations recorded from the attribution record, and the sink's preparation.
+    /// (managedFields never entered the objects: the decoder made them the attribution record,
+    /// `source::object`.) Returns how many objects the filters admitted, and the page.
+    fn prepare(self, ty: &ApiType, mut items: Vec<ReadObject>) -> Prepared<S::Prepared> {
+        // Secrets by resource, whatever kind the server reports (`ApiType::is_secret`).
+        let is_secret = ty.is_secret();
+        let is_service = ty.group.is_empty() && ty.kind == "Service";
+        items.retain(|item| self.filters.admits(ty, &item.object));
+        for ReadObject { object: item, attribution } in &mut items {
+            if is_secret {
+                // A Helm release is split into its parts before its values are digested.
+                crate::helm_release::expand(item);
+            }
+            redact(ty, item, self.rules, self.secret_key);
+            if is_service {
+                let managers = attribution.as_ref().and_then(|a| a.to_value());
+                let managers = managers.as_ref().and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+                crate::normalize::record_explicit_allocations(item, managers);
+            }
+            strip_type_meta(item);
+        }
+        Prepared { admitted: items.len(), page: self.sink.prepare(ty, items) }
+    }
+}
+
+/// A page prepared on the pool: how many objects the filters admitted, and what the sink keeps.
+struct Prepared<P> {
+    admitted: usize,
+    page: P,
+}
+
 /// Everything one type listing needs besides the type itself.
-pub struct ListContext<'a> {
+pub struct ListContext<'a, 'env, S> {
     pub api: &'a ApiClient,
     pub page_size: u32,
     /// How types are read, and whether the server refused streams.
     pub watch_list: &'a WatchListUse,
-    pub secret_key: &'a SecretKey,
-    /// The rules whose `digest` actions apply as objects are read.
-    pub rules: &'a RuleSet,
-    /// Applied to every object as well as sent to the server: a server (or proxy) that ignores
-    /// a selector cannot widen what is compared.
-    pub filters: &'a super::Filters,
-    pub sink: &'a dyn Sink,
+    pub delivery: Delivery<'env, S>,
+    /// Where parsing and `delivery` run.
+    pub cpu: &'a Cpu<'a, 'env>,
+    /// The objects kept so far, for the progress display.
+    pub counted: &'a crate::progress::Counted<'a>,
+}
+
+impl<S: Sink> ListContext<'_, '_, S> {
+    /// Forgets what the sink kept of `ty`: it is read again from the start.
+    pub fn restart(&self, ty: &ApiType) {
+        self.delivery.sink.restart(ty);
+        self.counted.restart(ty);
+    }
+
+    /// Keeps a prepared page of `ty`; returns how many objects it holds.
+    fn keep(&self, ty: &ApiType, prepared: Prepared<S::Prepared>) -> usize {
+        self.delivery.sink.keep(ty, prepared.page);
+        self.counted.kept(ty, prepared.admitted);
+        prepared.admitted
+    }
 }
 
 /// Why reading one part of a type stopped short.
@@ -177,8 +249,10 @@ impl From<Failure> for PartError {
 /// of objects read. Whatever made the read start over (410 Gone on a page, a stream that did not
 /// complete), the sink is told to forget the type and every part is read again, so no part read
 /// before is lost or counted twice; after a stream failed, the type is read with pages only.
-pub async fn list_type(
-    cx: &ListContext<'_>,
+/// A part keeps its pages itself, in the order read, and none after it returned: a restart is
+/// never overtaken by a page prepared before it.
+pub async fn list_type<S: Sink>(
+    cx: &ListContext<'_, '_, S>,
     ty: &ApiType,
     filters: &[ListFilter],
     deadline: Instant,
@@ -197,7 +271,7 @@ pub async fn list_type(
                 Err(PartError::Abandoned(Abandoned(why))) => {
                     tracing::debug!(%ty, why, "watch-list stream abandoned: reading with paged lists");
                     method = ListMethod::Pages;
-                    cx.sink.restart(ty);
+                    cx.restart(ty);
                     continue 'relist;
                 }
                 Err(PartError::Failed(Failure::Gone)) => {
@@ -206,7 +280,7 @@ pub async fn list_type(
                         return Err(Failure::Incomplete(IncompleteReason::Gone { relists: MAX_RELISTS }));
                     }
                     tracing::debug!(%ty, relists, "410 Gone: relisting from the start");
-                    cx.sink.restart(ty);
+                    cx.restart(ty);
                     continue 'relist;
                 }
                 Err(PartError::Failed(e)) => return Err(e),
@@ -221,8 +295,8 @@ pub async fn list_type(
 
 /// One part of a type (one filter) by `method`: streamed, paged, or paged unless its first page
 /// says it is large (`auto`). Returns the objects admitted and the point the part was read at.
-async fn read_part(
-    cx: &ListContext<'_>,
+async fn read_part<S: Sink>(
+    cx: &ListContext<'_, '_, S>,
     ty: &ApiType,
     filter: &ListFilter,
     deadline: Instant,
@@ -242,8 +316,8 @@ async fn read_part(
 
 /// One part of a type as a watch-list stream, bounded by the type's deadline, and by the
 /// request timeout only while nothing arrives: a large type streams as long as it flows.
-async fn stream_part(
-    cx: &ListContext<'_>,
+async fn stream_part<S: Sink>(
+    cx: &ListContext<'_, '_, S>,
     ty: &ApiType,
     filter: &ListFilter,
     deadline: Instant,
@@ -259,10 +333,22 @@ async fn stream_part(
         .map_err(|_| Abandoned("the type's deadline passed while it streamed".into()))?
 }
 
-/// One part of a type as a stream: its initial events, delivered to the sink in batches of a
-/// page, up to the bookmark that ends them. Returns the objects admitted and the bookmark's
+/// What the pool made of a batch of a stream's lines: the objects before the event that ends
+/// the batch, prepared, and how the stream ends there (`watch_list::events`).
+struct StreamBatch<P> {
+    prepared: Prepared<P>,
+    end: Option<Result<Option<String>, Abandoned>>,
+}
+
+/// One part of a type as a stream: its lines are handed to the pool in batches of up to a page
+/// of events, each parsed and prepared there while the next arrives, and kept in order up to
+/// the bookmark that ends the initial events. Returns the objects admitted and the bookmark's
 /// resourceVersion.
-async fn stream_events(cx: &ListContext<'_>, ty: &ApiType, url: &str) -> Result<(usize, Option<String>), Abandoned> {
+async fn stream_events<S: Sink>(
+    cx: &ListContext<'_, '_, S>,
+    ty: &ApiType,
+    url: &str,
+) -> Result<(usize, Option<String>), Abandoned> {
     let idle = cx.api.request_timeout();
     let quiet = || Abandoned(format!("nothing arrived for {}s", idle.as_secs_f32()));
     let opened = tokio::time::timeout(idle, cx.api.open_stream(url, "application/json")).await.map_err(|_| quiet())?;
@@ -278,31 +364,57 @@ async fn stream_events(cx: &ListContext<'_>, ty: &ApiType, url: &str) -> Result<
     // decodes), and so the longest line: a larger type is paged, where it bounds each page.
     let mut lines = Lines::new(usize::try_from(cx.api.max_response_bytes()).unwrap_or(usize::MAX));
     let page = usize::try_from(cx.page_size).unwrap_or(500).max(1);
-    let (mut batch, mut count, mut end) = (Vec::new(), 0usize, None);
+    let (mut batch, mut batched, mut count) = (Vec::new(), 0usize, 0usize);
+    let mut jobs: VecDeque<Job<StreamBatch<S::Prepared>>> = VecDeque::new();
+    let mut ended = false;
     loop {
-        let next = tokio::time::timeout(idle, body.chunk()).await.map_err(|_| quiet())?;
-        let Some(chunk) = next.map_err(|e| Abandoned(format!("the stream {e}")))? else {
-            let at = if lines.has_partial() { "inside an event" } else { "before the initial events did" };
-            return Err(Abandoned(format!("the stream ended {at}")));
+        let next = tokio::select! {
+            biased;
+            done = async { jobs.front_mut().expect("awaited only while a job is out").await }, if !jobs.is_empty() => {
+                jobs.pop_front();
+                count += cx.keep(ty, done.prepared);
+                match done.end {
+                    Some(end) => return end.map(|rv| (count, rv)),
+                    None if ended && jobs.is_empty() => return Err(ended_early(&lines)),
+                    None => continue,
+                }
+            }
+            next = tokio::time::timeout(idle, body.chunk()), if !ended && jobs.len() <= crate::cpu::threads() => next,
         };
-        let done = lines.push(&chunk, |line| match watch_list::step(line)? {
-            Step::Object(o) => {
-                batch.push(o);
-                Ok(false)
+        let chunk = next.map_err(|_| quiet())?.map_err(|e| Abandoned(format!("the stream {e}")))?;
+        let last = match &chunk {
+            Some(chunk) => {
+                let from = batch.len();
+                batched += lines.take(chunk, &mut batch)?;
+                batched >= page || watch_list::may_end(&batch[from..])
             }
-            Step::Skip => Ok(false),
-            Step::End(rv) => {
-                end = Some(rv);
-                Ok(true)
+            None => {
+                ended = true;
+                true
             }
-        })?;
-        if done || batch.len() >= page {
-            count += deliver(cx, ty, std::mem::take(&mut batch));
+        };
+        if ended && batched == 0 && jobs.is_empty() {
+            return Err(ended_early(&lines));
         }
-        if let Some(rv) = end {
-            return Ok((count, rv));
+        if last && batched > 0 {
+            let (lines_of, delivery, ty) = (std::mem::take(&mut batch), cx.delivery, ty.clone());
+            batched = 0;
+            jobs.push_back(
+                cx.cpu
+                    .run_bounded(move || {
+                        let (objects, end) = watch_list::events(&lines_of);
+                        StreamBatch { prepared: delivery.prepare(&ty, objects), end }
+                    })
+                    .await,
+            );
         }
     }
+}
+
+/// Why a stream that ended before its bookmark did is abandoned.
+fn ended_early(lines: &Lines) -> Abandoned {
+    let at = if lines.has_partial() { "inside an event" } else { "before the initial events did" };
+    Abandoned(format!("the stream ended {at}"))
 }
 
 /// What paging one part gave.
@@ -318,8 +430,10 @@ enum Part {
 /// `stream_above`, the first page is a small one (`PROBE_PAGE`), and a part it counts at more
 /// objects than that (the page's items and its `remainingItemCount`) is left to a stream:
 /// `Part::Large`. A server that does not count (a selector, or an older server) is paged on.
-async fn list_part(
-    cx: &ListContext<'_>,
+/// Each page is parsed on the pool, then prepared there while the next is fetched; the pages
+/// are kept in order.
+async fn list_part<S: Sink>(
+    cx: &ListContext<'_, '_, S>,
     ty: &ApiType,
     filter: &ListFilter,
     deadline: Instant,
@@ -328,6 +442,7 @@ async fn list_part(
     let mut count = 0usize;
     let mut token: Option<String> = None;
     let mut read_at: Option<String> = None;
+    let mut jobs: VecDeque<Job<Prepared<S::Prepared>>> = VecDeque::new();
     loop {
         // A page size may change from one page to the next; the continue token keeps the point.
         let limit = match (token.is_none(), stream_above) {
@@ -337,30 +452,46 @@ async fn list_part(
         let url = list_url(ty, filter, limit, token.as_deref())
             .map_err(|e| Failure::Incomplete(IncompleteReason::Transport(e)))?;
         // The body is parsed once, into the page: the parse that proves it JSON is the decode.
-        let not_a_list =
-            |e: &str| format!("{} is not a Kubernetes list: {e}", ty.list_path(filter.namespace.as_deref()));
+        let path = ty.list_path(filter.namespace.as_deref());
+        let not_a_list = |path: &str, e: &str| format!("{path} is not a Kubernetes list: {e}");
         let page = cx
             .api
             .get_decoded(&url, "application/json", deadline, |ct, body| {
-                match super::http::decode_json::<ListPage>(ct, body) {
-                    super::http::Decoded::Invalid(e) => super::http::Decoded::Invalid(not_a_list(&e)),
+                let path = path.clone();
+                cx.cpu.run(move || match super::http::decode_json::<ListPage>(&ct, &body) {
+                    super::http::Decoded::Invalid(e) => super::http::Decoded::Invalid(not_a_list(&path, &e)),
                     other => other,
-                }
+                })
             })
             .await?;
         let Page { items, next, resource_version, remaining } =
-            page_of(page).map_err(|e| Failure::Incomplete(IncompleteReason::Decode(not_a_list(&e))))?;
+            page_of(page).map_err(|e| Failure::Incomplete(IncompleteReason::Decode(not_a_list(&path, &e))))?;
         if token.is_none() && next.is_some() && larger_than(items.len(), remaining, stream_above) {
             return Ok(Part::Large);
         }
         if read_at.is_none() {
             read_at = resource_version;
         }
-        count += deliver(cx, ty, items);
-        match next {
-            Some(t) => token = Some(t),
-            None => return Ok(Part::Read(count, read_at)),
+        let (delivery, owned) = (cx.delivery, ty.clone());
+        jobs.push_back(cx.cpu.run_bounded(move || delivery.prepare(&owned, items)).await);
+        // Pages already prepared are kept now, the others while the next page is fetched; a
+        // part holds at most as many prepared pages as the pool has threads.
+        while let Some(done) = jobs.front_mut().and_then(|j| j.now_or_never()) {
+            jobs.pop_front();
+            count += cx.keep(ty, done);
         }
+        if jobs.len() > crate::cpu::threads()
+            && let Some(oldest) = jobs.pop_front()
+        {
+            count += cx.keep(ty, oldest.await);
+        }
+        if next.is_none() {
+            for job in jobs {
+                count += cx.keep(ty, job.await);
+            }
+            return Ok(Part::Read(count, read_at));
+        }
+        token = next;
     }
 }
 
@@ -371,34 +502,6 @@ fn larger_than(items: usize, remaining: Option<u64>, bound: Option<u64>) -> bool
         (Some(remaining), Some(bound)) => (items as u64).saturating_add(remaining) > bound,
         _ => false,
     }
-}
-
-/// Hands a batch of objects as read to the sink, after the filters and before anything else
-/// sees them: Secret values and `digest` rule fields digested, a Helm release split into its
-/// parts first, explicit Service allocations recorded from the attribution record. (managedFields never entered the objects:
-/// the decoder made them the attribution record, `source::object`.) Returns how many objects the
-/// filters admitted.
-fn deliver(cx: &ListContext<'_>, ty: &ApiType, mut items: Vec<ReadObject>) -> usize {
-    // Secrets by resource, whatever kind the server reports (`ApiType::is_secret`).
-    let is_secret = ty.is_secret();
-    let is_service = ty.group.is_empty() && ty.kind == "Service";
-    items.retain(|item| cx.filters.admits(ty, &item.object));
-    for ReadObject { object: item, attribution } in &mut items {
-        if is_secret {
-            // A Helm release is split into its parts before its values are digested.
-            crate::helm_release::expand(item);
-        }
-        redact(ty, item, cx.rules, cx.secret_key);
-        if is_service {
-            let managers = attribution.as_ref().and_then(|a| a.to_value());
-            let managers = managers.as_ref().and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-            crate::normalize::record_explicit_allocations(item, managers);
-        }
-        strip_type_meta(item);
-    }
-    let n = items.len();
-    cx.sink.page(ty, items);
-    n
 }
 
 /// Replaces what must never leave the process in clear by keyed digests: a Secret's values,

@@ -14,8 +14,9 @@ use tokio::time::Instant;
 use super::discovery::{Discovered, discover};
 use super::http::{ApiClient, Failure, RetryPolicy};
 use super::kubeconfig::{ClientSettings, Kubeconfigs, client_for};
-use super::list::{ListContext, ListFilter, Listed, WatchListUse, list_type};
+use super::list::{Delivery, ListContext, ListFilter, Listed, WatchListUse, list_type};
 use super::{FilterMisses, ReadOptions, SourceError};
+use crate::cpu::Cpu;
 use crate::dump::{CoverageStatus, Sink, SourceInfo, SourceKind, TypeCoverage};
 use crate::model::{ApiType, Excluded, Incomplete, IncompleteReason, TypeRef};
 use crate::progress::SideProgress;
@@ -80,23 +81,6 @@ impl Prepared {
             .collect();
         super::schema::fetch(&self.api, &types, Instant::now() + opts.timeout, opts.concurrency).await.0
     }
-}
-
-/// Reads `context` into `sink` in each group's preferred version.
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
-pub async fn read(
-    configs: &Kubeconfigs,
-    context: &str,
-    opts: &ReadOptions,
-    rules: &RuleSet,
-    secret_key: &SecretKey,
-    key_info: KeyInfo,
-    sink: &dyn Sink,
-    progress: &SideProgress,
-) -> Result<LiveRead, SourceError> {
-    let prepared = prepare(configs, context, opts, rules).await?;
-    let plan = prepared.preferred.clone();
-    list(prepared, &plan, opts, rules, secret_key, key_info, sink, progress).await
 }
 
 /// Connects to `context` and runs discovery: the first phase of a read.
@@ -178,16 +162,19 @@ async fn namespace_exists(api: &ApiClient, ns: &str, deadline: Instant) -> bool 
 
 /// Lists the types of `plan` (normally `prepared.preferred`, or the versions chosen by
 /// `source::plan` so both sides read a kind in the same version): the second phase of a read.
+/// Objects go to `sink` through the CPU pool (`cpu`): parsed, digested and prepared there, kept
+/// by the sink in the order read.
 #[allow(clippy::too_many_arguments)] // two call sites; a struct would only rename the list
-pub async fn list(
+pub async fn list<'env, S: Sink>(
     prepared: Prepared,
     plan: &[ApiType],
-    opts: &ReadOptions,
-    rules: &RuleSet,
-    secret_key: &SecretKey,
+    opts: &'env ReadOptions,
+    rules: &'env RuleSet,
+    secret_key: &'env SecretKey,
     key_info: KeyInfo,
-    sink: &dyn Sink,
+    sink: &'env S,
     progress: &SideProgress,
+    cpu: &Cpu<'_, 'env>,
 ) -> Result<LiveRead, SourceError> {
     let Prepared { api, context, server, version, started, preferred, served, mut incomplete, filter_misses } =
         prepared;
@@ -205,24 +192,23 @@ pub async fn list(
     excluded.dedup();
 
     progress.set_total(to_list.len());
-    // Counted for the progress display as the sink receives them, relists taken back.
-    let counted = crate::progress::Counted::new(sink, progress);
+    // Counted for the progress display as the sink keeps them, relists taken back.
+    let counted = crate::progress::Counted::new(progress);
     let watch_list = WatchListUse::new(opts.list_method);
     let cx = ListContext {
         api: &api,
         page_size: opts.page_size,
         watch_list: &watch_list,
-        secret_key,
-        rules,
-        filters: &opts.filters,
-        sink: &counted,
+        delivery: Delivery { sink, rules, filters: &opts.filters, secret_key },
+        cpu,
+        counted: &counted,
     };
     let results = read_types(&cx, &to_list, opts, progress).await;
     for (ty, res) in results {
         if res.is_err() {
             // The pages read before the failure are a partial, arbitrary subset: they are
             // forgotten, so an incomplete type makes no claim at all, in a diff or an archive.
-            crate::dump::Sink::restart(&counted, &ty);
+            cx.restart(&ty);
         }
         match outcome(&ty, res, opts, context)? {
             Ok(Listed { objects, read_at }) => coverage
@@ -254,8 +240,8 @@ pub async fn list(
 
 /// Reads each type into the context's sink, at most `--concurrency` at a time; each type's
 /// deadline starts when it starts, not while it waits for its turn.
-async fn read_types(
-    cx: &ListContext<'_>,
+async fn read_types<S: Sink>(
+    cx: &ListContext<'_, '_, S>,
     to_list: &[ApiType],
     opts: &ReadOptions,
     progress: &SideProgress,
@@ -334,8 +320,8 @@ fn request_timeout(type_deadline: Duration) -> Duration {
 
 /// Lists one type under the namespace filters: per namespace when `-n` is given, otherwise
 /// cluster-wide with excluded namespaces filtered out by a field selector.
-async fn list_filtered(
-    cx: &ListContext<'_>,
+async fn list_filtered<S: Sink>(
+    cx: &ListContext<'_, '_, S>,
     ty: &ApiType,
     opts: &ReadOptions,
     deadline: Instant,

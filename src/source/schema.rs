@@ -90,7 +90,9 @@ pub async fn fetch(
         }
     };
     // Each document is parsed once: the decode is the JSON check (its size kept for the stats).
-    let as_json = |ct: &str, body: &bytes::Bytes| decode_json::<Value>(ct, body).map(|v| (v, body.len() as u64));
+    let as_json = |ct: String, body: bytes::Bytes| {
+        std::future::ready(decode_json::<Value>(&ct, &body).map(|v| (v, body.len() as u64)))
+    };
     let index: Value = match api.get_decoded("/openapi/v3", "application/json", deadline, as_json).await {
         Ok((v, bytes)) => {
             stats.bytes += bytes;

@@ -76,53 +76,68 @@ pub fn step(line: &[u8]) -> Result<Step, Abandoned> {
     }
 }
 
+/// What a batch of complete lines (`Lines::take`) held, read in order up to the first event
+/// that ends the attempt or the initial events: the objects before it, and how the stream ends
+/// there (`None`: it goes on).
+pub fn events(batch: &[u8]) -> (Vec<ReadObject>, Option<Result<Option<String>, Abandoned>>) {
+    let mut objects = Vec::new();
+    for line in batch.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
+        match step(line) {
+            Ok(Step::Object(o)) => objects.push(o),
+            Ok(Step::Skip) => {}
+            // Nothing after the end is read.
+            Ok(Step::End(rv)) => return (objects, Some(Ok(rv))),
+            Err(e) => return (objects, Some(Err(e))),
+        }
+    }
+    (objects, None)
+}
+
+/// Whether a batch may hold the bookmark that ends the initial events: its events are read at
+/// once rather than waiting for a full batch, since nothing may follow the bookmark for a
+/// while. Only a hint (a false positive reads a small batch early, and a bookmark it misses is
+/// read when the stream ends or the batch fills).
+pub fn may_end(lines: &[u8]) -> bool {
+    memchr::memmem::find(lines, b"BOOKMARK").is_some()
+}
+
 /// Splits a byte stream into lines (the API server writes one JSON event per line), holding at
 /// most one incomplete line, bounded by `max_line` bytes.
 pub struct Lines {
-    buf: Vec<u8>,
-    /// Where the search for the next newline resumes: bytes before it hold none.
-    scanned: usize,
+    partial: Vec<u8>,
     max_line: usize,
 }
 
 impl Lines {
     pub fn new(max_line: usize) -> Self {
-        Lines { buf: Vec::new(), scanned: 0, max_line }
+        Lines { partial: Vec::new(), max_line }
     }
 
-    /// Adds a chunk and hands every complete, non-empty line to `each`, stopping early when it
-    /// returns `Ok(true)` (the stream is done). Returns whether it stopped early.
-    pub fn push(
-        &mut self,
-        chunk: &[u8],
-        mut each: impl FnMut(&[u8]) -> Result<bool, Abandoned>,
-    ) -> Result<bool, Abandoned> {
-        self.buf.extend_from_slice(chunk);
-        let mut start = 0;
-        let mut done = false;
-        while let Some(nl) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
-            let end = self.scanned + nl;
-            let line = &self.buf[start..end];
-            self.scanned = end + 1;
-            let consumed = self.scanned;
-            if !line.iter().all(u8::is_ascii_whitespace) && each(line)? {
-                done = true;
-                start = consumed;
-                break;
+    /// Adds a chunk and appends every line it completes to `out`, each ending in a newline;
+    /// returns how many it appended. The rest waits for the next chunk.
+    pub fn take(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<usize, Abandoned> {
+        let complete = match memchr::memrchr(b'\n', chunk) {
+            None => {
+                self.partial.extend_from_slice(chunk);
+                0
             }
-            start = consumed;
-        }
-        self.buf.drain(..start);
-        self.scanned -= start;
-        if self.buf.len() > self.max_line {
+            Some(last) => {
+                let (lines, rest) = chunk.split_at(last + 1);
+                out.append(&mut self.partial);
+                out.extend_from_slice(lines);
+                self.partial.extend_from_slice(rest);
+                memchr::memchr_iter(b'\n', lines).count()
+            }
+        };
+        if self.partial.len() > self.max_line {
             return Err(Abandoned(format!("an event of the stream is longer than {} bytes", self.max_line)));
         }
-        Ok(done)
+        Ok(complete)
     }
 
     /// Whether a partial line is left (the stream ended inside an event).
     pub fn has_partial(&self) -> bool {
-        !self.buf.iter().all(u8::is_ascii_whitespace)
+        !self.partial.iter().all(u8::is_ascii_whitespace)
     }
 }
 
@@ -131,19 +146,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn lines_of(chunks: &[&[u8]], max: usize) -> (Vec<String>, Result<bool, Abandoned>, bool) {
+    /// The lines `chunks` complete, as `events` splits them, the last result, and whether a
+    /// partial line is left.
+    fn lines_of(chunks: &[&[u8]], max: usize) -> (Vec<String>, Result<usize, Abandoned>, bool) {
         let mut lines = Lines::new(max);
-        let mut seen = Vec::new();
-        let mut last = Ok(false);
+        let mut out = Vec::new();
+        let mut last = Ok(0);
         for c in chunks {
-            last = lines.push(c, |l| {
-                seen.push(String::from_utf8_lossy(l).to_string());
-                Ok(l == b"stop")
-            });
-            if !matches!(last, Ok(false)) {
+            last = lines.take(c, &mut out);
+            if last.is_err() {
                 break;
             }
         }
+        let seen = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .map(|l| String::from_utf8_lossy(l).to_string())
+            .collect();
         (seen, last, lines.has_partial())
     }
 
@@ -151,11 +170,12 @@ mod tests {
     fn lines_are_split_across_chunks_and_an_unfinished_one_is_kept() {
         let (seen, r, partial) = lines_of(&[b"{\"a\"", b":1}\n\n{\"b\":2}\n{\"c\"", b":3"], 100);
         assert_eq!(seen, vec![r#"{"a":1}"#, r#"{"b":2}"#]);
-        assert_eq!(r, Ok(false));
+        assert_eq!(r, Ok(0), "the last chunk completes no line");
         assert!(partial, "the cut third event is still pending");
-        let (seen, r, _) = lines_of(&[b"one\nstop\nthree\n"], 100);
-        assert_eq!(seen, vec!["one", "stop"], "nothing after the end is read");
-        assert_eq!(r, Ok(true));
+        let (seen, r, partial) = lines_of(&[b"one\ntw", b"o\nthree\n"], 100);
+        assert_eq!(seen, vec!["one", "two", "three"]);
+        assert_eq!(r, Ok(2));
+        assert!(!partial);
     }
 
     #[test]
@@ -165,7 +185,29 @@ mod tests {
         // Complete lines of any count pass as long as each is within the bound.
         let many = "{}\n".repeat(1000);
         let (seen, r, _) = lines_of(&[many.as_bytes()], 100);
-        assert_eq!((seen.len(), r), (1000, Ok(false)));
+        assert_eq!((seen.len(), r), (1000, Ok(1000)));
+    }
+
+    #[test]
+    fn a_batch_is_read_up_to_the_event_that_ends_it() {
+        let added = |n: &str| json!({"type": "ADDED", "object": {"metadata": {"name": n}}}).to_string();
+        let end = json!({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "12",
+            "annotations": {INITIAL_EVENTS_END: "true"}}}})
+        .to_string();
+        let periodic = json!({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}).to_string();
+        let batch = format!("{}\n{periodic}\n\n{}\n{end}\n{}\n", added("a"), added("b"), added("c"));
+        let (objects, ending) = events(batch.as_bytes());
+        let names: Vec<_> = objects.iter().map(|o| o.object["metadata"]["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["a", "b"], "nothing after the end is read");
+        assert_eq!(ending, Some(Ok(Some("12".into()))));
+        assert!(may_end(batch.as_bytes()));
+        let modified = json!({"type": "MODIFIED", "object": {}}).to_string();
+        let (objects, ending) = events(format!("{}\n{modified}\n{}\n", added("a"), added("b")).as_bytes());
+        assert_eq!(objects.len(), 1);
+        assert!(matches!(ending, Some(Err(_))), "{ending:?}");
+        let (objects, ending) = events(format!("{}\n{}\n", added("a"), added("b")).as_bytes());
+        assert_eq!((objects.len(), ending), (2, None));
+        assert!(!may_end(format!("{}\n", added("a")).as_bytes()));
     }
 
     #[test]
