@@ -28,9 +28,11 @@ fn pool() -> &'static rayon::ThreadPool {
     })
 }
 
-/// How many threads the pool has: one per core the process may use.
+/// How many threads the pool has: one per core the process may use (asked once: the answer
+/// reads cgroup files).
 pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// A handle to the pool within one scope, for one reader (one side): jobs borrow what outlives
