@@ -35,9 +35,18 @@ pub fn threads() -> usize {
     *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
+/// The slots of bounded jobs (`Cpu::run_bounded`), shared by every reader of the process: one
+/// per thread, and one more so a thread that ends a job finds the next waiting.
+fn in_flight() -> Arc<Semaphore> {
+    static IN_FLIGHT: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    IN_FLIGHT.get_or_init(|| Arc::new(Semaphore::new(threads() + 1))).clone()
+}
+
 /// A handle to the pool within one scope, for one reader (one side): jobs borrow what outlives
-/// `'env`. A reader keeps at most `threads() + 1` pages in jobs at once (`run_bounded`), so the
-/// pool never holds more decoded pages than it can work on.
+/// `'env`. The readers of a process have at most `threads() + 1` pages in bounded jobs at once
+/// (`run_bounded`): the pool is kept busy, and never holds more decoded pages (the largest
+/// thing a read holds) than it can work on, so both sides of a diff together hold no more than
+/// they did when each did its own work.
 pub struct Cpu<'s, 'env> {
     scope: &'s rayon::Scope<'env>,
     in_flight: Arc<Semaphore>,
@@ -48,7 +57,7 @@ impl<'env> Cpu<'_, 'env> {
     /// has ended (a job's panic is raised here).
     pub fn scoped<R>(read: impl for<'s> FnOnce(&Cpu<'s, 'env>) -> R) -> R {
         pool().in_place_scope(|scope| {
-            let cpu = Cpu { scope, in_flight: Arc::new(Semaphore::new(threads() + 1)) };
+            let cpu = Cpu { scope, in_flight: in_flight() };
             read(&cpu)
         })
     }
@@ -63,8 +72,8 @@ impl<'env> Cpu<'_, 'env> {
         Job(rx)
     }
 
-    /// Starts `job` once fewer than `threads() + 1` of this handle's bounded jobs run or wait:
-    /// what bounds the pages a reader has handed over and not yet seen back.
+    /// Starts `job` once fewer than `threads() + 1` bounded jobs run or wait, in the order
+    /// asked: what bounds the pages the readers have handed over and not yet seen back.
     pub async fn run_bounded<T: Send + 'env>(&self, job: impl FnOnce() -> T + Send + 'env) -> Job<T> {
         let permit: Option<OwnedSemaphorePermit> = self.in_flight.clone().acquire_owned().await.ok();
         self.run(move || {
@@ -127,7 +136,8 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_hands_over_at_most_the_pools_size_plus_one_pages() {
+    /// The only test of the process that takes bounded slots, which are shared.
+    fn the_readers_hand_over_at_most_the_pools_size_plus_one_pages() {
         use futures::FutureExt;
         let open = std::sync::atomic::AtomicBool::new(false);
         Cpu::scoped(|cpu| {

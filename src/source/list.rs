@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
+use tokio::sync::oneshot;
 
 use kube::core::Request;
 use kube::core::params::{ListParams, WatchParams};
@@ -24,7 +25,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::ListMethod;
-use super::http::{ApiClient, Failure};
+use super::http::{ApiClient, Decoded, Failure, decode_json};
 use super::watch_list::{self, Abandoned, Lines};
 use crate::cpu::{Cpu, Job};
 use crate::dump::{ReadObject, Sink, key_of};
@@ -442,7 +443,8 @@ async fn list_part<S: Sink>(
     let mut count = 0usize;
     let mut token: Option<String> = None;
     let mut read_at: Option<String> = None;
-    let mut jobs: VecDeque<Job<Prepared<S::Prepared>>> = VecDeque::new();
+    let mut jobs: VecDeque<Job<Option<Prepared<S::Prepared>>>> = VecDeque::new();
+    let path = ty.list_path(filter.namespace.as_deref());
     loop {
         // A page size may change from one page to the next; the continue token keeps the point.
         let limit = match (token.is_none(), stream_above) {
@@ -451,48 +453,94 @@ async fn list_part<S: Sink>(
         };
         let url = list_url(ty, filter, limit, token.as_deref())
             .map_err(|e| Failure::Incomplete(IncompleteReason::Transport(e)))?;
-        // The body is parsed once, into the page: the parse that proves it JSON is the decode.
-        let path = ty.list_path(filter.namespace.as_deref());
-        let not_a_list = |path: &str, e: &str| format!("{path} is not a Kubernetes list: {e}");
-        let page = cx
+        let probe = if token.is_none() { stream_above } else { None };
+        // The body is parsed once, into the page, on the pool: the parse that proves it JSON is
+        // the decode. Its objects are prepared by the same job, after it said what follows.
+        let (head, job) = cx
             .api
             .get_decoded(&url, "application/json", deadline, |ct, body| {
-                let path = path.clone();
-                cx.cpu.run(move || match super::http::decode_json::<ListPage>(&ct, &body) {
-                    super::http::Decoded::Invalid(e) => super::http::Decoded::Invalid(not_a_list(&path, &e)),
-                    other => other,
-                })
+                let (delivery, ty, path) = (cx.delivery, ty.clone(), path.clone());
+                async move {
+                    let (said, head) = oneshot::channel();
+                    let job =
+                        cx.cpu.run_bounded(move || read_page(delivery, &ty, &path, (&ct, &body), probe, said)).await;
+                    head.await.expect("a page's job says what it read before it ends").map(|head| (head, job))
+                }
             })
             .await?;
-        let Page { items, next, resource_version, remaining } =
-            page_of(page).map_err(|e| Failure::Incomplete(IncompleteReason::Decode(not_a_list(&path, &e))))?;
-        if token.is_none() && next.is_some() && larger_than(items.len(), remaining, stream_above) {
+        if head.large {
             return Ok(Part::Large);
         }
         if read_at.is_none() {
-            read_at = resource_version;
+            read_at = head.resource_version;
         }
-        let (delivery, owned) = (cx.delivery, ty.clone());
-        jobs.push_back(cx.cpu.run_bounded(move || delivery.prepare(&owned, items)).await);
+        jobs.push_back(job);
         // Pages already prepared are kept now, the others while the next page is fetched; a
         // part holds at most as many prepared pages as the pool has threads.
         while let Some(done) = jobs.front_mut().and_then(|j| j.now_or_never()) {
             jobs.pop_front();
-            count += cx.keep(ty, done);
+            count += done.map_or(0, |p| cx.keep(ty, p));
         }
         if jobs.len() > crate::cpu::threads()
             && let Some(oldest) = jobs.pop_front()
         {
-            count += cx.keep(ty, oldest.await);
+            count += oldest.await.map_or(0, |p| cx.keep(ty, p));
         }
-        if next.is_none() {
+        if head.next.is_none() {
             for job in jobs {
-                count += cx.keep(ty, job.await);
+                count += job.await.map_or(0, |p| cx.keep(ty, p));
             }
             return Ok(Part::Read(count, read_at));
         }
-        token = next;
+        token = head.next;
     }
+}
+
+/// What a page says of the list it belongs to, told by its job before its objects are prepared.
+struct PageHead {
+    next: Option<String>,
+    resource_version: Option<String>,
+    /// A first page whose list holds more objects than `probe` (`larger_than`): its objects are
+    /// not prepared, the part is streamed instead.
+    large: bool,
+}
+
+/// A page's job on the pool: parses `body`, says through `said` what it read (or why it is not
+/// a page, which `get_decoded` judges: a broken body is fetched again), then prepares its
+/// objects unless the list is left to a stream. A value tree is parsed, normalized and dropped
+/// on one thread.
+fn read_page<S: Sink>(
+    delivery: Delivery<'_, S>,
+    ty: &ApiType,
+    path: &str,
+    (content_type, body): (&str, &[u8]),
+    probe: Option<u64>,
+    said: oneshot::Sender<Decoded<PageHead>>,
+) -> Option<Prepared<S::Prepared>> {
+    let not_a_list = |e: &str| Decoded::Invalid(format!("{path} is not a Kubernetes list: {e}"));
+    let page = match decode_json::<ListPage>(content_type, body) {
+        Decoded::Value(page) => page_of(page),
+        Decoded::Invalid(e) => Err(e),
+        Decoded::Broken(e) => {
+            let _ = said.send(Decoded::Broken(e));
+            return None;
+        }
+        Decoded::NotJson(e) => {
+            let _ = said.send(Decoded::NotJson(e));
+            return None;
+        }
+    };
+    let Page { items, next, resource_version, remaining } = match page {
+        Ok(page) => page,
+        Err(e) => {
+            let _ = said.send(not_a_list(&e));
+            return None;
+        }
+    };
+    let large = next.is_some() && larger_than(items.len(), remaining, probe);
+    // A reader that stopped waiting (its deadline passed) keeps nothing more: nothing to prepare.
+    let heard = said.send(Decoded::Value(PageHead { next, resource_version, large })).is_ok();
+    (heard && !large).then(|| delivery.prepare(ty, items))
 }
 
 /// Whether a first page of `items` with `remaining` more (as the server counts them) holds more
