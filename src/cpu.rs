@@ -135,8 +135,8 @@ mod tests {
         assert_eq!(done.into_inner(), 64);
     }
 
-    #[test]
     /// The only test of the process that takes bounded slots, which are shared.
+    #[test]
     fn the_readers_hand_over_at_most_the_pools_size_plus_one_pages() {
         use futures::FutureExt;
         let open = std::sync::atomic::AtomicBool::new(false);
