@@ -863,6 +863,53 @@ mod tests {
     }
 
     #[test]
+    fn pages_prepared_in_any_order_on_the_pool_are_kept_as_read() {
+        let rules = RuleSet::default();
+        let ty = ApiType {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "configmaps".into(),
+            kind: "ConfigMap".into(),
+            namespaced: true,
+        };
+        let cm = |name: &str, v: &str| json!({"metadata": {"name": name, "namespace": "n"}, "data": {"k": v}}).into();
+        // The second page repeats the first page's key: which read is kept depends on the order
+        // the pages are kept in, not on the order their jobs end.
+        let pages = || vec![vec![cm("a", "first"), cm("b", "1")], vec![cm("a", "second"), cm("c", "2")]];
+        let sequential = Collector::new(&rules);
+        for page in pages() {
+            sequential.page(&ty, page);
+        }
+        let pooled = Collector::new(&rules);
+        crate::cpu::Cpu::scoped(|cpu| {
+            let jobs: Vec<_> = pages()
+                .into_iter()
+                .enumerate()
+                .map(|(i, page)| {
+                    let (pooled, ty) = (&pooled, ty.clone());
+                    cpu.run(move || {
+                        // The first page's job ends last.
+                        if i == 0 {
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                        pooled.prepare(&ty, page)
+                    })
+                })
+                .collect();
+            for job in jobs {
+                pooled.keep(&ty, job.wait());
+            }
+        });
+        let (want, got) = (sequential.finish(), pooled.finish());
+        assert_eq!(got.objects, want.objects);
+        assert_eq!(got.objects.len(), 3);
+        let a = got.objects.iter().find(|(k, _)| k.name == "a").unwrap().1;
+        assert_eq!(a.content().to_value().unwrap()["data"]["k"], "first");
+        assert_eq!(got.incomplete.len(), 1, "the key read twice still makes its type incomplete");
+        assert_eq!(got.counts, want.counts);
+    }
+
+    #[test]
     fn a_key_read_twice_makes_its_type_incomplete_instead_of_overwriting() {
         let rules = RuleSet::default();
         let c = Collector::new(&rules);
