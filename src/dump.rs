@@ -803,6 +803,16 @@ mod tests {
         assert_eq!(compare_key_of(&ty, &pv("Bound", false)).name, "pvc-1234");
     }
 
+    fn configmaps() -> ApiType {
+        ApiType {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "configmaps".into(),
+            kind: "ConfigMap".into(),
+            namespaced: true,
+        }
+    }
+
     fn job_type() -> ApiType {
         ApiType {
             group: "batch".into(),
@@ -865,13 +875,7 @@ mod tests {
     #[test]
     fn pages_prepared_in_any_order_on_the_pool_are_kept_as_read() {
         let rules = RuleSet::default();
-        let ty = ApiType {
-            group: String::new(),
-            version: "v1".into(),
-            resource: "configmaps".into(),
-            kind: "ConfigMap".into(),
-            namespaced: true,
-        };
+        let ty = configmaps();
         let cm = |name: &str, v: &str| json!({"metadata": {"name": name, "namespace": "n"}, "data": {"k": v}}).into();
         // The second page repeats the first page's key: which read is kept depends on the order
         // the pages are kept in, not on the order their jobs end.
@@ -913,13 +917,7 @@ mod tests {
     fn a_key_read_twice_makes_its_type_incomplete_instead_of_overwriting() {
         let rules = RuleSet::default();
         let c = Collector::new(&rules);
-        let ty = ApiType {
-            group: String::new(),
-            version: "v1".into(),
-            resource: "configmaps".into(),
-            kind: "ConfigMap".into(),
-            namespaced: true,
-        };
+        let ty = configmaps();
         let cm = |v: &str| json!({"metadata": {"name": "a", "namespace": "n"}, "data": {"k": v}});
         c.page(&ty, vec![cm("1").into(), json!({"metadata": {"name": "b", "namespace": "n"}}).into()]);
         c.page(&ty, vec![cm("2").into()]);
